@@ -1,0 +1,108 @@
+"""The validated settings: small frozen dataclasses that the rest of synctui reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Mapping
+
+Overlap = Literal["skip", "replace"]
+
+
+@dataclass(frozen=True)
+class CronSpec:
+    """A crontab expression with crontab's meaning, expanded to the values it allows.
+
+    Day-of-week uses crontab's numbering (0 = Sunday .. 6 = Saturday; 7 is folded
+    into 0). When both day-of-month and day-of-week are restricted, crontab fires
+    when *either* matches; `dom_restricted`/`dow_restricted` record that.
+    """
+
+    expression: str
+    minutes: tuple[int, ...]
+    hours: tuple[int, ...]
+    days: tuple[int, ...]
+    months: tuple[int, ...]
+    weekdays: tuple[int, ...]
+    dom_restricted: bool
+    dow_restricted: bool
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """One named job: what it runs, when, and how it is kept in check."""
+
+    name: str
+    command: tuple[str, ...] | str | None = None
+    """An argv, or a string for `/bin/sh -c`; exactly one of command/callable is set."""
+    callable: str | None = None
+    """`"pkg.mod:func"`, run in a child interpreter."""
+    interval_s: float | None = None
+    """Seconds between fires; None when `cron` is set."""
+    cron: CronSpec | None = None
+    timeout_s: float | None = None
+    retries: int = 0
+    retry_backoff_s: float = 30.0
+    jitter_s: float = 0.0
+    manual_cooldown_s: float = 5.0
+    kill_grace_s: float = 10.0
+    """Between SIGTERM and SIGKILL when a run is timed out or cancelled."""
+    cwd: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Never printed, logged or shown (hence repr=False)."""
+    overlap: Overlap = "skip"
+    run_on_start: bool = False
+    grace_s: float = 300.0
+    """How late a success may be before the job counts as down (`grace_minutes`)."""
+    log_max_bytes: int = 50_000_000
+    on_failure: tuple[str, ...] | str | None = None
+    on_success: tuple[str, ...] | str | None = None
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """The `[scheduler]` table."""
+
+    timezone: str
+    """An IANA zone name; the machine's local zone by default."""
+    interval_s: float = 900.0
+    """The default for jobs with no trigger of their own."""
+    shutdown_grace_s: float = 30.0
+    catch_up: bool = True
+    state_dir: Path = Path(".")
+    keep_runs: int = 1000
+    keep_log_bytes: int = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class AutorefreshSettings:
+    """The `[autorefresh]` table: the console's fallback when no scheduler can run."""
+
+    enabled: bool = True
+    interval_s: float = 1800.0
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    """The `[control]` table."""
+
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole, valid configuration."""
+
+    scheduler: SchedulerSettings
+    autorefresh: AutorefreshSettings
+    control: ControlSettings
+    jobs: Mapping[str, JobConfig]
+    path: Path | None = None
+    """The file it came from; None for the built-in demo."""
+    warnings: tuple[str, ...] = ()
+    """One-line notices that do not stop synctui (a readable `env`, for instance)."""
+
+    @property
+    def name(self) -> str:
+        """The config's name as shown to the operator: the file's stem, or "demo"."""
+        return self.path.stem if self.path else "demo"

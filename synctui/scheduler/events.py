@@ -1,0 +1,135 @@
+"""Events leaving the scheduler's threads, and the one thread-safe hand-off that carries them.
+
+A publisher never waits for a subscriber: each subscription has a bounded queue,
+and what does not fit is counted and reported as `EventsMissed` on the next read,
+so a slow console can catch up from a status snapshot instead of stalling a run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Union
+
+from synctui.scheduler.records import RunRecord
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """A run began (its record says `running`)."""
+
+    run: RunRecord
+
+
+@dataclass(frozen=True)
+class OutputLines:
+    """Lines a running job printed, in order, batched as they were read."""
+
+    job: str
+    run_id: int
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """A run ended; the record holds its result."""
+
+    run: RunRecord
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """Something about a job (or the whole scheduler, `job=None`) other than a run changed."""
+
+    job: str | None
+    what: str
+    """A word for the change: `paused`, `resumed`, `started`, `stopped`, `reloaded`..."""
+
+
+@dataclass(frozen=True)
+class EventsMissed:
+    """The subscriber fell behind and `count` events were dropped before this one."""
+
+    count: int
+
+
+Event = Union[RunStarted, OutputLines, RunFinished, StateChanged, EventsMissed]
+
+
+class Subscription:
+    """One subscriber's bounded queue. Read it from any one thread."""
+
+    def __init__(self, bus: EventBus, maxsize: int, notify: Callable[[], None] | None) -> None:
+        self._bus = bus
+        self._maxsize = maxsize
+        self._notify = notify
+        self._queue: deque[Event] = deque()
+        self._missed = 0
+        self._cond = threading.Condition(threading.Lock())
+        self.closed = False
+
+    def _offer(self, event: Event) -> None:
+        with self._cond:
+            if len(self._queue) >= self._maxsize:
+                self._missed += 1
+                return
+            was_empty = not self._queue and not self._missed
+            self._queue.append(event)
+            self._cond.notify()
+        if was_empty and self._notify is not None:
+            self._notify()
+
+    def drain(self) -> list[Event]:
+        """Everything queued now, oldest first, without waiting."""
+        with self._cond:
+            return self._take()
+
+    def get(self, timeout: float | None = None) -> list[Event]:
+        """Wait up to `timeout` seconds for events, then return what is queued (maybe nothing)."""
+        with self._cond:
+            if not self._queue and not self._missed and not self.closed:
+                self._cond.wait(timeout)
+            return self._take()
+
+    def _take(self) -> list[Event]:
+        # Dropped events came after everything still queued, so the gap goes last.
+        events: list[Event] = list(self._queue)
+        self._queue.clear()
+        if self._missed:
+            events.append(EventsMissed(self._missed))
+            self._missed = 0
+        return events
+
+    def close(self) -> None:
+        """Stop receiving events and wake a waiting reader."""
+        self._bus._remove(self)
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+class EventBus:
+    """Fans events out to subscribers without ever blocking the publisher."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscriptions: tuple[Subscription, ...] = ()
+
+    def subscribe(
+        self, maxsize: int = 10_000, notify: Callable[[], None] | None = None
+    ) -> Subscription:
+        """A new subscription; `notify` (which must not block) is called when it stops being empty."""
+        subscription = Subscription(self, maxsize, notify)
+        with self._lock:
+            self._subscriptions = (*self._subscriptions, subscription)
+        return subscription
+
+    def publish(self, event: Event) -> None:
+        """Hand `event` to every subscriber; safe from any thread."""
+        for subscription in self._subscriptions:
+            subscription._offer(event)
+
+    def _remove(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscriptions = tuple(s for s in self._subscriptions if s is not subscription)

@@ -1,0 +1,61 @@
+"""What a run is: its triggers, its results and the record kept of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+
+
+class Trigger(str, Enum):
+    """Why a run started."""
+
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"
+    CATCH_UP = "catch-up"
+    START = "start"
+    RETRY = "retry"
+    FALLBACK = "fallback"
+    ONCE = "once"
+
+
+class Result(str, Enum):
+    """How a run ended; `RUNNING` only while it goes."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    SKIPPED = "skipped"
+    REPLACED = "replaced"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of a job as the store keeps it. Times are UTC-aware."""
+
+    id: int
+    job: str
+    trigger: Trigger
+    result: Result
+    attempt: int = 1
+    scheduled_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    exit_code: int | None = None
+    signal: str | None = None
+    """The signal's name (`SIGKILL`) when the process died by one; exit_code is then None."""
+    error: str | None = None
+    log_path: Path | None = None
+    log_bytes: int = 0
+    skip_count: int = 0
+    """For a `skipped` record: how many consecutive fire times it stands for."""
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run has its result."""
+        return self.result is not Result.RUNNING

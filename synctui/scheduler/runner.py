@@ -1,0 +1,480 @@
+"""One run of one job: spawn it, capture its output, hold it to its timeout, record its result.
+
+Every run that `Runner.start` accepts ends with a recorded result, whatever the
+job does: exits, crashes, hangs, floods its output, or leaves children behind.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from pathlib import Path
+from typing import Callable
+
+from synctui.config.model import JobConfig
+from synctui.scheduler.events import EventBus, OutputLines, RunFinished, RunStarted
+from synctui.scheduler.processes import (
+    boot_id,
+    end_leftover_session,
+    is_alive,
+    read_stat,
+    signal_group,
+)
+from synctui.scheduler.records import Result, RunRecord, Trigger
+from synctui.scheduler.store import Store
+
+READ_SIZE = 1 << 16
+LONGEST_LINE = 1 << 16
+"""A line longer than this (no newline in sight) is passed on in pieces, bounding memory."""
+STRAY_PIPE_WAIT = 1.0
+"""After the job's group is killed, how long to wait for a pipe held by a process outside it."""
+
+_STOP_REASONS = {
+    Result.TIMEOUT: "timed out after {timeout}",
+    Result.CANCELLED: "cancelled by the operator",
+    Result.REPLACED: "replaced by a newer run (overlap = replace)",
+    Result.INTERRUPTED: "the scheduler stopped while it ran",
+}
+
+
+def utc_now() -> datetime:
+    """The current time, UTC-aware."""
+    return datetime.now(timezone.utc)
+
+
+def seconds_text(seconds: float) -> str:
+    """`0.2s`, `30s`, `600s`: how long, as the operator configured it."""
+    return f"{seconds:g}s"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run asked for: which job, why, and for which fire time."""
+
+    job: JobConfig
+    trigger: Trigger
+    scheduled_at: datetime
+    attempt: int = 1
+
+
+class Runner:
+    """Starts runs and records them in `store`, publishing their events on `bus`."""
+
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        *,
+        zone: tzinfo = timezone.utc,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.zone = zone
+        self.clock = clock
+        # PR_SET_PDEATHSIG without preexec_fn (which would force subprocess's slow
+        # fork path): util-linux's setpriv sets it, then execs the job.
+        self._setpriv = shutil.which("setpriv")
+        host = os.getpid()
+        stat = read_stat(host)
+        self._host = (host, stat.start_ticks if stat else None)
+        self._boot_id = boot_id()
+        self._log_dirs: set[str] = set()
+
+    def start(self, request: RunRequest) -> RunHandle:
+        """Record the run as `running` and start it in its own thread; returns at once."""
+        job = request.job
+        last_success = self.store.job_state(job.name).last_success_started_at
+        started_at = self.clock()
+        record = self.store.begin_run(
+            job.name, request.trigger, request.scheduled_at, started_at,
+            attempt=request.attempt, host=self._host,
+        )
+        handle = RunHandle(self, request, record, last_success)
+        handle._thread.start()
+        return handle
+
+    def run(self, request: RunRequest) -> RunRecord:
+        """Start a run and wait for its result."""
+        return self.start(request).wait()
+
+    def recover(self) -> list[RunRecord]:
+        """Mark `interrupted` the runs whose host died, ending what is left of their jobs.
+
+        A run whose host process is still alive is left alone: it is still running.
+        """
+        recovered = []
+        for orphan in self.store.orphans():
+            if orphan.host_pid is not None and is_alive(orphan.host_pid, orphan.host_start):
+                continue
+            ended = 0
+            if orphan.session is not None:
+                ended = end_leftover_session(
+                    orphan.session, orphan.run.id, orphan.leader_start, orphan.boot_id
+                )
+            error = f"the scheduler (pid {orphan.host_pid}) died while it ran"
+            if ended:
+                error += f"; ended {ended} process{'es' if ended > 1 else ''} it left behind"
+            recovered.append(
+                self.store.finish_run(
+                    orphan.run.id, Result.INTERRUPTED, self.clock(), None, error=error,
+                    log_bytes=_file_size(orphan.run.log_path),
+                )
+            )
+        return recovered
+
+    def _argv(self, job: JobConfig, env: dict[str, str]) -> list[str]:
+        if job.callable is not None:
+            argv = [sys.executable, "-m", "synctui.scheduler.callable_child", job.callable]
+        elif isinstance(job.command, str):
+            argv = ["/bin/sh", "-c", job.command]
+        else:
+            argv = list(job.command or ())
+            program = argv[0]
+            if "/" in program:
+                found = os.access(Path(job.cwd or ".") / program, os.X_OK)
+            else:
+                found = shutil.which(program, path=env.get("PATH", os.defpath)) is not None
+            if not found:
+                raise _CannotStart(f"command not found: {program}")
+        if self._setpriv:
+            argv = [self._setpriv, "--pdeathsig", "KILL", "--", *argv]
+        return argv
+
+    def _log_file(self, path: Path) -> int:
+        folder = str(path.parent)
+        if folder not in self._log_dirs:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._log_dirs.add(folder)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+
+
+class _CannotStart(Exception):
+    """The job cannot be spawned; the message is the run's error."""
+
+
+def _file_size(path: Path | None) -> int:
+    try:
+        return path.stat().st_size if path else 0
+    except OSError:
+        return 0
+
+
+class RunHandle:
+    """A run in progress: cancel it, interrupt it, or wait for its record."""
+
+    def __init__(
+        self, runner: Runner, request: RunRequest, record: RunRecord,
+        last_success: datetime | None,
+    ) -> None:
+        self.request = request
+        self.run = record
+        """The run's record: `running` until `done`, then its final record."""
+        self._runner = runner
+        self._last_success = last_success
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._stop_result: Result | None = None
+        self._term_at: float | None = None
+        self._kill_at: float | None = None
+        self._pgid: int | None = None
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._log_fd: int | None = None
+        self._log_bytes = 0
+        self._log_error: str | None = None
+        self._cut = False
+        self._dropped = 0
+        self._partial = b""
+        self._last_line = ""
+        self._last_log_byte = b"\n"
+        self._thread = threading.Thread(
+            target=self._execute, name=f"run-{record.job}-{record.id}", daemon=True
+        )
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has its result."""
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> RunRecord:
+        """Block until the run ends (or `timeout` passes) and return its record."""
+        self._done.wait(timeout)
+        return self.run
+
+    def cancel(self) -> None:
+        """End the run now (SIGTERM, SIGKILL after the job's grace); result `cancelled`."""
+        self._stop(Result.CANCELLED, 0.0)
+
+    def replace(self) -> None:
+        """End the run now because a newer one takes its place; result `replaced`."""
+        self._stop(Result.REPLACED, 0.0)
+
+    def interrupt(self, after: float) -> None:
+        """Let the run finish for `after` seconds, then end it; result `interrupted` if ended."""
+        self._stop(Result.INTERRUPTED, after)
+
+    def _stop(self, result: Result, after: float) -> None:
+        with self._lock:
+            if self._stop_result is not None or self.done:
+                return
+            if after <= 0:
+                self._stop_result = result
+            self._term_at = time.monotonic() + max(after, 0.0)
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except (BlockingIOError, OSError):
+            pass  # Already woken, or the run just ended and closed the pipe.
+
+    # --- the run's own thread -----------------------------------------------------
+
+    def _execute(self) -> None:
+        job = self.request.job
+        begun = time.monotonic()
+        exit_code: int | None = None
+        signal_name: str | None = None
+        error: str | None = None
+        self._runner.bus.publish(RunStarted(self.run))
+        try:
+            self._log_fd = self._runner._log_file(self.run.log_path)
+            env = self._environment()
+            argv = self._runner._argv(job, env)
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, cwd=job.cwd, env=env, start_new_session=True,
+                bufsize=0,
+            )
+        except (_CannotStart, OSError) as failure:
+            result = Result.FAILURE
+            error = str(failure) if isinstance(failure, _CannotStart) else (
+                f"cannot start: {failure.strerror}"
+                + (f": {failure.filename}" if failure.filename else "")
+            )
+            self._note(error)
+        else:
+            self._pgid = process.pid
+            stat = read_stat(process.pid)
+            self._runner.store.set_process(
+                self.run.id, process.pid, stat.start_ticks if stat else None,
+                self._runner._boot_id,
+            )
+            self._watch(process)
+            returncode = process.returncode
+            if returncode < 0:
+                signal_name = signal.Signals(-returncode).name
+            else:
+                exit_code = returncode
+            result, error = self._judge(exit_code, signal_name)
+        log_problem = self._close_log()
+        if log_problem:
+            error = f"{error}; {log_problem}" if error else log_problem
+        duration = time.monotonic() - begun
+        record = self._runner.store.finish_run(
+            self.run.id, result, self._runner.clock(), duration, exit_code=exit_code,
+            signal=signal_name, error=error, log_bytes=self._log_bytes,
+        )
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self.run = record
+        self._done.set()
+        self._runner.bus.publish(RunFinished(record))
+
+    def _environment(self) -> dict[str, str]:
+        zone = self._runner.zone
+        last = self._last_success
+        return {
+            **os.environ,
+            **self.request.job.env,
+            "PYTHONUNBUFFERED": "1",
+            "SYNCTUI_JOB": self.run.job,
+            "SYNCTUI_RUN_ID": str(self.run.id),
+            "SYNCTUI_TRIGGER": self.run.trigger.value,
+            "SYNCTUI_ATTEMPT": str(self.run.attempt),
+            "SYNCTUI_SCHEDULED_AT": self.request.scheduled_at.astimezone(zone).isoformat(
+                timespec="microseconds"
+            ),
+            "SYNCTUI_LAST_SUCCESS_AT": (
+                last.astimezone(zone).isoformat(timespec="microseconds") if last else ""
+            ),
+        }
+
+    def _judge(self, exit_code: int | None, signal_name: str | None) -> tuple[Result, str | None]:
+        if self._stop_result is not None:
+            timeout = self.request.job.timeout_s or 0
+            return self._stop_result, _STOP_REASONS[self._stop_result].format(
+                timeout=seconds_text(timeout)
+            )
+        if exit_code == 0:
+            return Result.SUCCESS, None
+        how = f"exit status {exit_code}" if exit_code is not None else f"killed by {signal_name}"
+        return Result.FAILURE, f"{how}: {self._last_line}" if self._last_line else how
+
+    def _watch(self, process: subprocess.Popen) -> None:
+        """Read output until the job and its group are done, enforcing every deadline."""
+        job = self.request.job
+        out = process.stdout.fileno()
+        pidfd = os.pidfd_open(process.pid)
+        poller = select.poll()
+        poller.register(out, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        timeout_at = time.monotonic() + job.timeout_s if job.timeout_s else None
+        exited = eof = False
+        killed_at: float | None = None
+        try:
+            while not (exited and eof):
+                now = time.monotonic()
+                if timeout_at is not None and now >= timeout_at and not exited:
+                    timeout_at = None
+                    with self._lock:
+                        if self._stop_result is None:
+                            self._stop_result = Result.TIMEOUT
+                            self._term_at = now
+                    self._note(f"timed out after {seconds_text(job.timeout_s)}")
+                if self._term_at is not None and now >= self._term_at:
+                    with self._lock:
+                        self._term_at = None
+                        if self._stop_result is None:
+                            self._stop_result = Result.INTERRUPTED
+                    self._terminate(now, job.kill_grace_s, "SIGTERM sent to the job's processes")
+                if self._kill_at is not None and now >= self._kill_at:
+                    self._kill_at = None
+                    killed_at = now
+                    signal_group(self._pgid, signal.SIGKILL)
+                    self._note("SIGKILL sent to the job's processes")
+                if exited and killed_at is not None and now - killed_at > STRAY_PIPE_WAIT:
+                    # Something outside the job's group still holds its output open.
+                    break
+                deadlines = [
+                    t for t in (timeout_at, self._term_at, self._kill_at) if t is not None
+                ]
+                if exited and killed_at is not None:
+                    deadlines.append(killed_at + STRAY_PIPE_WAIT)
+                wait_ms = -1 if not deadlines else max(0, int((min(deadlines) - now) * 1000) + 1)
+                for fd, _ in poller.poll(wait_ms):
+                    if fd == out:
+                        chunk = os.read(out, READ_SIZE)
+                        if chunk:
+                            self._take(chunk)
+                        else:
+                            eof = True
+                            poller.unregister(out)
+                    elif fd == pidfd:
+                        exited = True
+                        poller.unregister(pidfd)
+                        process.wait()
+                        if signal_group(self._pgid, 0):
+                            # The job's main process is done; like systemd, end the rest.
+                            self._terminate(
+                                time.monotonic(), job.kill_grace_s,
+                                "the job exited; SIGTERM sent to processes it left behind",
+                            )
+                    else:
+                        os.read(self._wake_r, 512)
+            self._finish_leftovers()
+        finally:
+            os.close(pidfd)
+            process.stdout.close()
+        if self._partial:
+            self._publish([self._partial.decode("utf-8", "replace")])
+            self._partial = b""
+
+    def _terminate(self, now: float, grace: float, note: str) -> None:
+        if signal_group(self._pgid, signal.SIGTERM):
+            self._note(note)
+            if self._kill_at is None:
+                self._kill_at = now + grace
+
+    def _finish_leftovers(self) -> None:
+        """Leftovers that closed their output but ignore SIGTERM get SIGKILL at the deadline."""
+        while self._kill_at is not None and signal_group(self._pgid, 0):
+            remaining = self._kill_at - time.monotonic()
+            if remaining <= 0:
+                signal_group(self._pgid, signal.SIGKILL)
+                self._note("SIGKILL sent to the processes the job left behind")
+                break
+            time.sleep(min(remaining, 0.02))
+        self._kill_at = None
+
+    # --- output -----------------------------------------------------------------
+
+    def _take(self, chunk: bytes) -> None:
+        self._log(chunk)
+        data = self._partial + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            if len(data) < LONGEST_LINE:
+                self._partial = data
+                return
+            block, self._partial = data, b""
+        else:
+            block, self._partial = data[:cut], data[cut + 1 :]
+        # Decoding whole lines at once: a newline never splits a UTF-8 character.
+        text = block.decode("utf-8", "replace")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        self._publish(text.split("\n"))
+
+    def _publish(self, lines: list[str]) -> None:
+        for line in reversed(lines):
+            if line.strip():
+                self._last_line = line.strip()
+                break
+        self._runner.bus.publish(OutputLines(self.run.job, self.run.id, tuple(lines)))
+
+    def _log(self, chunk: bytes) -> None:
+        cap = self.request.job.log_max_bytes
+        room = cap - self._log_bytes
+        if self._cut:
+            self._dropped += len(chunk)
+            return
+        if len(chunk) <= room:
+            self._append(chunk)
+            return
+        kept = chunk[:room]
+        newline = kept.rfind(b"\n")
+        kept = kept[: newline + 1] if newline >= 0 else kept
+        self._append(kept)
+        self._dropped += len(chunk) - len(kept)
+        self._cut = True
+        self._note(f"output cut here: log_max_bytes ({cap} bytes) reached")
+
+    def _note(self, text: str) -> None:
+        """Write synctui's own remark into the run's log, on a line of its own."""
+        prefix = b"" if self._last_log_byte == b"\n" else b"\n"
+        self._append(prefix + f"[synctui] {text}\n".encode())
+
+    def _append(self, data: bytes) -> None:
+        if self._log_fd is None or not data:
+            return
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self._log_fd, view)
+                view = view[written:]
+                self._log_bytes += written
+        except OSError as failure:
+            # A full disk must not end the run: stop logging, say so on the record.
+            self._log_error = f"log incomplete: {failure.strerror}"
+            os.close(self._log_fd)
+            self._log_fd = None
+            return
+        self._last_log_byte = data[-1:]
+
+    def _close_log(self) -> str | None:
+        if self._dropped:
+            self._note(f"{self._dropped} more bytes of output were not kept")
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None
+        return self._log_error

@@ -1,0 +1,386 @@
+"""The history store: every run and each job's state, in SQLite under the state directory.
+
+WAL mode with `synchronous=NORMAL` makes each committed transaction survive a
+kill -9 of the process (not a power cut, which may lose the last few); every
+change that finishes a run is one transaction, so a run is either still
+`running` (and becomes `interrupted` at the next start) or completely recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from synctui.scheduler.records import Result, RunRecord, Trigger
+
+DB_NAME = "synctui.db"
+LOGS_DIR = "logs"
+
+# Each entry moves the schema one version up; a store at version N runs entries N.. in order.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: runs and per-job state.
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        result TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        scheduled_at REAL,
+        started_at REAL,
+        finished_at REAL,
+        duration_s REAL,
+        exit_code INTEGER,
+        signal TEXT,
+        error TEXT,
+        log_path TEXT
+    );
+    CREATE INDEX runs_by_job ON runs (job, id);
+    CREATE TABLE job_state (
+        job TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL DEFAULT 0,
+        last_success_started_at REAL
+    );
+    """,
+    # 2: skip counts, log sizes, and what proves a leftover process session is a run's.
+    """
+    ALTER TABLE runs ADD COLUMN skip_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN log_bytes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN session INTEGER;
+    ALTER TABLE runs ADD COLUMN leader_start INTEGER;
+    ALTER TABLE runs ADD COLUMN boot_id TEXT;
+    ALTER TABLE runs ADD COLUMN host_pid INTEGER;
+    ALTER TABLE runs ADD COLUMN host_start INTEGER;
+    CREATE INDEX runs_running ON runs (result) WHERE result = 'running';
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_RUN_COLUMNS = (
+    "id, job, trigger, result, attempt, scheduled_at, started_at, finished_at,"
+    " duration_s, exit_code, signal, error, log_path, log_bytes, skip_count"
+)
+
+
+class StoreError(Exception):
+    """The store cannot be used (newer schema, unreadable file); the message says why."""
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What the store remembers about a job between runs."""
+
+    paused: bool = False
+    last_success_started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A run left `running` by a host that is gone, with what identifies its processes."""
+
+    run: RunRecord
+    session: int | None
+    leader_start: int | None
+    boot_id: str | None
+    host_pid: int | None
+    host_start: int | None
+
+
+def _ts(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, timezone.utc)
+
+
+def _record(row: tuple) -> RunRecord:
+    return RunRecord(
+        id=row[0],
+        job=row[1],
+        trigger=Trigger(row[2]),
+        result=Result(row[3]),
+        attempt=row[4],
+        scheduled_at=_dt(row[5]),
+        started_at=_dt(row[6]),
+        finished_at=_dt(row[7]),
+        duration_s=row[8],
+        exit_code=row[9],
+        signal=row[10],
+        error=row[11],
+        log_path=Path(row[12]) if row[12] else None,
+        log_bytes=row[13],
+        skip_count=row[14],
+    )
+
+
+class Store:
+    """One SQLite history file; safe to share between threads of one process."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir)
+        self.logs_dir = self.state_dir / LOGS_DIR
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path = self.state_dir / DB_NAME
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot open the history store: {error}") from None
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version the file is at."""
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: written by a newer synctui (schema {version}, this one"
+                f" knows {SCHEMA_VERSION}); upgrade synctui"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            # executescript commits first, so the version bump rides in the same script.
+            self._db.executescript(
+                f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;"
+            )
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._db.close()
+
+    def _write(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, tuple(params))
+
+    # --- runs -------------------------------------------------------------------
+
+    def log_path(self, job: str, run_id: int) -> Path:
+        """Where a run's output goes."""
+        return self.logs_dir / job / f"{run_id}.log"
+
+    def begin_run(
+        self,
+        job: str,
+        trigger: Trigger,
+        scheduled_at: datetime,
+        started_at: datetime,
+        attempt: int = 1,
+        host: tuple[int, int | None] | None = None,
+    ) -> RunRecord:
+        """Record a run as `running` and give it its id and log path.
+
+        `host` is (pid, start ticks) of the process that holds the run, so that a
+        later start can tell whether that process is gone.
+        """
+        host_pid, host_start = host if host else (None, None)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                run_id = self._db.execute(
+                    "INSERT INTO runs (job, trigger, result, attempt, scheduled_at, started_at,"
+                    " host_pid, host_start) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
+                    (job, trigger.value, attempt, _ts(scheduled_at), _ts(started_at),
+                     host_pid, host_start),
+                ).lastrowid
+                log_path = self.log_path(job, run_id)
+                self._db.execute("UPDATE runs SET log_path = ? WHERE id = ?", (str(log_path), run_id))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return RunRecord(
+            id=run_id, job=job, trigger=trigger, result=Result.RUNNING, attempt=attempt,
+            scheduled_at=scheduled_at, started_at=started_at, log_path=log_path,
+        )
+
+    def set_process(self, run_id: int, session: int, leader_start: int | None, boot: str) -> None:
+        """Remember which process session a run's job lives in."""
+        self._write(
+            "UPDATE runs SET session = ?, leader_start = ?, boot_id = ? WHERE id = ?",
+            (session, leader_start, boot, run_id),
+        )
+
+    def finish_run(
+        self,
+        run_id: int,
+        result: Result,
+        finished_at: datetime,
+        duration_s: float | None,
+        exit_code: int | None = None,
+        signal: str | None = None,
+        error: str | None = None,
+        log_bytes: int = 0,
+    ) -> RunRecord:
+        """Give a running run its result; a success also becomes the job's last success."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "UPDATE runs SET result = ?, finished_at = ?, duration_s = ?, exit_code = ?,"
+                    " signal = ?, error = ?, log_bytes = ? WHERE id = ?",
+                    (result.value, _ts(finished_at), duration_s, exit_code, signal, error,
+                     log_bytes, run_id),
+                )
+                row = self._db.execute(
+                    f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
+                ).fetchone()
+                if result is Result.SUCCESS:
+                    self._db.execute(
+                        "INSERT INTO job_state (job, last_success_started_at) VALUES (?, ?)"
+                        " ON CONFLICT (job) DO UPDATE SET last_success_started_at ="
+                        " max(coalesce(last_success_started_at, 0), excluded.last_success_started_at)",
+                        (row[1], row[6]),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return _record(row)
+
+    def record_skip(self, job: str, scheduled_at: datetime, at: datetime) -> RunRecord:
+        """Record a fire time skipped because a run was going.
+
+        Consecutive skips (no other run of the job recorded in between) are one
+        record whose `skip_count` grows and whose `finished_at` is the latest skip.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                last = self._db.execute(
+                    "SELECT id, result FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1", (job,)
+                ).fetchone()
+                if last is not None and last[1] == Result.SKIPPED.value:
+                    run_id = last[0]
+                    self._db.execute(
+                        "UPDATE runs SET skip_count = skip_count + 1, finished_at = ? WHERE id = ?",
+                        (_ts(at), run_id),
+                    )
+                else:
+                    run_id = self._db.execute(
+                        "INSERT INTO runs (job, trigger, result, scheduled_at, started_at,"
+                        " finished_at, duration_s, skip_count) VALUES (?, ?, ?, ?, ?, ?, 0, 1)",
+                        (job, Trigger.SCHEDULED.value, Result.SKIPPED.value, _ts(scheduled_at),
+                         _ts(at), _ts(at)),
+                    ).lastrowid
+                row = self._db.execute(
+                    f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
+                ).fetchone()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return _record(row)
+
+    def run(self, run_id: int) -> RunRecord | None:
+        """One run by id."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+        return None if row is None else _record(row)
+
+    def runs(
+        self, job: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[RunRecord]:
+        """The newest runs first, of one job or all, optionally older than `before_id`."""
+        clauses, params = [], []
+        if job is not None:
+            clauses.append("job = ?")
+            params.append(job)
+        if before_id is not None:
+            clauses.append("id < ?")
+            params.append(before_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY id DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def orphans(self) -> list[Orphan]:
+        """Runs still marked `running`, with what identifies their host and processes."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_RUN_COLUMNS}, session, leader_start, boot_id, host_pid, host_start"
+                " FROM runs WHERE result = 'running' ORDER BY id"
+            ).fetchall()
+        return [Orphan(_record(row[:15]), *row[15:]) for row in rows]
+
+    # --- job state --------------------------------------------------------------
+
+    def job_state(self, job: str) -> JobState:
+        """The job's remembered state (defaults for a job never seen)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT paused, last_success_started_at FROM job_state WHERE job = ?", (job,)
+            ).fetchone()
+        return JobState() if row is None else JobState(bool(row[0]), _dt(row[1]))
+
+    def set_paused(self, job: str, paused: bool) -> None:
+        """Remember whether a job is paused, across restarts."""
+        self._write(
+            "INSERT INTO job_state (job, paused) VALUES (?, ?)"
+            " ON CONFLICT (job) DO UPDATE SET paused = excluded.paused",
+            (job, int(paused)),
+        )
+
+    # --- retention --------------------------------------------------------------
+
+    def apply_retention(self, job: str, keep_runs: int, keep_log_bytes: int) -> int:
+        """Forget the job's runs beyond the newest `keep_runs`, then delete the oldest
+        logs of any job until all logs together fit in `keep_log_bytes`.
+
+        Returns how many log files were deleted.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                doomed = self._db.execute(
+                    "SELECT id, log_path FROM runs WHERE job = ? AND result != 'running'"
+                    " AND id < (SELECT min(id) FROM (SELECT id FROM runs WHERE job = ?"
+                    " ORDER BY id DESC LIMIT ?))",
+                    (job, job, keep_runs),
+                ).fetchall()
+                self._db.executemany("DELETE FROM runs WHERE id = ?", [(r[0],) for r in doomed])
+                paths = [r[1] for r in doomed if r[1]]
+                total = self._db.execute(
+                    "SELECT coalesce(sum(log_bytes), 0) FROM runs WHERE log_path IS NOT NULL"
+                ).fetchone()[0]
+                if total > keep_log_bytes:
+                    for run_id, log_path, size in self._db.execute(
+                        "SELECT id, log_path, log_bytes FROM runs WHERE log_path IS NOT NULL"
+                        " AND result != 'running' ORDER BY id"
+                    ).fetchall():
+                        if total <= keep_log_bytes:
+                            break
+                        self._db.execute(
+                            "UPDATE runs SET log_path = NULL, log_bytes = 0 WHERE id = ?", (run_id,)
+                        )
+                        paths.append(log_path)
+                        total -= size
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        # Files go after the commit: a crash in between leaves a stray file, never a
+        # record pointing at a missing log.
+        for path in paths:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        return len(paths)

@@ -1,0 +1,1 @@
+"""The Textual console (arrives with the console issues)."""

@@ -1,0 +1,36 @@
+"""Shared fixtures: a real store in a temporary state directory, a bus and a runner."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from synctui.scheduler.events import EventBus
+from synctui.scheduler.runner import Runner
+from synctui.scheduler.store import Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "state")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def bus():
+    return EventBus()
+
+
+@pytest.fixture
+def runner(store, bus):
+    return Runner(store, bus)
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_config(monkeypatch):
+    for name in ("SYNCTUI_CONFIG", "SYNC_INTERVAL_MINUTES", "SCHEDULER_TIMEZONE",
+                 "AUTOREFRESH_INTERVAL_MINUTES", "ENABLE_AUTOREFRESH_FALLBACK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PATH", os.environ.get("PATH", os.defpath))

@@ -1,0 +1,27 @@
+"""The core never loads the console's libraries (checked in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CORE_MODULES = [
+    "synctui.config",
+    "synctui.scheduler",
+    "synctui.scheduler.runner",
+    "synctui.scheduler.store",
+    "synctui.scheduler.events",
+    "synctui.scheduler.callable_child",
+]
+
+
+@pytest.mark.parametrize("module", CORE_MODULES)
+def test_core_imports_neither_textual_nor_rich(module):
+    probe = (
+        f"import sys, {module}; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich'}))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

@@ -1,0 +1,187 @@
+"""The history store on real SQLite files, and what survives a kill -9 of the host."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from factories import job, pid_alive, request, wait_until
+from synctui.scheduler.events import EventBus
+from synctui.scheduler.processes import boot_id
+from synctui.scheduler.records import Result, Trigger
+from synctui.scheduler.runner import Runner
+from synctui.scheduler.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def test_wal_mode_and_schema_version(store):
+    assert store.schema_version == SCHEMA_VERSION
+    mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    assert oct(store.state_dir.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_store_from_the_previous_schema_migrates(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    old = sqlite3.connect(state / "synctui.db")
+    old.executescript(MIGRATIONS[0])
+    old.execute(
+        "INSERT INTO runs (job, trigger, result, started_at, finished_at, duration_s, exit_code,"
+        " log_path) VALUES ('orders', 'scheduled', 'success', ?, ?, 2.5, 0, '/x/1.log')",
+        (T0.timestamp(), T0.timestamp() + 2.5),
+    )
+    old.execute("INSERT INTO job_state (job, paused) VALUES ('orders', 1)")
+    old.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    old.commit()
+    old.close()
+
+    store = Store(state)
+    assert store.schema_version == SCHEMA_VERSION
+    (run,) = store.runs()
+    assert (run.job, run.result, run.duration_s, run.exit_code) == ("orders", Result.SUCCESS, 2.5, 0)
+    assert run.started_at == T0 and run.skip_count == 0 and run.log_bytes == 0
+    assert store.job_state("orders").paused is True
+    # The migrated store takes new records with the new columns.
+    skipped = store.record_skip("orders", T0, T0)
+    assert skipped.skip_count == 1
+
+
+def test_a_newer_store_is_refused_with_a_clear_message(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    newer = sqlite3.connect(state / "synctui.db")
+    newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    newer.close()
+    with pytest.raises(StoreError, match="newer synctui"):
+        Store(state)
+
+
+def test_consecutive_skips_are_one_record_with_a_count(store):
+    store.record_skip("orders", T0, T0)
+    second = store.record_skip("orders", T0 + timedelta(minutes=1), T0 + timedelta(minutes=1))
+    assert second.skip_count == 2 and second.finished_at == T0 + timedelta(minutes=1)
+    store.record_skip("other", T0, T0)  # another job's skip does not break the streak
+    assert store.record_skip("orders", T0, T0).skip_count == 3
+    run = store.begin_run("orders", Trigger.SCHEDULED, T0, T0)
+    store.finish_run(run.id, Result.SUCCESS, T0, 1.0)
+    fresh = store.record_skip("orders", T0, T0)
+    assert fresh.skip_count == 1 and fresh.id != second.id
+    assert [r.result for r in store.runs("orders")] == [Result.SKIPPED, Result.SUCCESS, Result.SKIPPED]
+
+
+def test_success_sets_last_success_and_pause_persists(tmp_path):
+    store = Store(tmp_path / "s")
+    run = store.begin_run("orders", Trigger.MANUAL, T0, T0)
+    store.finish_run(run.id, Result.SUCCESS, T0 + timedelta(seconds=3), 3.0)
+    failed = store.begin_run("orders", Trigger.MANUAL, T0, T0 + timedelta(hours=1))
+    store.finish_run(failed.id, Result.FAILURE, T0 + timedelta(hours=1), 1.0, exit_code=1)
+    store.set_paused("orders", True)
+    store.close()
+    reopened = Store(tmp_path / "s")
+    assert reopened.job_state("orders").last_success_started_at == T0
+    assert reopened.job_state("orders").paused is True
+    assert reopened.job_state("never-ran").last_success_started_at is None
+
+
+def test_retention_by_count_per_job_and_by_total_log_bytes(runner, store):
+    records = [runner.run(request(job("a", command="printf '%0100d\\n' 0"))) for _ in range(5)]
+    other = runner.run(request(job("b", command="printf '%0100d\\n' 0")))
+    assert store.apply_retention("a", keep_runs=3, keep_log_bytes=10**9) == 2
+    assert [r.id for r in store.runs("a")] == [r.id for r in reversed(records[2:])]
+    assert not records[0].log_path.exists() and records[2].log_path.exists()
+    # 4 logs of 101 bytes remain; 250 bytes allowed: the two oldest go, their runs stay.
+    assert store.apply_retention("b", keep_runs=3, keep_log_bytes=250) == 2
+    assert not records[2].log_path.exists() and not records[3].log_path.exists()
+    assert records[4].log_path.exists() and other.log_path.exists()
+    assert store.run(records[2].id).log_path is None
+    assert len(store.runs()) == 4
+
+
+HOST = textwrap.dedent("""
+    import sys
+    from datetime import datetime, timezone
+    from synctui.config.model import JobConfig
+    from synctui.scheduler.events import EventBus, OutputLines
+    from synctui.scheduler.records import Trigger
+    from synctui.scheduler.runner import Runner, RunRequest
+    from synctui.scheduler.store import Store
+
+    state, pidfile = sys.argv[1], sys.argv[2]
+    bus = EventBus()
+    runner = Runner(Store(state), bus)
+    now = datetime.now(timezone.utc)
+    done = runner.run(RunRequest(JobConfig("quick", command="echo done"), Trigger.MANUAL, now))
+    print("finished", done.id, flush=True)
+    events = bus.subscribe()
+    command = f"sleep 300 & echo $! > {pidfile}; echo started; sleep 300"
+    runner.start(RunRequest(JobConfig("stuck", command=command), Trigger.SCHEDULED, now))
+    while not any(isinstance(e, OutputLines) and "started" in e.lines for e in events.get(5)):
+        pass
+    print("running", flush=True)
+    sys.stdin.read()
+""")
+
+
+def test_kill_9_of_the_host_loses_nothing_and_leaves_nothing_running(tmp_path):
+    state, pidfile = tmp_path / "state", tmp_path / "grandchild"
+    host = subprocess.Popen(
+        [sys.executable, "-c", HOST, str(state), str(pidfile)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert host.stdout.readline().split()[0] == "finished"
+    assert host.stdout.readline() == "running\n"
+    grandchild = int(pidfile.read_text())
+    stuck = Store(state).runs("stuck")[0]
+    host.kill()
+    host.wait()
+    store = Store(state)
+    (orphan,) = store.orphans()
+    # The job's shell dies with its host (parent-death signal); the rest of its
+    # session is left for the next start to end.
+    assert wait_until(lambda: not pid_alive(orphan.session), timeout=3)
+    assert pid_alive(grandchild)
+    assert store.run(stuck.id).result is Result.RUNNING
+    (recovered,) = Runner(store, EventBus()).recover()
+    assert recovered.id == stuck.id and recovered.result is Result.INTERRUPTED
+    assert f"(pid {host.pid}) died while it ran" in recovered.error
+    # Both sleeps: the one in the background and the one the shell was waiting for.
+    assert "ended 2 processes it left behind" in recovered.error
+    assert wait_until(lambda: not pid_alive(grandchild), timeout=3)
+    assert store.runs("quick")[0].result is Result.SUCCESS
+    assert "started" in recovered.log_path.read_text()
+    assert Runner(store, EventBus()).recover() == []
+
+
+def test_recovery_leaves_a_live_hosts_run_alone(runner, store, tmp_path):
+    handle = runner.start(request(job(command="sleep 300")))
+    try:
+        assert runner.recover() == []
+        assert store.run(handle.run.id).result is Result.RUNNING
+    finally:
+        handle.cancel()
+        handle.wait(10)
+
+
+def test_recovery_never_kills_a_stranger_in_a_reused_session(store):
+    # A session whose members carry another run's id is not this run's.
+    stranger = subprocess.Popen(["sleep", "300"], start_new_session=True,
+                                env={**os.environ, "SYNCTUI_RUN_ID": "999"})
+    try:
+        run = store.begin_run("x", Trigger.MANUAL, T0, T0, host=(2**22 + 1, 0))
+        store.set_process(run.id, stranger.pid, 12345, boot_id())
+        (recovered,) = Runner(store, EventBus()).recover()
+        assert recovered.result is Result.INTERRUPTED
+        assert "left behind" not in recovered.error
+        assert stranger.poll() is None
+    finally:
+        stranger.send_signal(signal.SIGKILL)
+        stranger.wait()
