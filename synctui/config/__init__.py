@@ -1,0 +1,40 @@
+"""synctui's settings: the model, and reading it from TOML, secrets and the environment."""
+
+from __future__ import annotations
+
+from synctui.config.crontab import parse_crontab
+from synctui.config.durations import parse_duration, parse_size
+from synctui.config.loading import (
+    EXAMPLE_CONFIG_PATH,
+    ConfigError,
+    default_state_dir,
+    discover_config,
+    load_config,
+    local_zone,
+)
+from synctui.config.model import (
+    AutorefreshSettings,
+    Config,
+    ControlSettings,
+    CronSpec,
+    JobConfig,
+    SchedulerSettings,
+)
+
+__all__ = [
+    "EXAMPLE_CONFIG_PATH",
+    "AutorefreshSettings",
+    "Config",
+    "ConfigError",
+    "ControlSettings",
+    "CronSpec",
+    "JobConfig",
+    "SchedulerSettings",
+    "default_state_dir",
+    "discover_config",
+    "load_config",
+    "local_zone",
+    "parse_crontab",
+    "parse_duration",
+    "parse_size",
+]
