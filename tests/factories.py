@@ -37,3 +37,41 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool
             return True
         time.sleep(interval)
     return predicate()
+
+
+def config(tmp_path, jobs: dict, **scheduler):
+    """A Config with the given jobs (name -> JobConfig keyword dict) and scheduler settings."""
+    from synctui.config.model import (
+        AutorefreshSettings, Config, ControlSettings, SchedulerSettings,
+    )
+
+    scheduler.setdefault("timezone", "UTC")
+    scheduler.setdefault("state_dir", tmp_path / "state")
+    scheduler.setdefault("shutdown_grace_s", 0.5)
+    return Config(
+        SchedulerSettings(**scheduler), AutorefreshSettings(), ControlSettings(),
+        {name: job(name, **settings) for name, settings in jobs.items()},
+    )
+
+
+def next_event(subscription, predicate, timeout: float = 10.0):
+    """The first event matching `predicate`, waiting up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for event in subscription.get(timeout=deadline - time.monotonic()):
+            if predicate(event):
+                return event
+    raise AssertionError("no matching event in time")
+
+
+def finished(subscription, job_name: str | None = None, timeout: float = 10.0):
+    """The record of the next run (of `job_name`) to finish, skips excluded."""
+    from synctui.scheduler.events import RunFinished
+    from synctui.scheduler.records import Result
+
+    return next_event(
+        subscription,
+        lambda e: isinstance(e, RunFinished) and e.run.result is not Result.SKIPPED
+        and (job_name is None or e.run.job == job_name),
+        timeout,
+    ).run

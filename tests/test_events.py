@@ -58,3 +58,19 @@ def test_closed_subscription_receives_nothing_and_wakes_its_reader():
     assert result == [[]] and not reader.is_alive()
     bus.publish(StateChanged(None, "late"))
     assert subscription.drain() == []
+
+
+def test_the_bound_counts_output_lines_not_batches():
+    from synctui.scheduler.events import OutputLines
+
+    bus = EventBus()
+    subscription = bus.subscribe(maxsize=100)
+    bus.publish(OutputLines("job", 1, tuple(str(n) for n in range(500))))  # alone: taken
+    bus.publish(OutputLines("job", 1, ("one more",)))
+    bus.publish(StateChanged(None, "x"))
+    events = subscription.drain()
+    assert len(events[0].lines) == 500 and events[1:] == [EventsMissed(2)]
+    bus.publish(OutputLines("job", 1, tuple(str(n) for n in range(60))))
+    bus.publish(OutputLines("job", 1, tuple(str(n) for n in range(40))))
+    bus.publish(OutputLines("job", 1, ("over",)))
+    assert [len(e.lines) for e in subscription.drain()[:2]] == [60, 40]

@@ -3,6 +3,8 @@
 A publisher never waits for a subscriber: each subscription has a bounded queue,
 and what does not fit is counted and reported as `EventsMissed` on the next read,
 so a slow console can catch up from a status snapshot instead of stalling a run.
+The bound counts output lines (an `OutputLines` batch weighs its line count), so
+a subscriber that stops reading holds a bounded amount of text.
 """
 
 from __future__ import annotations
@@ -65,17 +67,21 @@ class Subscription:
         self._maxsize = maxsize
         self._notify = notify
         self._queue: deque[Event] = deque()
+        self._weight = 0
         self._missed = 0
         self._cond = threading.Condition(threading.Lock())
         self.closed = False
 
     def _offer(self, event: Event) -> None:
+        weight = len(event.lines) if isinstance(event, OutputLines) else 1
         with self._cond:
-            if len(self._queue) >= self._maxsize:
+            # An empty queue takes any one event, so one big batch is never starved.
+            if self._queue and self._weight + weight > self._maxsize:
                 self._missed += 1
                 return
             was_empty = not self._queue and not self._missed
             self._queue.append(event)
+            self._weight += weight
             self._cond.notify()
         if was_empty and self._notify is not None:
             self._notify()
@@ -96,6 +102,7 @@ class Subscription:
         # Dropped events came after everything still queued, so the gap goes last.
         events: list[Event] = list(self._queue)
         self._queue.clear()
+        self._weight = 0
         if self._missed:
             events.append(EventsMissed(self._missed))
             self._missed = 0
@@ -119,7 +126,8 @@ class EventBus:
     def subscribe(
         self, maxsize: int = 10_000, notify: Callable[[], None] | None = None
     ) -> Subscription:
-        """A new subscription; `notify` (which must not block) is called when it stops being empty."""
+        """A new subscription holding up to `maxsize` events or output lines; `notify`
+        (which must not block) is called when it stops being empty."""
         subscription = Subscription(self, maxsize, notify)
         with self._lock:
             self._subscriptions = (*self._subscriptions, subscription)

@@ -59,3 +59,14 @@ class RunRecord:
     def finished(self) -> bool:
         """Whether the run has its result."""
         return self.result is not Result.RUNNING
+
+
+@dataclass(frozen=True)
+class Fires:
+    """A job's fire times around now: the next one and the two most recent ones."""
+
+    next: datetime | None = None
+    last: datetime | None = None
+    """F: the most recent fire time at or before now."""
+    before_last: datetime | None = None
+    """The fire time before F."""

@@ -89,8 +89,13 @@ class Runner:
         self._boot_id = boot_id()
         self._log_dirs: set[str] = set()
 
-    def start(self, request: RunRequest) -> RunHandle:
-        """Record the run as `running` and start it in its own thread; returns at once."""
+    def start(
+        self, request: RunRequest, on_finish: Callable[[RunHandle], None] | None = None
+    ) -> RunHandle:
+        """Record the run as `running` and start it in its own thread; returns at once.
+
+        `on_finish` is called from the run's thread once the result is recorded.
+        """
         job = request.job
         last_success = self.store.job_state(job.name).last_success_started_at
         started_at = self.clock()
@@ -98,7 +103,7 @@ class Runner:
             job.name, request.trigger, request.scheduled_at, started_at,
             attempt=request.attempt, host=self._host,
         )
-        handle = RunHandle(self, request, record, last_success)
+        handle = RunHandle(self, request, record, last_success, on_finish)
         handle._thread.start()
         return handle
 
@@ -173,13 +178,14 @@ class RunHandle:
 
     def __init__(
         self, runner: Runner, request: RunRequest, record: RunRecord,
-        last_success: datetime | None,
+        last_success: datetime | None, on_finish: Callable[[RunHandle], None] | None = None,
     ) -> None:
         self.request = request
         self.run = record
         """The run's record: `running` until `done`, then its final record."""
         self._runner = runner
         self._last_success = last_success
+        self._on_finish = on_finish
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._stop_result: Result | None = None
@@ -194,7 +200,8 @@ class RunHandle:
         self._dropped = 0
         self._partial = b""
         self._last_line = ""
-        self._last_log_byte = b"\n"
+        self._line_start = 0
+        """Log offset just after the last newline written."""
         self._thread = threading.Thread(
             target=self._execute, name=f"run-{record.job}-{record.id}", daemon=True
         )
@@ -288,6 +295,8 @@ class RunHandle:
         self.run = record
         self._done.set()
         self._runner.bus.publish(RunFinished(record))
+        if self._on_finish is not None:
+            self._on_finish(self)
 
     def _environment(self) -> dict[str, str]:
         zone = self._runner.zone
@@ -441,23 +450,37 @@ class RunHandle:
         if len(chunk) <= room:
             self._append(chunk)
             return
-        kept = chunk[:room]
-        newline = kept.rfind(b"\n")
-        kept = kept[: newline + 1] if newline >= 0 else kept
-        self._append(kept)
-        self._dropped += len(chunk) - len(kept)
+        # Cut at a line boundary: the log ends with whole lines, then the marker.
+        newline = chunk.rfind(b"\n", 0, room)
+        if newline >= 0:
+            self._append(chunk[: newline + 1])
+            self._dropped += len(chunk) - newline - 1
+        else:
+            self._dropped += len(chunk) + self._unsay_partial_line()
         self._cut = True
         self._note(f"output cut here: log_max_bytes ({cap} bytes) reached")
 
+    def _unsay_partial_line(self) -> int:
+        """Take the unfinished last line back out of the log; returns its length."""
+        partial = self._log_bytes - self._line_start
+        if partial and self._log_fd is not None:
+            os.ftruncate(self._log_fd, self._line_start)
+            os.lseek(self._log_fd, self._line_start, os.SEEK_SET)
+            self._log_bytes = self._line_start
+        return partial
+
     def _note(self, text: str) -> None:
         """Write synctui's own remark into the run's log, on a line of its own."""
-        prefix = b"" if self._last_log_byte == b"\n" else b"\n"
+        prefix = b"" if self._line_start == self._log_bytes else b"\n"
         self._append(prefix + f"[synctui] {text}\n".encode())
 
     def _append(self, data: bytes) -> None:
         if self._log_fd is None or not data:
             return
         view = memoryview(data)
+        newline = data.rfind(b"\n")
+        if newline >= 0:
+            self._line_start = self._log_bytes + newline + 1
         try:
             while view:
                 written = os.write(self._log_fd, view)
@@ -468,8 +491,6 @@ class RunHandle:
             self._log_error = f"log incomplete: {failure.strerror}"
             os.close(self._log_fd)
             self._log_fd = None
-            return
-        self._last_log_byte = data[-1:]
 
     def _close_log(self) -> str | None:
         if self._dropped:

@@ -14,9 +14,9 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
-from synctui.scheduler.records import Result, RunRecord, Trigger
+from synctui.scheduler.records import Fires, Result, RunRecord, Trigger
 
 DB_NAME = "synctui.db"
 LOGS_DIR = "logs"
@@ -47,7 +47,8 @@ MIGRATIONS: tuple[str, ...] = (
         last_success_started_at REAL
     );
     """,
-    # 2: skip counts, log sizes, and what proves a leftover process session is a run's.
+    # 2: skip counts, log sizes, what proves a leftover process session is a run's,
+    # and the live host's heartbeat and fire times (read by `status` without a scheduler).
     """
     ALTER TABLE runs ADD COLUMN skip_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN log_bytes INTEGER NOT NULL DEFAULT 0;
@@ -57,6 +58,22 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN host_pid INTEGER;
     ALTER TABLE runs ADD COLUMN host_start INTEGER;
     CREATE INDEX runs_running ON runs (result) WHERE result = 'running';
+    CREATE TABLE host (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pid INTEGER NOT NULL,
+        start_ticks INTEGER,
+        mode TEXT NOT NULL,
+        config TEXT,
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL,
+        scheduling INTEGER NOT NULL
+    );
+    CREATE TABLE schedule (
+        job TEXT PRIMARY KEY,
+        next_fire REAL,
+        last_fire REAL,
+        before_last_fire REAL
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -77,6 +94,21 @@ class JobState:
 
     paused: bool = False
     last_success_started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HostRecord:
+    """The process hosting the scheduler, as it last wrote itself down."""
+
+    pid: int
+    start_ticks: int | None
+    mode: str
+    """`headless`, `console` or `once`."""
+    config: str | None
+    started_at: datetime
+    heartbeat_at: datetime
+    scheduling: bool
+    """False while the operator has stopped the scheduler."""
 
 
 @dataclass(frozen=True)
@@ -337,6 +369,63 @@ class Store:
             " ON CONFLICT (job) DO UPDATE SET paused = excluded.paused",
             (job, int(paused)),
         )
+
+    # --- the host ---------------------------------------------------------------
+
+    def claim_host(self, host: HostRecord) -> None:
+        """Say who hosts the scheduler for this state directory (one row, replaced)."""
+        self._write(
+            "INSERT OR REPLACE INTO host (id, pid, start_ticks, mode, config, started_at,"
+            " heartbeat_at, scheduling) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+            (host.pid, host.start_ticks, host.mode, host.config, _ts(host.started_at),
+             _ts(host.heartbeat_at), int(host.scheduling)),
+        )
+
+    def heartbeat(
+        self, pid: int, at: datetime, scheduling: bool, fires: Mapping[str, Fires]
+    ) -> None:
+        """The host is alive at `at`; `fires` holds each job's fire times around now."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "UPDATE host SET heartbeat_at = ?, scheduling = ? WHERE pid = ?",
+                    (_ts(at), int(scheduling), pid),
+                )
+                self._db.execute("DELETE FROM schedule")
+                self._db.executemany(
+                    "INSERT INTO schedule (job, next_fire, last_fire, before_last_fire)"
+                    " VALUES (?, ?, ?, ?)",
+                    [(job, _ts(f.next), _ts(f.last), _ts(f.before_last))
+                     for job, f in fires.items()],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def release_host(self, pid: int) -> None:
+        """The host `pid` has stopped (its last fire times stay, for health without a host)."""
+        self._write("DELETE FROM host WHERE pid = ?", (pid,))
+
+    def host(self) -> HostRecord | None:
+        """The last host to claim this state directory (alive or not: check its pid)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT pid, start_ticks, mode, config, started_at, heartbeat_at, scheduling"
+                " FROM host"
+            ).fetchone()
+        if row is None:
+            return None
+        return HostRecord(row[0], row[1], row[2], row[3], _dt(row[4]), _dt(row[5]), bool(row[6]))
+
+    def fires(self) -> dict[str, Fires]:
+        """Each job's fire times as the host last wrote them."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT job, next_fire, last_fire, before_last_fire FROM schedule"
+            ).fetchall()
+        return {job: Fires(_dt(n), _dt(last), _dt(before)) for job, n, last, before in rows}
 
     # --- retention --------------------------------------------------------------
 

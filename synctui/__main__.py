@@ -1,0 +1,7 @@
+"""`python -m synctui`: the same as the `synctui` command."""
+
+import sys
+
+from synctui.cli import main
+
+sys.exit(main())

@@ -1,0 +1,533 @@
+"""What each `synctui` subcommand does, over the core.
+
+The read-only commands (`status`, `history`, `logs`, `health`) answer from the
+store and the host's heartbeat, and never import APScheduler or Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from synctui.config import Config, ConfigError, default_state_dir, discover_config, load_config
+from synctui.scheduler.records import Result, RunRecord
+from synctui.scheduler.status import SchedulerStatus, live_host, stored_snapshot
+from synctui.scheduler.store import Store, StoreError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+FOLLOW_POLL_S = 0.2
+_SYMBOLS = {
+    Result.SUCCESS: "✓", Result.FAILURE: "✗", Result.TIMEOUT: "⏱", Result.CANCELLED: "⊘",
+    Result.INTERRUPTED: "↯", Result.SKIPPED: "↷", Result.REPLACED: "⇄", Result.RUNNING: "⟳",
+}
+LOOKED_IN = ("--config, $SYNCTUI_CONFIG, ./synctui.toml, $XDG_CONFIG_HOME/synctui/config.toml,"
+             " /etc/synctui/config.toml")
+
+
+class CommandError(Exception):
+    """An error for the operator (one line per problem) and the exit status it means."""
+
+    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# --- shared -----------------------------------------------------------------------
+
+
+def load(args: argparse.Namespace, *, demo_when_missing: bool = False) -> Config:
+    """The config the arguments point at (or the demo); a bad one is a CommandError."""
+    try:
+        config = read_config(args, demo_when_missing=demo_when_missing)
+    except ConfigError as error:
+        raise CommandError("\n".join(error.problems)) from None
+    for warning in config.warnings:
+        print(f"synctui: warning: {warning}", file=sys.stderr)
+    return config
+
+
+def read_config(args: argparse.Namespace, *, demo_when_missing: bool = False) -> Config:
+    """The config the arguments point at, read afresh; raises ConfigError."""
+    if getattr(args, "demo", False):
+        return _demo()
+    path = discover_config(getattr(args, "config", None), os.environ, Path.cwd())
+    if path is None:
+        if demo_when_missing:
+            return _demo()
+        raise CommandError(f"no config found (looked at {LOOKED_IN}); write one with `synctui init`")
+    return load_config(path, secrets=getattr(args, "secrets", None), environ=os.environ)
+
+
+def _demo() -> Config:
+    from synctui.config import local_zone
+    from synctui.demo import demo_config
+
+    state_dir = default_state_dir("demo")
+    if state_dir is None:
+        raise CommandError("no place for the demo's state: set $XDG_STATE_HOME or $HOME")
+    return demo_config(state_dir, local_zone())
+
+
+def open_store(config: Config) -> Store:
+    """The config's history store, or a CommandError saying why it cannot be opened."""
+    try:
+        return Store(config.scheduler.state_dir)
+    except (StoreError, OSError) as error:
+        message = str(error) if isinstance(error, StoreError) else (
+            f"{config.scheduler.state_dir}: cannot use the state directory: {error.strerror}"
+        )
+        raise CommandError(
+            f"{message} (is it owned by the service's user? try `sudo -u USER synctui ...`)"
+        ) from None
+
+
+def _job(config: Config, name: str | None) -> str | None:
+    if name is not None and name not in config.jobs:
+        raise CommandError(
+            f"no job named {name!r} in {config.path or 'the demo'} (jobs: {', '.join(config.jobs)})"
+        )
+    return name
+
+
+def _host_steering(store: Store, verb: str) -> None:
+    """Refuse to act behind a live host's back until the control socket can reach it."""
+    host = live_host(store, datetime.now(timezone.utc))
+    if host is not None:
+        raise CommandError(
+            f"a scheduler (pid {host.pid}, {host.mode}) hosts this state directory;"
+            f" `synctui {verb}` cannot reach it yet (it needs the control socket);"
+            " use its console or send it a signal",
+            EXIT_FAILED,
+        )
+
+
+def _local(moment: datetime | None, zone: str) -> str:
+    if moment is None:
+        return "-"
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _ago(moment: datetime | None, now: datetime, future: bool = False) -> str:
+    if moment is None:
+        return ""
+    seconds = (moment - now).total_seconds() if future else (now - moment).total_seconds()
+    seconds = max(seconds, 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            amount = f"{int(seconds // size)}{unit}"
+            break
+    else:
+        amount = f"{int(seconds)}s"
+    return f"in {amount}" if future else f"{amount} ago"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}s"
+
+
+def _result(result: Result | None) -> str:
+    return "-" if result is None else f"{_SYMBOLS[result]} {result.value}"
+
+
+# --- console and headless ---------------------------------------------------------
+
+
+def console(args: argparse.Namespace) -> int:
+    """`synctui`: the console. Until it lands, the same core runs headless in the terminal."""
+    config = load(args, demo_when_missing=True)
+    print("synctui: the console is not built yet; running headless here (Ctrl-C stops)",
+          file=sys.stderr)
+    return _host(args, config)
+
+
+def headless(args: argparse.Namespace) -> int:
+    """`synctui --headless [--once [--job NAME]]`."""
+    config = load(args)
+    if args.once:
+        from synctui.headless import run_once
+        from synctui.log_format import setup_logging
+
+        setup_logging(args.log_format)
+        return run_once(config, _job(config, args.job), passthrough=not args.no_passthrough)
+    if args.job:
+        raise CommandError("--job goes with --once")
+    return _host(args, config)
+
+
+def _host(args: argparse.Namespace, config: Config) -> int:
+    from synctui.headless import run_headless
+    from synctui.log_format import setup_logging
+
+    setup_logging(args.log_format)
+    open_store(config).close()  # a clean error before anything starts
+    return run_headless(config, lambda: read_config(args), passthrough=not args.no_passthrough)
+
+
+# --- read-only --------------------------------------------------------------------
+
+
+def status(args: argparse.Namespace) -> int:
+    """`synctui status [--json|--short] [--job NAME]`."""
+    config = load(args)
+    name = _job(config, args.job)
+    store = open_store(config)
+    snapshot = stored_snapshot(store, config)
+    if name is not None:
+        snapshot = SchedulerStatus(**{**snapshot.__dict__, "jobs": {name: snapshot.jobs[name]}})
+    if args.json:
+        print(json.dumps(snapshot.to_json(), indent=2))
+    elif args.short:
+        print(_short(snapshot))
+    else:
+        print(_table(snapshot, config))
+    return EXIT_OK
+
+
+def _badge(snapshot: SchedulerStatus) -> str:
+    if snapshot.host is None:
+        return "■ stopped"
+    if not snapshot.running:
+        return f"■ stopped (host pid {snapshot.host.pid})"
+    return "⏸ paused" if snapshot.paused else "▶ running"
+
+
+def _short(snapshot: SchedulerStatus) -> str:
+    counts: dict[str, int] = {}
+    for job in snapshot.jobs.values():
+        counts[job.health] = counts.get(job.health, 0) + 1
+    healths = " ".join(f"{n} {word}" for word, n in counts.items())
+    running = [job.name for job in snapshot.jobs.values() if job.running]
+    line = f"synctui {_badge(snapshot)} · {healths}"
+    return line + (f" · ⟳ {', '.join(running)}" if running else "")
+
+
+def _table(snapshot: SchedulerStatus, config: Config) -> str:
+    now = datetime.now(timezone.utc)
+    zone = snapshot.timezone
+    host = snapshot.host
+    lines = [
+        f"synctui {_badge(snapshot)} · config {config.path or 'demo'} · zone {zone}"
+        + (f" · host pid {host.pid} ({host.mode})" if host else ""),
+        "",
+    ]
+    rows = [("JOB", "HEALTH", "LAST RUN", "RESULT", "DURATION", "NEXT RUN", "SCHEDULE")]
+    for job in snapshot.jobs.values():
+        rows.append((
+            job.name,
+            job.health,
+            f"{_local(job.last_run, zone)} ({_ago(job.last_run, now)})" if job.last_run else "-",
+            _result(job.last_result),
+            _seconds(job.last_duration_s),
+            f"{_local(job.next_run, zone)} ({_ago(job.next_run, now, future=True)})"
+            if job.next_run else "-",
+            job.schedule,
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def history(args: argparse.Namespace) -> int:
+    """`synctui history [--job NAME] [--limit N] [--json]`."""
+    config = load(args)
+    runs = open_store(config).runs(_job(config, args.job), limit=args.limit)
+    if args.json:
+        print(json.dumps([_run_json(run) for run in runs], indent=2))
+        return EXIT_OK
+    zone = config.scheduler.timezone
+    rows = [("ID", "JOB", "TRIGGER", "STARTED", "DURATION", "RESULT", "DETAIL")]
+    for run in runs:
+        detail = run.error or ""
+        if run.result is Result.SKIPPED:
+            detail = f"{run.skip_count} fire time{'s' if run.skip_count > 1 else ''} skipped"
+        rows.append((str(run.id), run.job, run.trigger.value, _local(run.started_at, zone),
+                     _seconds(run.duration_s), _result(run.result), detail))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return EXIT_OK
+
+
+def _run_json(run: RunRecord) -> dict:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {
+        "id": run.id, "job": run.job, "trigger": run.trigger.value, "result": run.result.value,
+        "attempt": run.attempt, "scheduled_at": iso(run.scheduled_at),
+        "started_at": iso(run.started_at), "finished_at": iso(run.finished_at),
+        "duration_s": run.duration_s, "exit_code": run.exit_code, "signal": run.signal,
+        "error": run.error, "skip_count": run.skip_count,
+        "log_path": str(run.log_path) if run.log_path else None,
+    }
+
+
+def logs(args: argparse.Namespace) -> int:
+    """`synctui logs JOB [--run ID] [-f]`."""
+    config = load(args)
+    name = _job(config, args.job)
+    store = open_store(config)
+    if args.run is not None:
+        run = store.run(args.run)
+        if run is None or run.job != name:
+            raise CommandError(f"{name} has no run {args.run}")
+    else:
+        run = next((r for r in store.runs(name, limit=50) if r.log_path is not None), None)
+        if run is None:
+            raise CommandError(f"{name} has no run with a log yet", EXIT_FAILED)
+    if run.log_path is None or not run.log_path.exists():
+        raise CommandError(f"the log of run {run.id} is gone (retention removed it)", EXIT_FAILED)
+    out = sys.stdout.buffer
+    with run.log_path.open("rb") as log:
+        shutil.copyfileobj(log, out)
+        out.flush()
+        while args.follow and run.result is Result.RUNNING:
+            chunk = log.read()
+            if chunk:
+                out.write(chunk)
+                out.flush()
+                continue
+            if not _held(store, run.id):
+                break  # its process died; the next start records it interrupted
+            time.sleep(FOLLOW_POLL_S)
+            run = store.run(run.id) or run
+        out.write(log.read())
+    return EXIT_OK
+
+
+def _held(store: Store, run_id: int) -> bool:
+    """Whether the process that started a `running` run is still alive."""
+    from synctui.scheduler.processes import is_alive
+
+    return any(
+        orphan.run.id == run_id and is_alive(orphan.host_pid, orphan.host_start)
+        for orphan in store.orphans()
+    )
+
+
+def health(args: argparse.Namespace) -> int:
+    """`synctui health [--job NAME] [--json] [--liveness]`."""
+    config = load(args)
+    store = open_store(config)
+    now = datetime.now(timezone.utc)
+    if args.liveness:
+        host = live_host(store, now)
+        alive = host is not None
+        reason = (f"scheduler pid {host.pid} ticked {(now - host.heartbeat_at).total_seconds():.0f}s ago"
+                  if alive else "no scheduler is running for this state directory")
+        if args.json:
+            print(json.dumps({"live": alive, "reason": reason}))
+        else:
+            print(("live: " if alive else "not live: ") + reason)
+        return EXIT_OK if alive else EXIT_FAILED
+    snapshot = stored_snapshot(store, config, now)
+    name = _job(config, args.job)
+    jobs = {n: j for n, j in snapshot.jobs.items() if name is None or n == name}
+    unhealthy = {n: j for n, j in jobs.items() if j.health == "down"}
+    reasons = {n: _down_reason(j) for n, j in unhealthy.items()}
+    if args.json:
+        print(json.dumps({
+            "healthy": not unhealthy,
+            "jobs": {n: {"health": j.health, "reason": reasons.get(n)} for n, j in jobs.items()},
+        }))
+    else:
+        for n, reason in reasons.items():
+            print(f"{n}: down: {reason}")
+        if not unhealthy:
+            print(f"healthy: {', '.join(f'{n} {j.health}' for n, j in jobs.items())}")
+    return EXIT_FAILED if unhealthy else EXIT_OK
+
+
+def _down_reason(job) -> str:
+    if job.last_result in (Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED):
+        return f"last run {job.last_result.value}" + (f": {job.last_error}" if job.last_error else "")
+    return "no success since a fire time more than its grace ago"
+
+
+# --- the config ---------------------------------------------------------------------
+
+
+def check(args: argparse.Namespace) -> int:
+    """`synctui check`: validate the config, the commands and the state directory."""
+    from zoneinfo import ZoneInfo
+
+    from synctui.scheduler.status import describe_schedule
+    from synctui.scheduler.triggers import job_trigger, next_fires
+
+    config = load(args)
+    where = config.path or "demo"
+    problems = []
+    for name, job in config.jobs.items():
+        problem = _command_problem(job)
+        if problem:
+            problems.append(f"{where}: jobs.{name}: {problem}")
+    store = open_store(config)
+    store.close()
+    if problems:
+        raise CommandError("\n".join(problems))
+    zone = ZoneInfo(config.scheduler.timezone)
+    now = datetime.now(timezone.utc)
+    print(f"{where}: ok · {len(config.jobs)} jobs · zone {config.scheduler.timezone}"
+          f" · state {config.scheduler.state_dir}")
+    for name, job in config.jobs.items():
+        fires = next_fires(job_trigger(job, zone, now, jitter=False), now, 5)
+        print(f"\n{name}: {describe_schedule(job)}"
+              + (f" (+ up to {job.jitter_s:g}s jitter)" if job.jitter_s else ""))
+        for fire in fires:
+            print(f"  {fire.astimezone(zone).strftime('%a %Y-%m-%d %H:%M:%S %Z')}")
+    return EXIT_OK
+
+
+def _command_problem(job) -> str | None:
+    if job.callable is not None:
+        import importlib.util
+
+        module = job.callable.partition(":")[0].split(".")[0]
+        search = [str(job.cwd)] if job.cwd else []
+        sys.path[:0] = search
+        try:
+            found = importlib.util.find_spec(module) is not None
+        finally:
+            del sys.path[:len(search)]
+        return None if found else f"callable: module {module!r} not found"
+    if job.cwd is not None and not job.cwd.is_dir():
+        return f"cwd: {job.cwd} is not a directory"
+    if isinstance(job.command, str):
+        return None
+    program = job.command[0]
+    path = {**os.environ, **job.env}.get("PATH", os.defpath)
+    if "/" in program:
+        ok = os.access(Path(job.cwd or ".") / program, os.X_OK)
+    else:
+        ok = shutil.which(program, path=path) is not None
+    return None if ok else f"command: {program!r} not found or not executable"
+
+
+def init(args: argparse.Namespace) -> int:
+    """`synctui init [PATH]`: write the commented example config; never overwrite."""
+    from synctui.config import EXAMPLE_CONFIG_PATH
+
+    target = Path(args.path)
+    try:
+        with open(target, "x", encoding="utf-8") as out:
+            out.write(EXAMPLE_CONFIG_PATH.read_text(encoding="utf-8"))
+        target.chmod(0o600)
+    except FileExistsError:
+        raise CommandError(f"{target}: already exists; not overwriting it") from None
+    except OSError as error:
+        raise CommandError(f"{target}: cannot write: {error.strerror}") from None
+    print(f"wrote {target}; edit it, then `synctui check --config {target}`")
+    return EXIT_OK
+
+
+# --- steering -----------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    """`synctui run JOB [--wait]`: with no scheduler running, the run happens here."""
+    from synctui.scheduler.control import Refused
+    from synctui.scheduler.events import OutputLines
+    from synctui.scheduler.sync_scheduler import SyncScheduler
+
+    config = load(args)
+    name = _job(config, args.job)
+    store = open_store(config)
+    _host_steering(store, "run")
+    scheduler = SyncScheduler(config, mode="once", store=store)
+    events = scheduler.subscribe()
+    try:
+        record = scheduler.run_now(name)
+    except Refused as refusal:
+        raise CommandError(str(refusal), EXIT_FAILED) from None
+    print(f"run {record.id} of {name} started (no scheduler is running: it runs here)",
+          file=sys.stderr)
+    try:
+        while True:
+            for event in events.get(timeout=1.0):
+                if isinstance(event, OutputLines) and event.run_id == record.id:
+                    sys.stdout.write("".join(f"{line}\n" for line in event.lines))
+            sys.stdout.flush()
+            final = store.run(record.id)
+            if final is not None and final.finished:
+                break
+    except KeyboardInterrupt:
+        scheduler.shutdown(grace=0)
+        final = store.run(record.id)
+    scheduler.shutdown()
+    print(f"run {final.id}: {final.result.value} in {_seconds(final.duration_s)}"
+          + (f": {final.error}" if final.error else ""), file=sys.stderr)
+    if args.wait and final.result is not Result.SUCCESS:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _steer_absent(args: argparse.Namespace, verb: str, message: str, status: int) -> int:
+    config = load(args)
+    if getattr(args, "job", None):
+        _job(config, args.job)
+    _host_steering(open_store(config), verb)
+    print(f"synctui: {message}", file=sys.stderr)
+    return status
+
+
+def cancel(args: argparse.Namespace) -> int:
+    """`synctui cancel JOB`."""
+    return _steer_absent(args, "cancel", "no scheduler is running: nothing to cancel", EXIT_FAILED)
+
+
+def skip(args: argparse.Namespace) -> int:
+    """`synctui skip JOB`."""
+    return _steer_absent(args, "skip", "no scheduler is running: there is no next run to skip",
+                         EXIT_FAILED)
+
+
+def stop(args: argparse.Namespace) -> int:
+    """`synctui stop`."""
+    return _steer_absent(args, "stop", "no scheduler is running: already stopped", EXIT_OK)
+
+
+def start(args: argparse.Namespace) -> int:
+    """`synctui start`."""
+    return _steer_absent(
+        args, "start", "no scheduler is running; start one with `synctui --headless` or `synctui`",
+        EXIT_FAILED,
+    )
+
+
+def restart(args: argparse.Namespace) -> int:
+    """`synctui restart`."""
+    return _steer_absent(
+        args, "restart", "no scheduler is running; start one with `synctui --headless` or `synctui`",
+        EXIT_FAILED,
+    )
+
+
+def pause(args: argparse.Namespace) -> int:
+    """`synctui pause [JOB]`: remembered in the store; a running scheduler applies it at its next tick."""
+    return _set_paused(args, True)
+
+
+def resume(args: argparse.Namespace) -> int:
+    """`synctui resume [JOB]`."""
+    return _set_paused(args, False)
+
+
+def _set_paused(args: argparse.Namespace, paused: bool) -> int:
+    config = load(args)
+    names = [_job(config, args.job)] if args.job else list(config.jobs)
+    store = open_store(config)
+    for name in names:
+        store.set_paused(name, paused)
+    host = live_host(store, datetime.now(timezone.utc))
+    word = "paused" if paused else "resumed"
+    print(f"{word} {', '.join(names)}"
+          + (f" (the running scheduler, pid {host.pid}, applies it within seconds)" if host else ""))
+    return EXIT_OK

@@ -1,0 +1,303 @@
+"""SyncScheduler with real runs at short intervals: firing, overlap, retries, catch-up, reload."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from factories import config, finished, next_event, wait_until
+from synctui.scheduler.control import Refused
+from synctui.scheduler.events import RunFinished, RunStarted, StateChanged
+from synctui.scheduler.records import Result, Trigger
+from synctui.scheduler.store import Store
+from synctui.scheduler.sync_scheduler import SyncScheduler
+
+
+@pytest.fixture
+def make(tmp_path):
+    made = []
+
+    def build(jobs, **settings):
+        scheduler = SyncScheduler(config(tmp_path, jobs, **settings), tick_s=0.1)
+        made.append(scheduler)
+        return scheduler
+
+    yield build
+    for scheduler in made:
+        scheduler.shutdown(grace=0)
+        scheduler.store.close()
+
+
+def test_interval_job_fires_repeatedly_at_its_fire_times(make):
+    scheduler = make({"tick": {"command": ["true"], "interval_s": 0.2}})
+    events = scheduler.subscribe()
+    scheduler.start()
+    runs = [finished(events) for _ in range(3)]
+    assert all(r.result is Result.SUCCESS and r.trigger is Trigger.SCHEDULED for r in runs)
+    gaps = [(b.scheduled_at - a.scheduled_at).total_seconds() for a, b in zip(runs, runs[1:])]
+    assert gaps == [pytest.approx(0.2, abs=1e-3)] * 2
+    for run in runs:  # each run starts at its fire time, not one dropped or delayed
+        assert (run.started_at - run.scheduled_at).total_seconds() < 0.15
+
+
+def test_overlap_skip_records_consecutive_skips_as_one_record(make):
+    scheduler = make({"slow": {"command": "sleep 0.9", "interval_s": 0.2}})
+    events = scheduler.subscribe()
+    scheduler.start()
+    first = finished(events, "slow")
+    assert first.result is Result.SUCCESS
+    skips = [r for r in scheduler.history("slow") if r.result is Result.SKIPPED]
+    assert len(skips) == 1 and skips[0].skip_count >= 3
+    assert skips[0].id > first.id
+
+
+def test_overlap_replace_ends_the_running_run_and_starts_the_new_one(make):
+    scheduler = make({"r": {"command": "sleep 30", "interval_s": 0.4, "overlap": "replace"}})
+    events = scheduler.subscribe()
+    scheduler.start()
+    replaced = finished(events, "r")
+    assert replaced.result is Result.REPLACED
+    assert replaced.error == "replaced by a newer run (overlap = replace)"
+    started = next_event(events, lambda e: isinstance(e, RunStarted) and e.run.id > replaced.id)
+    assert started.run.trigger is Trigger.SCHEDULED
+
+
+def test_manual_run_refused_while_running_and_within_the_cooldown(make):
+    scheduler = make({
+        "long": {"command": "sleep 30", "interval_s": 3600},
+        "quick": {"command": ["true"], "interval_s": 3600, "manual_cooldown_s": 30},
+    })
+    scheduler.start()
+    record = scheduler.run_now("long")
+    assert record.trigger is Trigger.MANUAL and record.result is Result.RUNNING
+    with pytest.raises(Refused, match=r"long is already running \(run \d+, started 0s ago\)"):
+        scheduler.run_now("long")
+    events = scheduler.subscribe()
+    scheduler.run_now("quick")
+    assert finished(events, "quick").result is Result.SUCCESS
+    with pytest.raises(Refused, match=r"manual runs wait 30s after a start \(try again in (29|30)\.\ds\)"):
+        scheduler.run_now("quick")
+    with pytest.raises(Refused, match=r"no job named 'nope' \(jobs: long, quick\)"):
+        scheduler.run_now("nope")
+
+
+def test_failures_are_retried_with_doubling_backoff(make):
+    scheduler = make({"flaky": {
+        "command": "echo try $SYNCTUI_ATTEMPT; exit 1", "interval_s": 3600,
+        "retries": 2, "retry_backoff_s": 0.2, "manual_cooldown_s": 0,
+    }})
+    events = scheduler.subscribe()
+    scheduler.start()
+    scheduler.run_now("flaky")
+    runs = [finished(events, "flaky") for _ in range(3)]
+    assert [(r.trigger, r.attempt) for r in runs] == [
+        (Trigger.MANUAL, 1), (Trigger.RETRY, 2), (Trigger.RETRY, 3)]
+    assert all(r.result is Result.FAILURE for r in runs)
+    assert runs[2].error == "exit status 1: try 3"
+    waits = [(b.started_at - a.finished_at).total_seconds() for a, b in zip(runs, runs[1:])]
+    assert 0.2 <= waits[0] < 0.4 and 0.4 <= waits[1] < 0.6
+    time.sleep(0.9)  # no fourth attempt comes
+    assert len(scheduler.history("flaky")) == 3
+
+
+def test_catch_up_runs_once_for_several_missed_fire_times(tmp_path, make):
+    state = Store(tmp_path / "state")
+    long_ago = datetime.now(timezone.utc) - timedelta(seconds=10)
+    old = state.begin_run("sync", Trigger.SCHEDULED, long_ago, long_ago)
+    state.finish_run(old.id, Result.SUCCESS, long_ago, 0.1)
+    state.close()
+    scheduler = make({"sync": {"command": ["true"], "interval_s": 3}})
+    events = scheduler.subscribe()
+    started = time.time()
+    scheduler.start()
+    caught_up = finished(events, "sync")
+    assert caught_up.trigger is Trigger.CATCH_UP
+    # The latest of the three missed fire times (at +3s, +6s, +9s), run once.
+    assert caught_up.scheduled_at == long_ago + timedelta(seconds=9)
+    assert caught_up.started_at.timestamp() - started < 1
+    with pytest.raises(AssertionError):
+        finished(events, "sync", timeout=1.0)
+
+
+def test_no_catch_up_when_disabled_and_run_on_start_instead(tmp_path, make):
+    state = Store(tmp_path / "state")
+    long_ago = datetime.now(timezone.utc) - timedelta(seconds=10)
+    for job in ("sync", "boot"):
+        old = state.begin_run(job, Trigger.SCHEDULED, long_ago, long_ago)
+        state.finish_run(old.id, Result.SUCCESS, long_ago, 0.1)
+    state.close()
+    scheduler = make({
+        "sync": {"command": ["true"], "interval_s": 3600},
+        "boot": {"command": ["true"], "interval_s": 3600, "run_on_start": True},
+    }, catch_up=False)
+    events = scheduler.subscribe()
+    scheduler.start()
+    run = finished(events)
+    assert (run.job, run.trigger) == ("boot", Trigger.START)
+    with pytest.raises(AssertionError):
+        finished(events, timeout=0.5)
+
+
+def test_a_stalled_scheduler_coalesces_missed_fires_into_one_run(make):
+    scheduler = make({"often": {"command": ["true"], "interval_s": 0.1}})
+    events = scheduler.subscribe()
+    scheduler.start()
+    finished(events, "often")
+    slot = scheduler._slots["often"]
+    with slot.lock:  # APScheduler's thread blocks in the hand-off, as in a suspend
+        time.sleep(1.0)
+    first = finished(events, "often")
+    second = finished(events, "often")
+    # After the stall: the blocked fire, then one run for the ~9 fire times missed.
+    assert (second.scheduled_at - first.scheduled_at).total_seconds() > 0.5
+    third = finished(events, "often")
+    assert (third.scheduled_at - second.scheduled_at).total_seconds() == pytest.approx(0.1, abs=0.01)
+
+
+def test_skip_next_drops_exactly_the_next_fire_time(make):
+    scheduler = make({"s": {"command": ["true"], "interval_s": 0.5}})
+    events = scheduler.subscribe()
+    scheduler.start()
+    skipped = scheduler.skip_next("s")
+    next_event(events, lambda e: e == StateChanged("s", "skipped-next"))
+    run = finished(events, "s")
+    assert run.scheduled_at == skipped + timedelta(seconds=0.5)
+
+
+def test_pause_and_resume_one_job_and_all(tmp_path, make):
+    scheduler = make({
+        "a": {"command": ["true"], "interval_s": 0.2},
+        "b": {"command": ["true"], "interval_s": 0.2},
+    })
+    events = scheduler.subscribe()
+    scheduler.start()
+    scheduler.pause("a")
+    status = scheduler.status()
+    assert status.jobs["a"].paused and status.jobs["a"].health == "paused"
+    assert status.jobs["a"].next_run is None and not status.paused
+    with pytest.raises(Refused, match="a is paused"):
+        scheduler.skip_next("a")
+    since = len(scheduler.history("a"))
+    time.sleep(0.3)
+    events.drain()
+    assert finished(events, "b").job == "b"
+    assert len(scheduler.history("a")) == since
+    scheduler.pause()
+    assert scheduler.status().paused
+    # Remembered across a restart of the process.
+    assert Store(tmp_path / "state").job_state("b").paused
+    scheduler.resume()
+    assert finished(events, "a").result is Result.SUCCESS
+
+
+def test_stop_and_start_and_restart(make):
+    scheduler = make({"t": {"command": ["true"], "interval_s": 0.2}})
+    events = scheduler.subscribe()
+    scheduler.start()
+    finished(events)
+    scheduler.stop()
+    assert not scheduler.status().running and scheduler.status().next_run is None
+    with pytest.raises(Refused, match="already stopped"):
+        scheduler.stop()
+    events.drain()
+    with pytest.raises(AssertionError):
+        finished(events, timeout=0.5)
+    scheduler.start()
+    with pytest.raises(Refused, match="already running"):
+        scheduler.start()
+    finished(events)
+    scheduler.restart()
+    assert scheduler.status().running
+    assert finished(events).result is Result.SUCCESS
+
+
+def test_reload_adds_removes_and_changes_jobs_without_touching_runs(tmp_path, make):
+    scheduler = make({
+        "keep": {"command": "sleep 1; echo kept", "interval_s": 3600, "manual_cooldown_s": 0},
+        "gone": {"command": "sleep 1", "interval_s": 3600, "manual_cooldown_s": 0},
+    })
+    events = scheduler.subscribe()
+    scheduler.start()
+    keep_run = scheduler.run_now("keep")
+    gone_run = scheduler.run_now("gone")
+    scheduler.reload(config(tmp_path, {
+        "keep": {"command": "echo changed", "interval_s": 0.3},
+        "new": {"command": ["true"], "interval_s": 0.2},
+    }))
+    ended = {}
+    while not {keep_run.id, gone_run.id} <= ended.keys():
+        run = finished(events)
+        ended[run.id] = run
+    assert ended[keep_run.id].result is Result.SUCCESS
+    assert keep_run.log_path.read_text() == "kept\n"  # the old command ran to its end
+    assert ended[gone_run.id].result is Result.SUCCESS
+    assert set(scheduler.status().jobs) == {"keep", "new"}
+    run = finished(events, "keep")
+    assert run.log_path.read_text() == "changed\n"
+    assert finished(events, "new").trigger is Trigger.SCHEDULED
+
+
+def test_shutdown_gives_the_grace_then_records_interrupted(make):
+    scheduler = make({"long": {"command": "sleep 30", "interval_s": 3600}})
+    scheduler.start()
+    scheduler.run_now("long")
+    began = time.monotonic()
+    (record,) = scheduler.shutdown(grace=0.3)
+    assert 0.3 <= time.monotonic() - began < 3
+    assert record.result is Result.INTERRUPTED
+
+
+def test_a_second_host_on_the_same_state_dir_is_refused(tmp_path, make):
+    first = make({"t": {"command": ["true"], "interval_s": 3600}})
+    first.start()
+    second = make({"t": {"command": ["true"], "interval_s": 3600}})
+    with pytest.raises(Refused, match=r"another synctui \(pid \d+, console\) already hosts"):
+        second.start()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_the_watchdog_restarts_a_dead_scheduler_thread(make, caplog):
+    scheduler = make({"t": {"command": ["true"], "interval_s": 0.2}})
+    events = scheduler.subscribe()
+    scheduler.start()
+    finished(events)
+    aps = scheduler._aps
+    real = aps._process_jobs
+
+    def explode():
+        aps._process_jobs = real
+        raise RuntimeError("simulated crash of the scheduler loop")
+
+    aps._process_jobs = explode
+    with caplog.at_level(logging.ERROR, logger="synctui.scheduler"):
+        aps.wakeup()
+        assert wait_until(lambda: "thread died; restarting" in caplog.text, timeout=5)
+    events.drain()
+    assert finished(events).result is Result.SUCCESS
+
+
+def test_status_has_the_seed_keys_in_the_configured_zone(make):
+    scheduler = make({"z": {"command": "echo $SYNCTUI_SCHEDULED_AT; sleep 0.1", "interval_s": 0.3}},
+                     timezone="America/Sao_Paulo")
+    events = scheduler.subscribe()
+    scheduler.start()
+    run = finished(events)
+    data = scheduler.status().to_json()
+    for key in ("running", "interval_minutes", "last_run", "last_result", "next_run",
+                "paused", "timezone", "host", "jobs"):
+        assert key in data
+    assert data["running"] is True and data["timezone"] == "America/Sao_Paulo"
+    assert data["last_run"].endswith("-03:00") and data["next_run"].endswith("-03:00")
+    job = data["jobs"]["z"]
+    for key in ("last_run", "last_result", "next_run", "last_duration_s", "success_rate",
+                "p50_duration_s", "p95_duration_s", "freshness_s", "health"):
+        assert key in job
+    assert job["success_rate"] == 1.0 and job["health"] in ("up", "late")
+    assert job["p50_duration_s"] >= 0.1 and job["freshness_s"] >= 0
+    assert data["host"]["pid"] > 0 and data["host"]["mode"] == "console"
+    # The job is told its fire time in the zone too.
+    assert run.log_path.read_text().strip().endswith("-03:00")
+
