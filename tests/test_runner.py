@@ -12,6 +12,7 @@ import pytest
 from factories import job, pid_alive, request, wait_until
 from synctui.scheduler.events import EventsMissed, OutputLines, RunFinished, RunStarted
 from synctui.scheduler.records import Result, Trigger
+from synctui.scheduler.runner import READ_SIZE
 
 PY = sys.executable
 
@@ -216,9 +217,11 @@ def test_million_lines_are_all_logged_with_bounded_memory(runner, bus):
     assert record.log_bytes == record.log_path.stat().st_size
     assert grown_kb < 50_000
     events = slow.drain()
-    # Held: the run's start and its first batch of lines, then only the count of the rest.
-    assert isinstance(events[0], RunStarted) and isinstance(events[1], OutputLines)
-    assert len(events) == 3 and isinstance(events[-1], EventsMissed) and events[-1].count > 10
+    # Held: the run's start and at most one read's worth of lines past the bound of
+    # 10; the rest is only counted.
+    assert isinstance(events[0], RunStarted) and isinstance(events[-1], EventsMissed)
+    held = sum(len(e.lines) for e in events if isinstance(e, OutputLines))
+    assert 0 < held < 10 + READ_SIZE // len("line 0\n") and events[-1].count > 10
 
 
 def test_output_past_the_cap_is_cut_with_a_marker(runner, bus):
@@ -243,3 +246,16 @@ def test_a_partial_last_line_and_invalid_utf8_are_kept(runner, bus):
     assert record.result is Result.SUCCESS
     lines = [line for e in subscription.drain() if isinstance(e, OutputLines) for line in e.lines]
     assert lines == ["café", "bad \ufffd byte"]
+
+
+def test_a_fault_inside_synctui_still_records_a_result_and_ends_the_job(runner, store, tmp_path, monkeypatch):
+    pidfile = tmp_path / "pid"
+
+    def broken(*args):
+        raise RuntimeError("disk went away")
+
+    monkeypatch.setattr(store, "set_process", broken)
+    record = runner.run(request(job(command=f"echo $$ > {pidfile}; exec sleep 300")))
+    assert record.result is Result.FAILURE
+    assert record.error == "synctui internal error: RuntimeError('disk went away')"
+    assert wait_until(lambda: pidfile.exists() and not pid_alive(int(pidfile.read_text())), timeout=5)

@@ -6,6 +6,7 @@ job does: exits, crashes, hangs, floods its output, or leaves children behind.
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import shutil
@@ -30,6 +31,8 @@ from synctui.scheduler.processes import (
 )
 from synctui.scheduler.records import Result, RunRecord, Trigger
 from synctui.scheduler.store import Store
+
+log = logging.getLogger("synctui.scheduler")
 
 READ_SIZE = 1 << 16
 LONGEST_LINE = 1 << 16
@@ -269,19 +272,27 @@ class RunHandle:
             )
             self._note(error)
         else:
-            self._pgid = process.pid
-            stat = read_stat(process.pid)
-            self._runner.store.set_process(
-                self.run.id, process.pid, stat.start_ticks if stat else None,
-                self._runner._boot_id,
-            )
-            self._watch(process)
-            returncode = process.returncode
-            if returncode < 0:
-                signal_name = signal.Signals(-returncode).name
-            else:
-                exit_code = returncode
-            result, error = self._judge(exit_code, signal_name)
+            try:
+                self._pgid = process.pid
+                stat = read_stat(process.pid)
+                self._runner.store.set_process(
+                    self.run.id, process.pid, stat.start_ticks if stat else None,
+                    self._runner._boot_id,
+                )
+                self._watch(process)
+                returncode = process.returncode
+                if returncode < 0:
+                    signal_name = signal.Signals(-returncode).name
+                else:
+                    exit_code = returncode
+                result, error = self._judge(exit_code, signal_name)
+            except Exception as bug:
+                # A fault of synctui's own still ends the run with a result, and
+                # leaves no process behind.
+                log.exception("run %s of %s: internal error", self.run.id, self.run.job)
+                signal_group(process.pid, signal.SIGKILL)
+                process.wait()
+                result, error = Result.FAILURE, f"synctui internal error: {bug!r}"
         log_problem = self._close_log()
         if log_problem:
             error = f"{error}; {log_problem}" if error else log_problem
