@@ -248,14 +248,15 @@ def test_a_partial_last_line_and_invalid_utf8_are_kept(runner, bus):
     assert lines == ["café", "bad \ufffd byte"]
 
 
-def test_a_fault_inside_synctui_still_records_a_result_and_ends_the_job(runner, store, tmp_path, monkeypatch):
-    pidfile = tmp_path / "pid"
+def test_a_fault_inside_synctui_still_records_a_result_and_ends_the_job(runner, store, monkeypatch):
+    sessions = []
 
-    def broken(*args):
+    def broken(run_id, session, *rest):
+        sessions.append(session)
         raise RuntimeError("disk went away")
 
     monkeypatch.setattr(store, "set_process", broken)
-    record = runner.run(request(job(command=f"echo $$ > {pidfile}; exec sleep 300")))
+    record = runner.run(request(job(command="sleep 300")))
     assert record.result is Result.FAILURE
     assert record.error == "synctui internal error: RuntimeError('disk went away')"
-    assert wait_until(lambda: pidfile.exists() and not pid_alive(int(pidfile.read_text())), timeout=5)
+    assert not pid_alive(sessions[0])
