@@ -37,8 +37,8 @@ class SchedulerControl(Protocol):
     def run_now(self, name: str) -> RunRecord:
         """Start a manual run; raises `Refused` while it runs or within its cooldown."""
 
-    def cancel(self, name: str) -> RunRecord | None:
-        """End the running run (result `cancelled`) or drop a pending retry."""
+    def cancel(self, name: str) -> None:
+        """Ask the running run to end (result `cancelled`) or drop a pending retry."""
 
     def pause(self, name: str | None = None) -> None:
         """Pause one job, or all."""

@@ -225,8 +225,11 @@ class SyncScheduler:
         handle = self._launch(slot, Trigger.MANUAL, utc_now(), manual=True)
         return handle.run
 
-    def cancel(self, name: str) -> RunRecord | None:
-        """End the job's running run (result `cancelled`), or drop its pending retry."""
+    def cancel(self, name: str) -> None:
+        """End the job's running run (result `cancelled`), or drop its pending retry.
+
+        Returns once asked: the run ends within its kill grace, announced by `RunFinished`.
+        """
         slot = self._slot(name)
         with slot.lock:
             if slot.busy:
@@ -234,12 +237,12 @@ class SyncScheduler:
                 slot.pending = None
             elif slot.retry is not None:
                 self._cancel_retry(slot)
-                log.info("%s: pending retry cancelled", name, extra={"event": "retry_cancelled", "job": name})
-                return None
+                log.info("%s: pending retry cancelled", name,
+                         extra={"event": "retry_cancelled", "job": name})
+                return
             else:
                 raise Refused(f"{name} is not running")
         handle.cancel()
-        return handle.wait()
 
     def pause(self, name: str | None = None) -> None:
         """Pause one job, or all: no scheduled runs until resumed (remembered across restarts)."""
