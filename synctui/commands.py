@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -41,14 +43,24 @@ class CommandError(Exception):
 # --- shared -----------------------------------------------------------------------
 
 
-def load(args: argparse.Namespace, *, demo_when_missing: bool = False) -> Config:
-    """The config the arguments point at (or the demo); a bad one is a CommandError."""
+def load(
+    args: argparse.Namespace, *, demo_when_missing: bool = False, log_warnings: bool = False
+) -> Config:
+    """The config the arguments point at (or the demo); a bad one is a CommandError.
+
+    Its warnings go to stderr, or with `log_warnings` through the log (so that
+    `--log-format json` stays one JSON object a line).
+    """
     try:
         config = read_config(args, demo_when_missing=demo_when_missing)
     except ConfigError as error:
         raise CommandError("\n".join(error.problems)) from None
     for warning in config.warnings:
-        print(f"synctui: warning: {warning}", file=sys.stderr)
+        if log_warnings:
+            logging.getLogger("synctui.config").warning(
+                "%s", warning, extra={"event": "config_warning"})
+        else:
+            print(f"synctui: warning: {warning}", file=sys.stderr)
     return config
 
 
@@ -141,21 +153,63 @@ def _result(result: Result | None) -> str:
 
 
 def console(args: argparse.Namespace) -> int:
-    """`synctui`: the console. Until it lands, the same core runs headless in the terminal."""
+    """`synctui`: the console, hosting the scheduler in this process (the demo with no config).
+
+    Every error the operator can fix is reported before the screen opens.
+    """
     config = load(args, demo_when_missing=True)
-    print("synctui: the console is not built yet; running headless here (Ctrl-C stops)",
-          file=sys.stderr)
-    return _host(args, config)
+    open_store(config).close()  # a clean error before the screen opens
+    from zoneinfo import ZoneInfo
+
+    from synctui.scheduler.control import Refused
+    from synctui.scheduler.sync_scheduler import SyncScheduler
+    from synctui.tui.app import SyncTuiApp
+
+    _log_to_file(config.scheduler.state_dir / "console.log")
+    scheduler = SyncScheduler(config, mode="console")
+    app = SyncTuiApp(
+        scheduler, config_name=config.name, zone=ZoneInfo(config.scheduler.timezone),
+        demo=config.path is None, host=scheduler,
+    )
+    try:
+        scheduler.start()
+    except Refused as refusal:
+        raise CommandError(
+            f"{refusal}; a console cannot attach to it yet: `synctui status` shows it",
+            EXIT_FAILED,
+        ) from None
+    try:
+        app.run()
+    finally:
+        scheduler.shutdown()  # already done when the console quit; this covers a crash
+    return app.return_code or EXIT_OK
+
+
+def _log_to_file(path: Path) -> None:
+    """Send every log record to `path` (rotated at 1 MB): nothing may print over the screen."""
+    import logging
+    from logging.handlers import RotatingFileHandler
+
+    from synctui.log_format import TextFormatter
+
+    handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=1, encoding="utf-8")
+    handler.setFormatter(TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.captureWarnings(True)
 
 
 def headless(args: argparse.Namespace) -> int:
     """`synctui --headless [--once [--job NAME]]`."""
-    config = load(args)
+    from synctui.log_format import setup_logging
+
+    setup_logging(args.log_format)
+    config = load(args, log_warnings=True)
     if args.once:
         from synctui.headless import run_once
-        from synctui.log_format import setup_logging
 
-        setup_logging(args.log_format)
         return run_once(config, _job(config, args.job), passthrough=not args.no_passthrough)
     if args.job:
         raise CommandError("--job goes with --once")
@@ -181,7 +235,12 @@ def status(args: argparse.Namespace) -> int:
     store = open_store(config)
     snapshot = stored_snapshot(store, config)
     if name is not None:
-        snapshot = SchedulerStatus(**{**snapshot.__dict__, "jobs": {name: snapshot.jobs[name]}})
+        # The seed's top-level keys then speak of that job, not of the newest run of any job.
+        job = snapshot.jobs[name]
+        snapshot = replace(
+            snapshot, jobs={name: job}, paused=job.paused, last_run=job.last_run,
+            last_result=job.last_result, next_run=job.next_run if snapshot.running else None,
+        )
     if args.json:
         print(json.dumps(snapshot.to_json(), indent=2))
     elif args.short:
@@ -451,12 +510,15 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     try:
         while True:
-            for event in events.get(timeout=1.0):
+            # A run's output is published before it is recorded finished: once it is,
+            # one more look at the queue, without waiting, holds the rest of it.
+            final = store.run(record.id)
+            done = final is not None and final.finished
+            for event in events.get(timeout=0 if done else 1.0):
                 if isinstance(event, OutputLines) and event.run_id == record.id:
                     sys.stdout.write("".join(f"{line}\n" for line in event.lines))
             sys.stdout.flush()
-            final = store.run(record.id)
-            if final is not None and final.finished:
+            if done:
                 break
     except KeyboardInterrupt:
         scheduler.shutdown(grace=0)

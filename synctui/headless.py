@@ -40,8 +40,18 @@ def _pass_output(subscription: Subscription) -> None:
                 log.warning("output passthrough fell behind: %d batches of lines not shown"
                             " (run logs are complete)", event.count)
         if lines:
-            sys.stdout.writelines(lines)
-            sys.stdout.flush()
+            try:
+                sys.stdout.writelines(lines)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                # `synctui --headless | head`: the reader left. Keep scheduling, quietly.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+                subscription.close()
+                log.warning("stdout was closed: job output is no longer passed through"
+                            " (run logs are complete)", extra={"event": "passthrough"})
+                return
 
 
 class _Signals:
@@ -147,6 +157,8 @@ def _reload(scheduler: SyncScheduler, reload_config: Callable[[], Config]) -> No
         log.error("SIGHUP: the new config is invalid; still running the previous one",
                   extra={"event": "reload_refused"})
         return
+    for warning in config.warnings:
+        log.warning("%s", warning, extra={"event": "config_warning"})
     scheduler.reload(config)
 
 
@@ -154,11 +166,18 @@ def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> in
     """Run every job (or one) once with trigger `once`; 0 if all succeeded, else 1."""
     scheduler = SyncScheduler(config, mode="once")
     results: dict = {}
-    work = threading.Thread(
-        target=lambda: results.update(scheduler.run_once([job] if job else None)), name="once"
-    )
+    refusals: list[Refused] = []
+
+    def work() -> None:
+        try:
+            results.update(scheduler.run_once([job] if job else None))
+        except Refused as refusal:
+            refusals.append(refusal)
+
     with _Passthrough(scheduler, passthrough), _Signals() as signals:
-        _wait_for(work, scheduler, signals)
+        _wait_for(threading.Thread(target=work, name="once"), scheduler, signals)
     scheduler.shutdown()
+    for refusal in refusals:
+        log.error("cannot run --once: %s", refusal, extra={"event": "host"})
     failed = [name for name, record in results.items() if record.result is not Result.SUCCESS]
     return 1 if failed or not results else 0

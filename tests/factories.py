@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from datetime import datetime, timezone
 
 from synctui.config.model import JobConfig
@@ -55,13 +56,21 @@ def config(tmp_path, jobs: dict, **scheduler):
 
 
 def next_event(subscription, predicate, timeout: float = 10.0):
-    """The first event matching `predicate`, waiting up to `timeout` seconds."""
+    """The first event matching `predicate`, waiting up to `timeout` seconds.
+
+    Events read past the match stay queued (on the subscription) for the next call.
+    """
+    backlog = subscription.__dict__.setdefault("test_backlog", deque())
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for event in subscription.get(timeout=deadline - time.monotonic()):
+    while True:
+        while backlog:
+            event = backlog.popleft()
             if predicate(event):
                 return event
-    raise AssertionError("no matching event in time")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError("no matching event in time")
+        backlog.extend(subscription.get(timeout=remaining))
 
 
 def finished(subscription, job_name: str | None = None, timeout: float = 10.0):

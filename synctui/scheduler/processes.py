@@ -95,6 +95,22 @@ def end_leftover_session(
     return ended
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether a process group has a member that is not a zombie.
+
+    Zombies count for `killpg(pgid, 0)`, and an orphan's zombie lingers until init
+    reaps it, which some inits do slowly.
+    """
+    if not signal_group(pgid, 0):
+        return False
+    for entry in _PROC.iterdir():
+        if entry.name.isdigit():
+            stat = read_stat(int(entry.name))
+            if stat is not None and stat.pgid == pgid and stat.state != "Z":
+                return True
+    return False
+
+
 def signal_group(pgid: int, signum: int) -> bool:
     """Send `signum` to a process group; False when the group no longer exists."""
     try:

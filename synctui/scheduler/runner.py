@@ -25,6 +25,7 @@ from synctui.scheduler.events import EventBus, OutputLines, RunFinished, RunStar
 from synctui.scheduler.processes import (
     boot_id,
     end_leftover_session,
+    group_alive,
     is_alive,
     read_stat,
     signal_group,
@@ -393,7 +394,7 @@ class RunHandle:
                         exited = True
                         poller.unregister(pidfd)
                         process.wait()
-                        if signal_group(self._pgid, 0):
+                        if group_alive(self._pgid):
                             # The job's main process is done; like systemd, end the rest.
                             self._terminate(
                                 time.monotonic(), job.kill_grace_s,
@@ -417,7 +418,7 @@ class RunHandle:
 
     def _finish_leftovers(self) -> None:
         """Leftovers that closed their output but ignore SIGTERM get SIGKILL at the deadline."""
-        while self._kill_at is not None and signal_group(self._pgid, 0):
+        while self._kill_at is not None and group_alive(self._pgid):
             remaining = self._kill_at - time.monotonic()
             if remaining <= 0:
                 signal_group(self._pgid, signal.SIGKILL)

@@ -135,12 +135,7 @@ class SyncScheduler:
             if self._aps is not None:
                 raise Refused("the scheduler is already running")
             if not self._hosting:
-                if not self._host_lock.acquire():
-                    other = self.store.host()
-                    raise Refused(
-                        f"another synctui{f' (pid {other.pid}, {other.mode})' if other else ''}"
-                        f" already hosts {self.config.scheduler.state_dir}"
-                    )
+                self._take_host_lock()
                 self._recover()
                 self.store.claim_host(self._host)
                 self._hosting = True
@@ -206,8 +201,8 @@ class SyncScheduler:
             self._watchdog.join()
         if self._hosting:
             self.store.release_host(self._host.pid)
-            self._host_lock.release()
             self._hosting = False
+        self._host_lock.release()
         return records
 
     def end_runs_now(self) -> None:
@@ -310,16 +305,26 @@ class SyncScheduler:
         self.bus.publish(StateChanged(None, "reloaded"))
 
     def run_once(self, names: list[str] | None = None) -> dict[str, RunRecord]:
-        """Run each job (or those named) once with trigger `once`, retries included, and wait."""
+        """Run each job (or those named) once with trigger `once`, retries included, and wait.
+
+        Refused while another synctui hosts the state directory: it would run the same
+        jobs alongside its own. The hosting lock is held meanwhile (released by
+        `shutdown`), so no host starts under it.
+        """
         slots = [self._slot(name) for name in (names or list(self._slots))]
+        self._take_host_lock()
         self._recover()
-        for slot in slots:
-            self._launch(slot, Trigger.ONCE, utc_now())
+        first = {slot.job.name: self._launch(slot, Trigger.ONCE, utc_now()).run.id for slot in slots}
         results = {}
         for slot in slots:
             with slot.idle:
                 slot.idle.wait_for(lambda: not slot.busy and slot.retry is None and slot.pending is None)
-            results[slot.job.name] = self.store.runs(slot.job.name, limit=1)[0]
+            name = slot.job.name
+            # The last attempt of this series: its first run, or a retry after it.
+            results[name] = next(
+                run for run in self.store.runs(name, limit=slot.job.retries + 100)
+                if run.id == first[name] or (run.id > first[name] and run.trigger is Trigger.RETRY)
+            )
         return results
 
     def status(self) -> SchedulerStatus:
@@ -521,6 +526,14 @@ class SyncScheduler:
             upcoming = aps_job.next_run_time if aps_job else None
             fires[name] = Fires(upcoming, slot.fires.last, slot.fires.before_last)
         return fires
+
+    def _take_host_lock(self) -> None:
+        if not self._host_lock.acquire():
+            other = self.store.host()
+            raise Refused(
+                f"another synctui{f' (pid {other.pid}, {other.mode})' if other else ''}"
+                f" already hosts {self.config.scheduler.state_dir}"
+            )
 
     def _recover(self) -> None:
         """Record the runs of a dead host `interrupted` (once per process)."""

@@ -1,0 +1,469 @@
+"""The console: every job live, steered from the keyboard or the mouse, through `SchedulerControl`.
+
+The scheduler's threads never touch a widget: its events wait in a subscription
+whose `notify` posts one message, and the UI loop drains them in batches. Calls
+into the scheduler (status, actions, shutting down) run in worker threads and come
+back as messages. Idle, the screen changes only where a text changes: the clock
+once a minute, relative times at minute granularity, countdowns each second in
+their last minute only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import signal
+import sys
+import termios
+import threading
+from datetime import datetime, timedelta, tzinfo
+from functools import partial
+from typing import Callable
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, DataTable, Footer
+
+from synctui.scheduler.control import Refused, SchedulerControl
+from synctui.scheduler.events import OutputLines
+from synctui.scheduler.runner import utc_now
+from synctui.scheduler.status import JobStatus, SchedulerStatus
+from synctui.scheduler.sync_scheduler import SyncScheduler
+from synctui.tui.driver import ConsoleDriver
+from synctui.tui.messages import EventsWaiting, SchedulerShutDown, StatusFetched, Steered
+from synctui.tui.quit_screen import QuitScreen
+from synctui.tui.text import time_of_day
+from synctui.tui.widgets.header import ConsoleHeader
+from synctui.tui.widgets.jobs_table import JobsTable
+from synctui.tui.widgets.log_tail import LogTail
+from synctui.tui.widgets.status_panel import StatusPanel
+
+log = logging.getLogger("synctui.console")
+
+DRAIN_DELAY_S = 0.05
+"""Events are applied this long after the first of a batch arrives, so a flood collapses."""
+STATUS_DELAY_S = 0.1
+"""Status refreshes asked for within this long are one refresh."""
+STATUS_EVERY_S = 30.0
+"""With no event at all, the status is fetched again this often (health moves with time)."""
+
+
+class SyncTuiApp(App[None]):
+    """The synctui console."""
+
+    TITLE = "synctui"
+    CSS_PATH = "app.tcss"
+
+    BINDINGS = [
+        Binding("r", "run_now", "Run", tooltip="Run the selected job now", id="run-now"),
+        Binding("c", "cancel_run", "Cancel", tooltip="Cancel the selected job's run", id="cancel"),
+        # Toggles: two bindings on one key, `check_action` shows the one that applies.
+        Binding("p", "pause", "Pause", tooltip="Pause the selected job", id="pause"),
+        Binding("p", "resume", "Resume", tooltip="Resume the selected job", id="resume"),
+        Binding("P", "pause_all", "Pause all", tooltip="Pause every job", id="pause-all"),
+        Binding("P", "resume_all", "Resume all", tooltip="Resume every job", id="resume-all"),
+        Binding("n", "skip_next", "Skip", tooltip="Skip the selected job's next run", id="skip-next"),
+        Binding("s", "stop", "Stop", tooltip="Stop the scheduler", id="stop"),
+        Binding("s", "start", "Start", tooltip="Start the scheduler", id="start"),
+        Binding("R", "restart", "Restart", tooltip="Restart the scheduler", id="restart"),
+        Binding("l", "toggle_log", "Log", tooltip="Focus the log (again: the jobs)", id="focus-log"),
+        Binding("q", "quit", "Quit", tooltip="Quit (stops the scheduler this console hosts)",
+                id="quit"),
+        # Last: at 80 columns with every toggle on its longer word, only this one is cut.
+        Binding("question_mark", "keys", "Keys", tooltip="Show or hide every key", id="keys"),
+        Binding("j", "next_job", "Next job", show=False, id="next-job"),
+        Binding("k", "previous_job", "Previous job", show=False, id="previous-job"),
+    ]
+
+    def __init__(
+        self,
+        control: SchedulerControl,
+        *,
+        config_name: str,
+        zone: tzinfo,
+        demo: bool,
+        host: SyncScheduler | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """The console over `control`.
+
+        Args:
+            control: The scheduler to show and steer.
+            config_name: Shown in the header.
+            zone: Times are shown in this zone.
+            demo: Running the built-in demo (the header says so).
+            host: The scheduler this console hosts, shut down when it quits.
+            clock: The current time (tests fix it).
+        """
+        super().__init__(driver_class=ConsoleDriver)
+        self.control = control
+        self._config_name = config_name
+        self._zone = zone
+        self._demo = demo
+        self._host = host
+        self._clock = clock
+        self._status: SchedulerStatus | None = None
+        self._fetched_at = clock()
+        self._toggles: tuple | None = None
+        self._stopping = False
+        self._drain_due = False
+        self._status_due = False
+        self._fetching = False
+        self._fetch_again = False
+        self._screen_up = threading.Event()
+        """Set once the screen is up: before, events wait and are drained at mount."""
+        self._silence: int | None = None
+        # Subscribed before the host starts, so not even a `run_on_start` run is missed.
+        self._events = control.subscribe(notify=self._events_waiting)
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader(self._config_name, self._zone, demo=self._demo, id="header")
+        yield JobsTable(self._zone, id="jobs")
+        with Horizontal(id="lower"):
+            yield StatusPanel(self._zone, id="status-panel")
+            yield LogTail(self.control, self._zone, id="log-tail")
+        yield Footer(id="footer", show_command_palette=False)
+
+    def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.call_later, self._signalled, "SIGTERM")
+        loop.add_signal_handler(signal.SIGHUP, self._hung_up)
+        self.query_one(ConsoleHeader).show_time(self._clock())
+        self._screen_up.set()
+        self._drain()
+        self._fetch_status()
+        self.set_interval(1.0, self._tick)
+
+    def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGHUP)
+        self._events.close()
+
+    # --- what the scheduler says ------------------------------------------------------
+
+    def _events_waiting(self) -> None:
+        """Called on a scheduler thread when events wait: hands over to the UI loop, never blocks."""
+        if self._screen_up.is_set():
+            self.post_message(EventsWaiting())
+
+    @on(EventsWaiting)
+    def _schedule_drain(self) -> None:
+        if not self._drain_due:
+            self._drain_due = True
+            self.set_timer(DRAIN_DELAY_S, self._drain)
+
+    def _drain(self) -> None:
+        self._drain_due = False
+        events = self._events.drain()
+        if not events:
+            return
+        self.query_one(LogTail).take(events)
+        if not all(isinstance(event, OutputLines) for event in events):
+            self._want_status()
+
+    def _want_status(self) -> None:
+        if not self._status_due:
+            self._status_due = True
+            self.set_timer(STATUS_DELAY_S, self._fetch_status)
+
+    def _fetch_status(self) -> None:
+        self._status_due = False
+        if self._fetching:
+            # Never cancel a fetch under way: under load, fetches would starve each other.
+            self._fetch_again = True
+        else:
+            self._fetching = True
+            self._status_worker()
+
+    @work(thread=True, group="status")
+    def _status_worker(self) -> None:
+        self.post_message(StatusFetched(self.control.status(), self._clock()))
+
+    @on(StatusFetched)
+    def _status_fetched(self, message: StatusFetched) -> None:
+        self._fetching = False
+        if self._fetch_again:
+            self._fetch_again = False
+            self._want_status()
+        self._status, self._fetched_at = message.status, message.at
+        self._show(self._clock())
+
+    def _tick(self) -> None:
+        now = self._clock()
+        self._show(now)
+        if (now - self._fetched_at).total_seconds() >= STATUS_EVERY_S or self._overdue(now):
+            self._want_status()
+
+    def _overdue(self, now: datetime) -> bool:
+        """Whether a fire time has passed that the status has not caught up with."""
+        late = timedelta(seconds=2)
+        return self._status is not None and any(
+            job.next_run is not None and self._fetched_at < job.next_run + late < now
+            for job in self._status.jobs.values()
+        )
+
+    # --- what the screen shows --------------------------------------------------------
+
+    @property
+    def selected(self) -> JobStatus | None:
+        """The status of the job under the table's cursor."""
+        name = self.query_one(JobsTable).selected
+        if self._status is None or name is None:
+            return None
+        return self._status.jobs.get(name)
+
+    @on(DataTable.RowHighlighted, "#jobs")
+    def _job_highlighted(self) -> None:
+        self._show(self._clock())
+
+    def _show(self, now: datetime) -> None:
+        header = self.query_one(ConsoleHeader)
+        header.show_time(now)
+        status = self._status
+        if status is None:
+            return
+        header.show_badge(self._badge(status))
+        self.query_one(JobsTable).show(status, now)
+        job = self.selected
+        if job is not None:
+            self.query_one(StatusPanel).show(
+                job, scheduling=status.running, now=now, fetched_at=self._fetched_at
+            )
+            self.query_one(LogTail).show(job)
+        toggles = (job is not None and job.paused, status.paused, status.running)
+        if toggles != self._toggles:
+            self._toggles = toggles
+            self.refresh_bindings()
+
+    def _badge(self, status: SchedulerStatus) -> str:
+        if self._stopping:
+            return "stopping"
+        if not status.running:
+            return "stopped"
+        return "paused" if status.paused else "running"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Of each toggle's two bindings, offer the one that applies."""
+        status, job = self._status, self.selected
+        job_paused = job is not None and job.paused
+        all_paused = status is not None and status.paused
+        scheduling = status is None or status.running
+        return {
+            "pause": not job_paused, "resume": job_paused,
+            "pause_all": not all_paused, "resume_all": all_paused,
+            "stop": scheduling, "start": not scheduling,
+        }.get(action, True)
+
+    # --- the operator's actions -------------------------------------------------------
+
+    def _steer(
+        self, act: Callable[[SchedulerControl, str | None], object],
+        said: Callable[[str | None, object], str], *, job: bool = True,
+    ) -> None:
+        """Run an action off the UI thread (some wait: a cancel waits for the run to end);
+        `said` words its outcome for the operator."""
+        name = self.query_one(JobsTable).selected
+        if job and name is None:
+            self.notify("There is no job to act on", severity="warning")
+            return
+        self.run_worker(partial(self._steer_worker, act, said, name), thread=True, group="steer")
+
+    def _steer_worker(self, act, said, name: str | None) -> None:
+        try:
+            outcome = act(self.control, name)
+        except Refused as refusal:
+            self.post_message(Steered(str(refusal), refused=True))
+        else:
+            self.post_message(Steered(said(name, outcome)))
+
+    @on(Steered)
+    def _steered(self, message: Steered) -> None:
+        if message.refused:
+            self.notify(message.text, title="Refused", severity="warning", markup=False)
+        else:
+            self.notify(message.text, markup=False)
+        self._want_status()
+
+    def action_run_now(self) -> None:
+        """Run the selected job now."""
+        self._steer(lambda control, name: control.run_now(name),
+                    lambda name, run: f"{name}: run {run.id} started")
+
+    def action_cancel_run(self) -> None:
+        """Cancel the selected job's running run (or its pending retry)."""
+        job = self.selected
+        run_id = job.running_run_id if job is not None else None
+        self._steer(
+            lambda control, name: control.cancel(name),
+            lambda name, _: f"{name}: its pending retry is dropped" if run_id is None
+            else f"{name}: run {run_id} is being cancelled",
+        )
+
+    def action_pause(self) -> None:
+        """Pause the selected job."""
+        self._steer(lambda control, name: control.pause(name), lambda name, _: f"{name} paused")
+
+    def action_resume(self) -> None:
+        """Resume the selected job."""
+        self._steer(lambda control, name: control.resume(name), lambda name, _: f"{name} resumed")
+
+    def action_pause_all(self) -> None:
+        """Pause every job."""
+        self._steer(lambda control, _: control.pause(), lambda *_: "every job paused", job=False)
+
+    def action_resume_all(self) -> None:
+        """Resume every job."""
+        self._steer(lambda control, _: control.resume(), lambda *_: "every job resumed", job=False)
+
+    def action_skip_next(self) -> None:
+        """Skip the selected job's next run."""
+        self._steer(
+            lambda control, name: control.skip_next(name),
+            lambda name, fire: f"{name}: the run due at"
+            f" {time_of_day(fire, self._zone, self._clock(), seconds=True)} will be skipped",
+        )
+
+    def action_stop(self) -> None:
+        """Stop the scheduler (runs in progress go on)."""
+        self._steer(lambda control, _: control.stop(),
+                    lambda *_: "scheduler stopped: no runs start until s starts it", job=False)
+
+    def action_start(self) -> None:
+        """Start the scheduler."""
+        self._steer(lambda control, _: control.start(), lambda *_: "scheduler started", job=False)
+
+    def action_restart(self) -> None:
+        """Stop and start the scheduler."""
+        self._steer(lambda control, _: control.restart(), lambda *_: "scheduler restarted",
+                    job=False)
+
+    def action_toggle_log(self) -> None:
+        """Focus the log, or back to the jobs."""
+        log_tail = self.query_one(LogTail)
+        (self.query_one(JobsTable) if log_tail.has_focus else log_tail).focus()
+
+    def action_keys(self) -> None:
+        """Show or hide the list of keys."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def action_next_job(self) -> None:
+        """Select the next job."""
+        self.query_one(JobsTable).action_cursor_down()
+
+    def action_previous_job(self) -> None:
+        """Select the previous job."""
+        self.query_one(JobsTable).action_cursor_up()
+
+    @on(Button.Pressed, "#run-now")
+    def _run_now_pressed(self) -> None:
+        self.action_run_now()
+
+    @on(Button.Pressed, "#pause")
+    def _pause_pressed(self) -> None:
+        job = self.selected
+        self.action_resume() if job is not None and job.paused else self.action_pause()
+
+    @on(Button.Pressed, "#stop")
+    def _stop_pressed(self) -> None:
+        self.action_start() if self._status is not None and not self._status.running else self.action_stop()
+
+    # --- quitting ---------------------------------------------------------------------
+
+    def _running_jobs(self) -> list[str]:
+        if self._status is None:
+            return []
+        return [job.name for job in self._status.jobs.values() if job.running]
+
+    async def action_quit(self) -> None:
+        """Quit; a hosted scheduler stops first, and a running job makes it ask."""
+        if self._host is None:
+            self.exit()
+        elif self._stopping:
+            self._end_runs_now()
+        elif running := self._running_jobs():
+            self.push_screen(
+                QuitScreen(running, self._host.config.scheduler.shutdown_grace_s), self._answered
+            )
+        else:
+            self._quit(cancel=False)
+
+    def _answered(self, choice: str | None) -> None:
+        if choice in ("wait", "cancel") and not self._stopping:
+            self._quit(cancel=choice == "cancel")
+
+    def _signalled(self, name: str) -> None:
+        """SIGTERM or SIGHUP: quit as on `q`, without asking; a second one ends runs now."""
+        log.info("%s received: quitting", name, extra={"event": "stopping"})
+        if self._host is None:
+            self.exit()
+        elif self._stopping:
+            self._end_runs_now()
+        else:
+            if isinstance(self.screen, QuitScreen):
+                self.pop_screen()
+            self._quit(cancel=False)
+
+    def _hung_up(self) -> None:
+        """SIGHUP: if the terminal is gone (SSH dropped), stop using it; then quit."""
+        if _terminal_gone():
+            # A hung-up terminal fails every write (Textual's writer thread would die and
+            # its queue fill, freezing the app) and ends every read at once (its input
+            # thread would spin): writes go to /dev/null, reads wait on a silent pipe.
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, sys.__stdout__.fileno())
+            os.dup2(null, sys.__stderr__.fileno())
+            os.close(null)
+            quiet, self._silence = os.pipe()
+            os.dup2(quiet, sys.__stdin__.fileno())
+            os.close(quiet)
+        self.call_later(self._signalled, "SIGHUP")
+
+    def _quit(self, *, cancel: bool) -> None:
+        assert self._host is not None
+        self._stopping = True
+        self.query_one(ConsoleHeader).show_badge("stopping")
+        running = self._running_jobs()
+        if running:
+            grace = self._host.config.scheduler.shutdown_grace_s
+            how = "cancelling it" if cancel else f"it gets up to {grace:g}s to finish"
+            self.notify(f"{', '.join(running)} running: {how}. q again ends it now.",
+                        title="Stopping the scheduler", timeout=grace + 5, markup=False)
+        log.info("console quitting: stopping the scheduler", extra={"event": "stopping"})
+        self._shut_down(running if cancel else [])
+
+    def _end_runs_now(self) -> None:
+        assert self._host is not None
+        self._host.end_runs_now()
+        self.notify("Ending the running jobs now", title="Stopping the scheduler")
+
+    @work(thread=True, exclusive=True, group="quit")
+    def _shut_down(self, cancel: list[str]) -> None:
+        assert self._host is not None
+        for name in cancel:
+            try:
+                self.control.cancel(name)
+            except Refused:
+                continue  # it ended on its own meanwhile
+        self._host.shutdown()
+        self.post_message(SchedulerShutDown())
+
+    @on(SchedulerShutDown)
+    def _scheduler_shut_down(self) -> None:
+        self.exit()
+
+
+def _terminal_gone() -> bool:
+    """Whether the controlling terminal hung up (its ioctls then fail with EIO)."""
+    try:
+        termios.tcgetattr(sys.__stdin__.fileno())
+    except termios.error as error:
+        return error.args[0] == errno.EIO
+    return False

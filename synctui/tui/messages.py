@@ -1,0 +1,36 @@
+"""Messages the console posts to itself from other threads; their handlers own all state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.message import Message
+
+from synctui.scheduler.status import SchedulerStatus
+
+
+class EventsWaiting(Message):
+    """The scheduler's events wait in the subscription (posted from the scheduler's threads)."""
+
+
+class StatusFetched(Message):
+    """A fresh status snapshot, fetched off the UI thread."""
+
+    def __init__(self, status: SchedulerStatus, at: datetime) -> None:
+        super().__init__()
+        self.status = status
+        self.at = at
+        """When it was fetched, by the app's clock."""
+
+
+class Steered(Message):
+    """An operator's action ended: what happened, or why the scheduler refused it."""
+
+    def __init__(self, text: str, *, refused: bool = False) -> None:
+        super().__init__()
+        self.text = text
+        self.refused = refused
+
+
+class SchedulerShutDown(Message):
+    """The hosted scheduler has stopped for good: the console may exit."""

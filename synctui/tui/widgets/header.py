@@ -1,0 +1,73 @@
+"""The console's top line: app and config name, the scheduler's badge, and a clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+BADGES = {"running": "▶", "paused": "‖", "stopped": "■", "stopping": "◌"}
+"""The badge's words and their symbols (colour is never the only signal)."""
+
+
+class ConsoleHeader(Horizontal):
+    """`synctui  shop  ▶ running ... 14:05 UTC`; with no config, `◇ demo` and how to write one."""
+
+    DEFAULT_CSS = """
+    ConsoleHeader {
+        dock: top;
+        height: 1;
+        background: $panel;
+        & > Static { width: auto; padding: 0 1; text-wrap: nowrap; }
+        & > #app-name { text-style: bold; color: $text-accent; }
+        & > #badge { text-style: bold; }
+        & > #badge.-running { background: $success-muted; }
+        & > #badge.-paused { background: $warning-muted; }
+        & > #badge.-stopped, & > #badge.-stopping { background: $error-muted; }
+        & > #demo { background: $primary-muted; text-style: bold; }
+        & > #demo-note { width: 1fr; color: $text-muted; text-overflow: ellipsis; }
+        & > #clock { dock: right; }
+    }
+    """
+
+    def __init__(self, config_name: str, zone: tzinfo, *, demo: bool, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._config_name = config_name
+        self._zone = zone
+        self._demo = demo
+        self._badge = ""
+        self._clock = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("synctui", id="app-name")
+        if not self._demo:
+            yield Static(self._config_name, id="config-name", markup=False)
+        yield Static("", id="badge")
+        if self._demo:
+            yield Static("◇ demo", id="demo")
+            yield Static("no config found: `synctui init` writes one", id="demo-note")
+        yield Static("", id="clock")
+
+    @property
+    def badge(self) -> str:
+        """The badge's word: running, paused, stopped or stopping."""
+        return self._badge
+
+    def show_badge(self, word: str) -> None:
+        """Show the scheduler's state; repaints only when it changed."""
+        if word == self._badge:
+            return
+        badge = self.query_one("#badge", Static)
+        badge.remove_class(f"-{self._badge}")
+        badge.add_class(f"-{word}")
+        badge.update(f"{BADGES[word]} {word}")
+        self._badge = word
+
+    def show_time(self, now: datetime) -> None:
+        """Show the clock (to the minute, in the configured zone); repaints once a minute."""
+        text = now.astimezone(self._zone).strftime("%H:%M %Z")
+        if text != self._clock:
+            self.query_one("#clock", Static).update(text)
+            self._clock = text

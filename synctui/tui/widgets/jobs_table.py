@@ -1,0 +1,95 @@
+"""The jobs table: one row per job, updated in place and only where the text changed."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from synctui.scheduler.status import JobStatus, SchedulerStatus
+from synctui.tui import text
+
+COLUMNS = (
+    ("name", "Job", None),
+    ("state", "State", 7),
+    ("last", "Last run", 13),
+    ("result", "Result", 13),
+    ("duration", "Duration", 8),
+    ("next", "Next run", 12),
+    ("health", "Health", 6),
+)
+"""(key, label, width): fixed widths, so a changed cell never re-measures the table.
+Together they fit 80 columns with a job name of up to 8 characters."""
+
+
+class JobsTable(DataTable):
+    """Every job's state, last run, result, duration, next run and health."""
+
+    DEFAULT_CSS = """
+    JobsTable {
+        height: auto;
+        max-height: 40%;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    def __init__(self, zone: tzinfo, *, id: str | None = None) -> None:
+        super().__init__(cursor_type="row", id=id)
+        self._zone = zone
+        self._shown: dict[str, dict[str, Text]] = {}
+        """The text of every cell on screen, by job and column."""
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    @property
+    def selected(self) -> str | None:
+        """The job under the cursor."""
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    def show(self, status: SchedulerStatus, now: datetime) -> None:
+        """Bring every row up to date; repaints only cells whose text changed."""
+        theme = self.app.theme_variables
+        with self.app.batch_update():
+            for name in [n for n in self._shown if n not in status.jobs]:
+                self.remove_row(name)
+                del self._shown[name]
+            for name, job in status.jobs.items():
+                cells = self._cells(job, status.running, now, theme)
+                shown = self._shown.get(name)
+                if shown is None:
+                    self.add_row(*cells.values(), key=name)
+                else:
+                    for column, cell in cells.items():
+                        if shown[column] != cell:
+                            self.update_cell(name, column, cell)
+                self._shown[name] = cells
+
+    def _cells(self, job: JobStatus, scheduling: bool, now: datetime, theme) -> dict[str, Text]:
+        if job.running:
+            state = text.styled("running", "bold $accent", theme)
+        elif job.paused:
+            state = text.styled("paused", "$warning", theme)
+        elif not scheduling:
+            state = text.styled("stopped", "$error", theme)
+        else:
+            state = Text("idle", style="dim")
+        last = "-" if job.last_run is None else (
+            f"{text.time_of_day(job.last_run, self._zone, now)} {text.ago(job.last_run, now)}"
+        )
+        upcoming = "-" if job.next_run is None else (
+            f"{text.time_of_day(job.next_run, self._zone, now)} {text.countdown(job.next_run, now)}"
+        )
+        return {
+            "name": Text(job.name, style="bold"),
+            "state": state,
+            "last": Text(last),
+            "result": text.result_text(job.last_result, theme),
+            "duration": Text(text.duration(job.last_duration_s)),
+            "next": Text(upcoming),
+            "health": text.health_text(job.health, theme),
+        }

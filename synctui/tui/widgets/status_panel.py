@@ -1,0 +1,113 @@
+"""The selected job in detail: last and next run, result, freshness, durations, and its buttons."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Label, Static
+
+from synctui.scheduler.records import Result
+from synctui.scheduler.status import JobStatus
+from synctui.tui import text
+from synctui.tui.widgets.run_sparkline import RunSparkline
+
+_BAD = (Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED)
+LABEL_WIDTH = 11
+
+
+class StatusPanel(Vertical):
+    """One job's status and the Run now / Pause / Stop buttons (the seed's `show_controls`)."""
+
+    DEFAULT_CSS = """
+    StatusPanel {
+        border: round $primary-muted;
+        border-title-style: bold;
+        border-title-color: $text;
+        padding: 0 1;
+        & > #details { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
+        & > #recent { height: 1; }
+        & > #recent > Label { width: 11; color: $text-muted; }
+        & > #controls { dock: bottom; height: 1; }
+        & > #controls > Button { width: auto; min-width: 0; margin-right: 1; }
+    }
+    """
+
+    def __init__(self, zone: tzinfo, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._zone = zone
+        self._details = Text()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="details", markup=False)
+        with Horizontal(id="recent"):
+            yield Label("Recent")
+            yield RunSparkline(id="sparkline")
+        with Horizontal(id="controls"):
+            yield Button("Run now", id="run-now", compact=True, tooltip="Run the job now (r)")
+            yield Button("Pause", id="pause", compact=True, tooltip="Pause or resume the job (p)")
+            yield Button("Stop", id="stop", compact=True, tooltip="Stop or start the scheduler (s)")
+
+    def show(
+        self, job: JobStatus, *, scheduling: bool, now: datetime, fetched_at: datetime
+    ) -> None:
+        """Show `job`; repaints only the parts whose text changed."""
+        self.border_title = job.name
+        self.border_subtitle = job.schedule
+        details = self._describe(job, scheduling, now, fetched_at)
+        if details != self._details:
+            self.query_one("#details", Static).update(details)
+            self._details = details
+        self.query_one(RunSparkline).runs = job.recent_durations
+        self._label("#pause", "Resume" if job.paused else "Pause")
+        self._label("#stop", "Stop" if scheduling else "Start")
+
+    def _label(self, selector: str, label: str) -> None:
+        button = self.query_one(selector, Button)
+        if str(button.label) != label:
+            button.label = label
+
+    def _describe(
+        self, job: JobStatus, scheduling: bool, now: datetime, fetched_at: datetime
+    ) -> Text:
+        theme = self.app.theme_variables
+        zone = self._zone
+        if job.last_run is None:
+            last = Text("never", style="dim")
+        else:
+            last = Text(f"{text.time_of_day(job.last_run, zone, now, seconds=True)}"
+                        f" · {text.ago(job.last_run, now)}")
+        if job.next_run is not None:
+            upcoming = Text(f"{text.time_of_day(job.next_run, zone, now, seconds=True)}"
+                            f" · {text.countdown(job.next_run, now)}")
+        else:
+            why = "job paused" if job.paused else "scheduler stopped" if not scheduling else "none"
+            upcoming = Text(f"- ({why})", style="dim")
+        if job.freshness_s is None:
+            freshness = Text("no success yet", style="dim")
+        else:
+            age = job.freshness_s + (now - fetched_at).total_seconds()
+            freshness = Text(f"{text.span(age)} since last success")
+        rows = [
+            ("Last run", last),
+            ("Next run", upcoming),
+            ("Result", text.result_text(job.last_result, theme)),
+            ("Trigger", Text(job.last_trigger or "-")),
+            ("Duration", Text(text.duration(job.last_duration_s))),
+            ("Health", text.health_text(job.health, theme, symbol=True)),
+            ("Freshness", freshness),
+            ("Success", Text("-" if job.success_rate is None else f"{job.success_rate:.0%}")),
+            ("p50 / p95", Text(f"{text.duration(job.p50_duration_s)}"
+                               f" / {text.duration(job.p95_duration_s)}")),
+        ]
+        if job.last_error and job.last_result in _BAD:
+            rows.append(("Error", text.styled(job.last_error, "$error", theme)))
+        details = Text()
+        for index, (label, value) in enumerate(rows):
+            if index:
+                details.append("\n")
+            details.append(label.ljust(LABEL_WIDTH), style="dim")
+            details.append_text(value)
+        return details

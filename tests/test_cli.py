@@ -1,0 +1,540 @@
+"""Every `synctui` subcommand, run as the installed command against real state.
+
+The state comes from real runs (`synctui --headless --once`, or a live
+`synctui --headless` host), in a temporary directory with its own HOME and XDG
+directories.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from factories import wait_until
+from synctui import __version__
+from test_headless import env, history, hosts, isolated_env, synctui, write_config  # noqa: F401
+
+ZONE = "America/Sao_Paulo"
+
+_JOBS = """
+    [jobs.ok]
+    command = "echo ok run $SYNCTUI_RUN_ID"
+    interval = "1h"
+
+    [jobs.bad]
+    command = "echo oops; exit 3"
+    interval = "1h"
+
+    [jobs.weekly]
+    command = ["true"]
+    cron = "0 3 * * 0"
+"""
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    """A state directory holding two runs of `ok`, then one of every job (`bad` fails)."""
+    root = tmp_path_factory.mktemp("ran")
+    env = isolated_env(root)
+    config = write_config(root, _JOBS, zone=ZONE)
+    for args in (["--job", "ok"], ["--job", "ok"], []):
+        synctui("--headless", "--once", "--config", str(config), *args, env=env, cwd=root)
+    state = SimpleNamespace(root=root, env=env, config=config)
+    state.runs = history(config, env)
+    assert [(r["job"], r["result"]) for r in state.runs] == [
+        ("weekly", "success"), ("bad", "failure"), ("ok", "success"), ("ok", "success"),
+        ("ok", "success"),
+    ]
+    return state
+
+
+def cli(state, *args: str, config: Path | None = None):
+    """`synctui ARGS --config CONFIG` in the state's environment."""
+    return synctui(*args, "--config", str(config or state.config), env=state.env, cwd=state.root)
+
+
+def _usage_error_lines(done) -> list[str]:
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert lines and all(line.startswith("synctui: ") for line in lines), done.stderr
+    return lines
+
+
+# --- --version ------------------------------------------------------------------------
+
+
+def test_version_is_the_same_from_the_script_and_from_python_m(tmp_path, env):
+    script = synctui("--version", env=env, cwd=tmp_path)
+    module = subprocess.run([sys.executable, "-m", "synctui", "--version"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=20)
+    assert re.fullmatch(r"synctui \d+\.\d+\.\d+\n", script.stdout)
+    assert script.stdout == module.stdout == f"synctui {__version__}\n"
+    assert script.returncode == module.returncode == 0
+
+
+# --- status ---------------------------------------------------------------------------
+
+_JOB_KEYS = {
+    "schedule", "paused", "running", "running_run_id", "last_run", "last_result", "last_run_id",
+    "last_trigger", "last_error", "last_duration_s", "next_run", "success_rate", "p50_duration_s",
+    "p95_duration_s", "freshness_s", "health",
+}
+
+
+def test_status_table_shows_every_job_with_no_host(ran):
+    done = cli(ran, "status")
+    assert done.returncode == 0, done.stderr
+    header, blank, titles, *rows = done.stdout.splitlines()
+    assert header.startswith("synctui ■ stopped · config ")
+    assert f"zone {ZONE}" in header
+    assert titles.split() == ["JOB", "HEALTH", "LAST", "RUN", "RESULT", "DURATION", "NEXT", "RUN",
+                              "SCHEDULE"]
+    table = {row.split()[0]: row for row in rows}
+    assert table.keys() == {"ok", "bad", "weekly"}
+    assert re.match(r"ok +up +\d{4}-\d\d-\d\d [\d:]{8} \(\d+s ago\) +✓ success +[\d.]+s +- +every 1h$",
+                    table["ok"])
+    assert "down" in table["bad"] and "✗ failure" in table["bad"]
+    assert table["weekly"].endswith("cron 0 3 * * 0")
+
+
+def test_status_json_has_the_keys_of_the_spec_in_the_configured_zone(ran):
+    done = cli(ran, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert {"running", "interval_minutes", "last_run", "last_result", "next_run", "paused",
+            "timezone", "host", "jobs"} <= status.keys()
+    assert status["running"] is False and status["next_run"] is None and status["host"] is None
+    assert status["timezone"] == ZONE and status["interval_minutes"] == 15
+    assert status["paused"] is False
+    newest = ran.runs[0]
+    assert (status["last_result"], newest["job"]) == ("success", "weekly")
+    assert status["last_run"].endswith("-03:00")
+    assert datetime.fromisoformat(status["last_run"]) == datetime.fromisoformat(newest["started_at"])
+
+    jobs = status["jobs"]
+    assert jobs.keys() == {"ok", "bad", "weekly"}
+    for job in jobs.values():
+        assert _JOB_KEYS <= job.keys()
+        assert job["next_run"] is None and job["running"] is False
+        assert job["last_run"].endswith("-03:00")
+    ok, bad = jobs["ok"], jobs["bad"]
+    assert (ok["health"], ok["success_rate"], ok["last_trigger"]) == ("up", 1.0, "once")
+    assert ok["last_run_id"] == max(r["id"] for r in ran.runs if r["job"] == "ok")
+    assert 0 <= ok["p50_duration_s"] <= ok["p95_duration_s"] < 5
+    assert ok["last_duration_s"] > 0 and ok["freshness_s"] >= 0
+    assert (bad["health"], bad["success_rate"], bad["freshness_s"]) == ("down", 0.0, None)
+    assert bad["last_error"] == "exit status 3: oops"
+
+
+def test_status_short_is_one_line(ran):
+    done = cli(ran, "status", "--short")
+    assert done.returncode == 0
+    assert done.stdout == "synctui ■ stopped · 2 up 1 down\n"
+
+
+def test_status_job_shows_only_that_job(ran):
+    table = cli(ran, "status", "--job", "ok").stdout.splitlines()
+    assert [row.split()[0] for row in table[3:]] == ["ok"]
+    status = json.loads(cli(ran, "status", "--json", "--job", "bad").stdout)
+    assert status["jobs"].keys() == {"bad"}
+    # The top-level keys speak of that job too, not of the newest run of any job.
+    assert status["last_result"] == "failure"
+    assert status["last_run"] == status["jobs"]["bad"]["last_run"]
+    assert cli(ran, "status", "--short", "--job", "ok").stdout == "synctui ■ stopped · 1 up\n"
+    unknown = cli(ran, "status", "--job", "nope")
+    assert unknown.returncode == 2
+    assert _usage_error_lines(unknown) == [
+        f"synctui: no job named 'nope' in {ran.config} (jobs: ok, bad, weekly)"
+    ]
+
+
+def test_status_with_a_live_host_says_it_runs_and_when_next(tmp_path, env, hosts):
+    config = write_config(tmp_path, """
+        [jobs.tick]
+        command = "true"
+        interval = "500ms"
+
+        [jobs.weekly]
+        command = ["true"]
+        cron = "0 3 * * 0"
+    """, zone=ZONE)
+    host = hosts(config)
+    host.wait_ready()
+    done = synctui("status", "--json", "--config", str(config), env=env, cwd=tmp_path)
+    status = json.loads(done.stdout)
+    assert status["running"] is True
+    assert status["host"]["pid"] == host.pid and status["host"]["mode"] == "headless"
+    assert status["host"]["config"] == str(config)
+    assert status["next_run"].endswith("-03:00")
+    upcoming = datetime.fromisoformat(status["next_run"]) - datetime.now(ZoneInfo(ZONE))
+    assert timedelta(seconds=-5) < upcoming < timedelta(seconds=5)  # tick's, not weekly's
+    weekly = datetime.fromisoformat(status["jobs"]["weekly"]["next_run"])
+    assert (weekly.weekday(), weekly.hour, weekly.minute) == (6, 3, 0)  # Sunday 03:00 -03
+    only = synctui("status", "--json", "--job", "weekly", "--config", str(config), env=env,
+                   cwd=tmp_path)
+    assert json.loads(only.stdout)["next_run"] == status["jobs"]["weekly"]["next_run"]
+
+    short = synctui("status", "--short", "--config", str(config), env=env, cwd=tmp_path)
+    assert short.stdout.startswith("synctui ▶ running · ")
+    table = synctui("status", "--config", str(config), env=env, cwd=tmp_path)
+    assert f"host pid {host.pid} (headless)" in table.stdout.splitlines()[0]
+
+    liveness = synctui("health", "--liveness", "--config", str(config), env=env, cwd=tmp_path)
+    assert liveness.returncode == 0
+    assert liveness.stdout.startswith(f"live: scheduler pid {host.pid} ticked ")
+
+
+# --- history --------------------------------------------------------------------------
+
+
+def test_history_lists_runs_newest_first(ran):
+    done = cli(ran, "history")
+    assert done.returncode == 0
+    titles, *rows = done.stdout.splitlines()
+    assert titles.split() == ["ID", "JOB", "TRIGGER", "STARTED", "DURATION", "RESULT", "DETAIL"]
+    assert [int(row.split()[0]) for row in rows] == [run["id"] for run in ran.runs]
+    [bad] = [row for row in rows if " bad " in row]
+    assert re.search(r"once +\d{4}-\d\d-\d\d [\d:]{8} +[\d.]+s +✗ failure +exit status 3: oops$", bad)
+
+
+def test_history_json_job_and_limit(ran):
+    runs = json.loads(cli(ran, "history", "--json").stdout)
+    assert runs == ran.runs
+    assert {"id", "job", "trigger", "result", "attempt", "scheduled_at", "started_at",
+            "finished_at", "duration_s", "exit_code", "signal", "error"} <= runs[0].keys()
+    [bad] = [run for run in runs if run["job"] == "bad"]
+    assert (bad["exit_code"], bad["signal"], bad["trigger"]) == (3, None, "once")
+
+    ok = json.loads(cli(ran, "history", "--json", "--job", "ok").stdout)
+    assert [run["id"] for run in ok] == [run["id"] for run in runs if run["job"] == "ok"]
+    assert len(ok) == 3
+    newest = json.loads(cli(ran, "history", "--json", "--job", "ok", "--limit", "1").stdout)
+    assert newest == ok[:1]
+    assert len(cli(ran, "history", "--limit", "2").stdout.splitlines()) == 3  # titles + 2
+
+    zero = cli(ran, "history", "--limit", "0")
+    assert zero.returncode == 2 and "expected a positive whole number" in zero.stderr
+
+
+# --- logs -----------------------------------------------------------------------------
+
+
+def test_logs_prints_the_latest_run_or_the_one_asked_for(ran):
+    ok = [run["id"] for run in ran.runs if run["job"] == "ok"]
+    latest = cli(ran, "logs", "ok")
+    assert latest.returncode == 0
+    assert latest.stdout == f"ok run {ok[0]}\n"
+    assert cli(ran, "logs", "ok", "--run", str(ok[-1])).stdout == f"ok run {ok[-1]}\n"
+    assert cli(ran, "logs", "bad").stdout == "oops\n"
+
+    other = next(run["id"] for run in ran.runs if run["job"] == "bad")
+    mismatch = cli(ran, "logs", "ok", "--run", str(other))
+    assert mismatch.returncode == 2
+    assert _usage_error_lines(mismatch) == [f"synctui: ok has no run {other}"]
+
+
+def test_logs_follow_prints_lines_as_they_come_and_returns_when_the_run_ends(
+    tmp_path, env, hosts
+):
+    config = write_config(tmp_path, """
+        [jobs.talk]
+        command = "for i in $(seq 1 15); do echo line-$i; sleep 0.1; done"
+        interval = "1h"
+        run_on_start = true
+    """)
+    host = hosts(config)
+    host.wait_for(r"^talk\| line-1$", stdout=True)
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "synctui", "logs", "talk", "-f", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )
+    try:
+        seen = [(line.rstrip("\n"), time.monotonic()) for line in follow.stdout]
+        assert follow.wait(timeout=10) == 0, follow.stderr.read()
+    finally:
+        follow.kill()
+        follow.wait()
+    assert [line for line, _ in seen] == [f"line-{i}" for i in range(1, 16)]
+    assert seen[-1][1] - seen[0][1] > 0.4  # read over the run's second, not all at the end
+    [run] = history(config, env)
+    assert run["result"] == "success" and run["trigger"] == "start"
+
+
+# --- check and init -------------------------------------------------------------------
+
+
+def test_check_prints_the_next_five_fire_times_in_the_zone(ran):
+    done = cli(ran, "check")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"{ran.config}: ok · 3 jobs · zone {ZONE} · state {ran.root / 'state'}"
+    at = lines.index("weekly: cron 0 3 * * 0")
+    sundays = [re.fullmatch(r"  Sun (\d{4}-\d\d-\d\d) 03:00:00 -03", line)
+               for line in lines[at + 1:at + 6]]
+    assert all(sundays), lines[at + 1:at + 6]
+    days = [date.fromisoformat(sunday.group(1)) for sunday in sundays]
+    assert [b - a for a, b in zip(days, days[1:])] == [timedelta(days=7)] * 4
+    today = datetime.now(ZoneInfo(ZONE)).date()
+    assert timedelta(0) <= days[0] - today <= timedelta(days=7)
+    at = lines.index("ok: every 1h")
+    hourly = [datetime.strptime(line.strip()[4:23], "%Y-%m-%d %H:%M:%S")
+              for line in lines[at + 1:at + 6]]
+    assert [b - a for a, b in zip(hourly, hourly[1:])] == [timedelta(hours=1)] * 4
+
+
+def test_check_names_a_job_whose_command_does_not_exist(tmp_path, env):
+    config = write_config(tmp_path, """
+        [jobs.fine]
+        command = ["true"]
+
+        [jobs.ghost]
+        command = ["no-such-command-anywhere", "--sync"]
+    """)
+    done = synctui("check", "--config", str(config), env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert _usage_error_lines(done) == [
+        f"synctui: {config}: jobs.ghost: command: 'no-such-command-anywhere' not found or not"
+        " executable"
+    ]
+    assert done.stdout == ""
+
+
+def test_init_writes_an_example_that_check_accepts_and_never_overwrites(tmp_path, env):
+    target = tmp_path / "mine.toml"
+    done = synctui("init", str(target), env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"wrote {target}; edit it, then `synctui check --config {target}`\n"
+    assert target.stat().st_mode & 0o777 == 0o600
+    written = target.read_text(encoding="utf-8")
+    checked = synctui("check", "--config", str(target), env=env, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "example: every 5m" in checked.stdout and "nightly: cron 30 2 * * mon-fri" in checked.stdout
+
+    again = synctui("init", str(target), env=env, cwd=tmp_path)
+    assert again.returncode == 2
+    assert _usage_error_lines(again) == [f"synctui: {target}: already exists; not overwriting it"]
+    assert target.read_text(encoding="utf-8") == written
+
+    nowhere = synctui("init", str(tmp_path / "missing" / "x.toml"), env=env, cwd=tmp_path)
+    assert nowhere.returncode == 2 and "cannot write" in nowhere.stderr
+
+
+# --- run --------------------------------------------------------------------------------
+
+
+def test_run_wait_exits_with_the_run_result_and_prints_its_output(tmp_path, env):
+    config = write_config(tmp_path, _JOBS)
+    good = synctui("run", "ok", "--wait", "--config", str(config), env=env, cwd=tmp_path)
+    assert good.returncode == 0, good.stderr
+    assert good.stdout == "ok run 1\n"
+    assert re.search(r"^run 1: success in [\d.]+s$", good.stderr, re.M)
+
+    failed = synctui("run", "bad", "--wait", "--config", str(config), env=env, cwd=tmp_path)
+    assert failed.returncode == 1
+    assert failed.stdout == "oops\n"
+    assert re.search(r"^run 2: failure in [\d.]+s: exit status 3: oops$", failed.stderr, re.M)
+    no_wait = synctui("run", "bad", "--config", str(config), env=env, cwd=tmp_path)
+    assert no_wait.returncode == 0  # only --wait reports the job's result
+
+    unknown = synctui("run", "nope", "--config", str(config), env=env, cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert _usage_error_lines(unknown)[0].startswith("synctui: no job named 'nope'")
+    assert [(r["job"], r["trigger"]) for r in history(config, env)] == [
+        ("bad", "manual"), ("bad", "manual"), ("ok", "manual"),
+    ]
+
+
+# --- pause and resume -----------------------------------------------------------------
+
+
+def _status(config: Path, env) -> dict:
+    done = synctui("status", "--json", "--config", str(config), env=env, cwd=config.parent)
+    return json.loads(done.stdout)
+
+
+def wait_for_status(config: Path, env, predicate, timeout: float = 5.0) -> bool:
+    return wait_until(lambda: predicate(_status(config, env)), timeout, interval=0.1)
+
+
+def test_pause_and_resume_are_remembered_in_the_store(tmp_path, env):
+    config = write_config(tmp_path, _JOBS, zone=ZONE)
+    synctui("--headless", "--once", "--job", "ok", "--config", str(config), env=env, cwd=tmp_path)
+
+    paused = synctui("pause", "ok", "--config", str(config), env=env, cwd=tmp_path)
+    assert (paused.returncode, paused.stdout) == (0, "paused ok\n")
+    status = _status(config, env)
+    assert (status["jobs"]["ok"]["paused"], status["jobs"]["ok"]["health"]) == (True, "paused")
+    assert status["jobs"]["bad"]["paused"] is False and status["paused"] is False
+    healthy = synctui("health", "--config", str(config), env=env, cwd=tmp_path)
+    assert (healthy.returncode, healthy.stdout) == (0, "healthy: ok paused, bad new, weekly new\n")
+
+    assert synctui("pause", "--config", str(config), env=env, cwd=tmp_path).stdout == (
+        "paused ok, bad, weekly\n"
+    )
+    assert _status(config, env)["paused"] is True
+    synctui("resume", "ok", "--config", str(config), env=env, cwd=tmp_path)
+    status = _status(config, env)
+    assert (status["jobs"]["ok"]["paused"], status["jobs"]["ok"]["health"]) == (False, "up")
+    assert status["jobs"]["bad"]["health"] == "paused" and status["paused"] is False
+    resumed = synctui("resume", "--config", str(config), env=env, cwd=tmp_path)
+    assert resumed.stdout == "resumed ok, bad, weekly\n"
+    assert not any(job["paused"] for job in _status(config, env)["jobs"].values())
+
+
+# --- steering that needs the host ---------------------------------------------------------
+
+_NO_HOST = [
+    (["cancel", "ok"], 1, "no scheduler is running: nothing to cancel"),
+    (["skip", "ok"], 1, "no scheduler is running: there is no next run to skip"),
+    (["stop"], 0, "no scheduler is running: already stopped"),
+    (["start"], 1, "no scheduler is running; start one with `synctui --headless` or `synctui`"),
+    (["restart"], 1, "no scheduler is running; start one with `synctui --headless` or `synctui`"),
+]
+
+
+@pytest.mark.parametrize("args, status, message", _NO_HOST, ids=[a[0] for a, _, _ in _NO_HOST])
+def test_steering_with_no_host_says_so(ran, args, status, message):
+    done = cli(ran, *args)
+    assert (done.returncode, done.stderr, done.stdout) == (status, f"synctui: {message}\n", "")
+
+
+def test_steering_an_unknown_job_is_a_usage_error(ran):
+    for verb in ("cancel", "skip", "pause", "resume"):
+        done = cli(ran, verb, "nope")
+        assert done.returncode == 2, verb
+        assert _usage_error_lines(done)[0].startswith("synctui: no job named 'nope'")
+
+
+def test_with_a_live_host_pause_reaches_it_at_its_tick_and_other_verbs_cannot_yet(
+    tmp_path, env, hosts
+):
+    config = write_config(tmp_path, _JOBS)
+    host = hosts(config)
+    host.wait_ready()
+    paused = synctui("pause", "ok", "--config", str(config), env=env, cwd=tmp_path)
+    assert paused.returncode == 0
+    assert paused.stdout == (
+        f"paused ok (the running scheduler, pid {host.pid}, applies it within seconds)\n"
+    )
+
+    for args in (["run", "ok"], ["cancel", "ok"], ["skip", "ok"], ["stop"], ["start"],
+                 ["restart"]):
+        done = synctui(*args, "--config", str(config), env=env, cwd=tmp_path)
+        assert done.returncode == 1, args
+        assert done.stderr == (
+            f"synctui: a scheduler (pid {host.pid}, headless) hosts this state directory;"
+            f" `synctui {args[0]}` cannot reach it yet (it needs the control socket);"
+            " use its console or send it a signal\n"
+        )
+    assert history(config, env) == []  # `run` did not run it behind the host's back
+
+    # The host takes the pause at its watchdog tick: every 5 s (TICK_S, not configurable).
+    host.wait_for(r"ok: paused \(from the command line\)", timeout=8)
+    assert wait_for_status(config, env, lambda s: s["jobs"]["ok"]["next_run"] is None)
+    status = _status(config, env)
+    assert status["jobs"]["ok"]["health"] == "paused"
+    assert status["jobs"]["bad"]["next_run"] is not None
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+def test_health_is_0_for_new_jobs(tmp_path, env):
+    config = write_config(tmp_path, _JOBS)
+    done = synctui("health", "--config", str(config), env=env, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "healthy: ok new, bad new, weekly new\n")
+
+
+def test_health_is_1_with_a_reason_when_the_last_run_failed(ran):
+    done = cli(ran, "health")
+    assert done.returncode == 1
+    assert done.stdout == "bad: down: last run failure: exit status 3: oops\n"
+    only_ok = cli(ran, "health", "--job", "ok")
+    assert (only_ok.returncode, only_ok.stdout) == (0, "healthy: ok up\n")
+    report = json.loads(cli(ran, "health", "--json").stdout)
+    assert report == {"healthy": False, "jobs": {
+        "ok": {"health": "up", "reason": None},
+        "bad": {"health": "down", "reason": "last run failure: exit status 3: oops"},
+        "weekly": {"health": "up", "reason": None},
+    }}
+
+
+def test_health_liveness_is_1_with_no_host(ran):
+    done = cli(ran, "health", "--liveness")
+    assert (done.returncode, done.stdout) == (
+        1, "not live: no scheduler is running for this state directory\n")
+    report = json.loads(cli(ran, "health", "--liveness", "--json").stdout)
+    assert report == {"live": False, "reason": "no scheduler is running for this state directory"}
+
+
+# --- bad configs --------------------------------------------------------------------------
+
+_BAD = {
+    "unknown-key": (b'[scheduler]\ntimezone = "UTC"\ncatchup = true\n[jobs.a]\ncommand = "true"\n',
+                    'scheduler.catchup: unknown key (did you mean "catch_up"?)'),
+    "bad-duration": (b'[scheduler]\ntimezone = "UTC"\n[jobs.a]\ncommand = "true"\ninterval = "1x"\n',
+                     "jobs.a.interval: expected a duration"),
+    "bare-interval": (b'[scheduler]\ntimezone = "UTC"\n[jobs.a]\ncommand = "true"\ninterval = 15\n',
+                      "jobs.a.interval: expected a duration"),
+    "bad-toml": (b'[scheduler\ntimezone = "UTC"\n', "invalid TOML"),
+    "not-utf-8": (b'[scheduler]\ntimezone = "\xff\xfe"\n', "expected UTF-8 text"),
+    "missing": (None, "no such config file (given with --config)"),
+}
+
+
+@pytest.mark.parametrize("name", _BAD)
+def test_a_bad_config_is_a_clean_usage_error_naming_the_file(tmp_path, env, name):
+    content, problem = _BAD[name]
+    config = tmp_path / "broken.toml"
+    if content is not None:
+        config.write_bytes(content)
+    for args in (["status"], ["check"], ["--headless"]):
+        done = synctui(*args, "--config", str(config), env=env, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        lines = _usage_error_lines(done)
+        assert all(str(config) in line for line in lines), lines
+        assert any(problem in line for line in lines), lines
+    assert not (tmp_path / "state").exists()
+
+
+# --- the fast paths ---------------------------------------------------------------------
+
+_FAST = [
+    (["--version"], 0),
+    (["status"], 0), (["status", "--json"], 0), (["status", "--short"], 0),
+    (["history"], 0), (["history", "--json"], 0),
+    (["logs", "ok"], 0),
+    (["health"], 1), (["health", "--json"], 1), (["health", "--liveness"], 1),
+]
+_PROBE = """
+import json, sys
+from synctui.cli import main
+try:
+    status = main(sys.argv[2:])
+except SystemExit as leaving:
+    status = leaving.code
+heavy = sorted({name.split(".")[0] for name in sys.modules} & {"apscheduler", "textual"})
+with open(sys.argv[1], "w") as out:
+    json.dump({"status": status, "heavy": heavy}, out)
+"""
+
+
+@pytest.mark.parametrize("args, status", _FAST, ids=[" ".join(args) for args, _ in _FAST])
+def test_fast_paths_import_neither_apscheduler_nor_textual(ran, tmp_path, args, status):
+    result = tmp_path / "probe.json"
+    config = [] if args == ["--version"] else ["--config", str(ran.config)]
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(result), *args, *config],
+        env=ran.env, cwd=ran.root, capture_output=True, text=True, timeout=20,
+    )
+    assert done.stdout, done.stderr  # the command did its work
+    assert json.loads(result.read_text()) == {"status": status, "heavy": []}

@@ -1,0 +1,504 @@
+"""`synctui --headless`, driven as the installed command in real processes.
+
+Signals, reloads, log formats and `--once`, with real config files, real jobs
+and a state directory in a temporary directory. The helpers at the top are
+shared with test_cli.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from factories import pid_alive, wait_until
+from synctui.log_format import setup_logging
+
+SYNCTUI = str(Path(sys.executable).parent / "synctui")
+"""The installed console script (not an import of the package)."""
+_NOT_INHERITED = (
+    "SYNCTUI_CONFIG", "STATE_DIRECTORY", "SYNC_INTERVAL_MINUTES", "SCHEDULER_TIMEZONE",
+    "AUTOREFRESH_INTERVAL_MINUTES", "ENABLE_AUTOREFRESH_FALLBACK",
+)
+
+
+# --- helpers shared with test_cli.py ------------------------------------------------
+
+
+def isolated_env(root: Path) -> dict[str, str]:
+    """The environment with HOME and every XDG directory inside `root`."""
+    home = root / "home"
+    places = {
+        "HOME": home, "XDG_CONFIG_HOME": home / ".config", "XDG_STATE_HOME": home / ".local/state",
+        "XDG_DATA_HOME": home / ".local/share", "XDG_CACHE_HOME": home / ".cache",
+        "XDG_RUNTIME_DIR": root / "runtime",
+    }
+    for place in places.values():
+        place.mkdir(mode=0o700, parents=True, exist_ok=True)
+    environ = {
+        name: value for name, value in os.environ.items()
+        if name not in _NOT_INHERITED and not name.startswith("XDG_")
+    }
+    return {**environ, **{name: str(place) for name, place in places.items()}}
+
+
+def write_config(
+    folder: Path, jobs: str, *, zone: str = "UTC", grace: float = 0.5,
+    name: str = "synctui.toml",
+) -> Path:
+    """A config file in `folder` with its state directory there too, and the given jobs."""
+    path = folder / name
+    path.write_text(
+        "[scheduler]\n"
+        f'timezone = "{zone}"\n'
+        f'state_dir = "{folder / "state"}"\n'
+        f"shutdown_grace_seconds = {grace}\n\n" + textwrap.dedent(jobs),
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path
+
+
+def synctui(*args: str, env: dict[str, str], cwd: Path, timeout: float = 20):
+    """Run the installed `synctui` with `args` to its end."""
+    return subprocess.run(
+        [SYNCTUI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def history(config: Path, env: dict[str, str], *args: str) -> list[dict]:
+    """`synctui history --json` of the config, newest first."""
+    done = synctui("history", "--json", "--limit", "1000", "--config", str(config), *args,
+                   env=env, cwd=config.parent)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def runs_of(config: Path, env: dict[str, str], job: str) -> list[dict]:
+    """The job's runs that really ran (skip records left out), newest first."""
+    return [run for run in history(config, env, "--job", job) if run["result"] != "skipped"]
+
+
+class Host:
+    """A `synctui --headless` process whose stdout and stderr go to files the test polls."""
+
+    def __init__(self, config: Path, env: dict[str, str], args: tuple[str, ...], number: int):
+        self.config = config
+        self.out = config.parent / f"host{number}.out"
+        self.err = config.parent / f"host{number}.err"
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.process = subprocess.Popen(
+                [SYNCTUI, "--headless", "--config", str(config), *args],
+                stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=config.parent,
+            )
+        self.pid = self.process.pid
+
+    def stdout(self) -> str:
+        return self.out.read_text(encoding="utf-8", errors="replace")
+
+    def stderr(self) -> str:
+        return self.err.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for(self, pattern: str, *, stdout: bool = False, timeout: float = 10.0) -> re.Match:
+        """The first match of the regular expression in stderr (or stdout), waiting for it."""
+        read = self.stdout if stdout else self.stderr
+        assert wait_until(lambda: re.search(pattern, read(), re.M) or self.process.poll() is not None,
+                          timeout), f"no {pattern!r} in {timeout}s:\n{read()}"
+        found = re.search(pattern, read(), re.M)
+        assert found, f"the host exited ({self.process.returncode}) before {pattern!r}:\n{self.stderr()}"
+        return found
+
+    def wait_ready(self) -> None:
+        self.wait_for(r"running headless")
+
+    def send(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def exit_status(self, timeout: float = 10.0) -> int:
+        return self.process.wait(timeout)
+
+    def end(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def env(tmp_path):
+    return isolated_env(tmp_path)
+
+
+@pytest.fixture
+def hosts(env):
+    """Start `synctui --headless` processes; whatever is still running is stopped at the end."""
+    started: list[Host] = []
+
+    def start(config: Path, *args: str) -> Host:
+        host = Host(config, env, args, len(started))
+        started.append(host)
+        return host
+
+    yield start
+    for host in started:
+        host.end()
+
+
+# --- stopping -----------------------------------------------------------------------
+
+
+def _sleeper(tmp_path: Path, grace: float) -> tuple[Path, Path]:
+    """A config whose job starts `sleep 30` as a child, noting its pid, then says so."""
+    pid_file = tmp_path / "sleep.pid"
+    config = write_config(tmp_path, f"""
+        [jobs.job]
+        command = "sleep 30 & echo $! > {pid_file}; echo started; wait"
+        interval = "200ms"
+    """, grace=grace)
+    return config, pid_file
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_gives_the_running_job_its_grace_then_records_it_interrupted(
+    tmp_path, env, hosts, signum
+):
+    config, pid_file = _sleeper(tmp_path, grace=0.5)
+    host = hosts(config)
+    host.wait_for(r"^job\| started$", stdout=True)
+    sleeper = int(pid_file.read_text())
+    assert pid_alive(sleeper)
+
+    asked = time.monotonic()
+    host.send(signum)
+    assert host.exit_status(timeout=10) == 0
+    took = time.monotonic() - asked
+
+    assert 0.5 <= took < 8  # the job got its grace, and no more than a few seconds beyond
+    assert f"{signum.name} received: stopping (running jobs get up to 0.5s)" in host.stderr()
+    assert not pid_alive(sleeper)  # the job's child went with it
+    [run] = runs_of(config, env, "job")  # `sleep 30` held the only run the whole time
+    assert run["result"] == "interrupted"
+    assert run["error"] == "the scheduler stopped while it ran"
+    log = synctui("logs", "job", "--config", str(config), env=env, cwd=tmp_path).stdout
+    assert log.splitlines()[0] == "started"
+    assert "[synctui] SIGTERM sent to the job's processes" in log
+
+
+def test_a_second_sigterm_during_the_grace_ends_the_job_at_once(tmp_path, env, hosts):
+    config, pid_file = _sleeper(tmp_path, grace=30)
+    host = hosts(config)
+    host.wait_for(r"^job\| started$", stdout=True)
+    sleeper = int(pid_file.read_text())
+
+    host.send(signal.SIGINT)
+    host.wait_for(r"SIGINT received: stopping \(running jobs get up to 30s\)")
+    asked = time.monotonic()
+    host.send(signal.SIGTERM)
+    assert host.exit_status(timeout=15) == 0
+    assert time.monotonic() - asked < 8  # far short of the 30 s grace
+
+    assert "SIGTERM again: ending running jobs now" in host.stderr()
+    assert not pid_alive(sleeper)
+    [run] = runs_of(config, env, "job")
+    assert run["result"] == "interrupted"
+
+
+# --- reloading ----------------------------------------------------------------------
+
+_A = """
+    [jobs.A]
+    command = "sleep 1; echo A-done"
+    interval = "300ms"
+"""
+
+
+def _newest_id(config: Path, env: dict[str, str], job: str) -> int:
+    return max((run["id"] for run in runs_of(config, env, job)), default=0)
+
+
+def test_sighup_adds_removes_and_changes_jobs_without_touching_a_run_in_progress(
+    tmp_path, env, hosts
+):
+    config = write_config(tmp_path, _A + """
+        [jobs.B]
+        command = "echo B"
+        interval = "300ms"
+    """)
+    host = hosts(config)
+    in_flight = int(host.wait_for(r"A: run (\d+) started").group(1))
+
+    write_config(tmp_path, _A.replace('"300ms"', '"1h"') + """
+        [jobs.C]
+        command = "echo C-ran"
+        interval = "300ms"
+    """)
+    host.send(signal.SIGHUP)
+    reloaded = host.wait_for(r"^.*config reloaded.*$").group(0)
+    assert "config reloaded: 2 jobs (added: C; removed: B)" in reloaded
+
+    def result_of_in_flight():
+        [run] = [run for run in runs_of(config, env, "A") if run["id"] == in_flight]
+        return run["result"]
+
+    assert wait_until(lambda: any(r["result"] == "success" for r in runs_of(config, env, "C")))
+    assert wait_until(lambda: result_of_in_flight() != "running")
+    assert result_of_in_flight() == "success"  # the reload did not touch it
+    log = host.stderr()
+    after = log[log.index("config reloaded"):]
+    assert f"A: run {in_flight} success" in after  # it was still going at the reload
+    assert not re.search(r"B: run \d+ started", after)  # B never started again
+    assert not re.search(r"A: run \d+ started", after)  # A now fires hourly
+    assert "C| C-ran" in host.stdout()
+
+
+@pytest.mark.parametrize("break_it, problem", [
+    (lambda text: text + "[scheduler\n", "invalid TOML"),
+    (lambda text: text.replace('interval = "300ms"', "interval = 15"),
+     "jobs.A.interval: expected a duration"),
+], ids=["bad-toml", "bare-number-interval"])
+def test_sighup_with_an_invalid_config_is_refused_and_the_old_one_keeps_running(
+    tmp_path, env, hosts, break_it, problem
+):
+    quick_a = _A.replace("sleep 1; ", "")
+    config = write_config(tmp_path, quick_a)
+    reader = write_config(tmp_path, quick_a, name="reader.toml")  # the same state, still readable
+    host = hosts(config)
+    host.wait_for(r"A: run \d+ started")
+
+    config.write_text(break_it(config.read_text(encoding="utf-8")), encoding="utf-8")
+    host.send(signal.SIGHUP)
+    refused = host.wait_for(r"^.*reload refused.*$").group(0)
+    assert str(config) in refused and problem in refused
+    host.wait_for(r"the new config is invalid; still running the previous one")
+
+    newest = _newest_id(reader, env, "A")
+    assert wait_until(lambda: _newest_id(reader, env, "A") > newest)  # A still fires
+    assert host.process.poll() is None
+    host.send(signal.SIGTERM)
+    assert host.exit_status() == 0
+
+
+# --- output ---------------------------------------------------------------------------
+
+
+def test_json_log_format_gives_one_json_object_per_stderr_line(tmp_path, env, hosts):
+    config = write_config(tmp_path, """
+        [jobs.quick]
+        command = "echo hi"
+        interval = "200ms"
+        env = { TOKEN = "s3cret-value" }
+
+        [jobs.slow]
+        command = "sleep 0.5"
+        interval = "200ms"
+    """, grace=5)  # every run in progress at the end finishes: all succeed
+    config.chmod(0o644)  # readable by others while it holds env: a warning at start
+    host = hosts(config, "--log-format", "json")
+    host.wait_for(r'"event": "run_finished", "job": "slow"')
+    host.send(signal.SIGTERM)
+    assert host.exit_status() == 0
+
+    entries = [json.loads(line) for line in host.stderr().splitlines()]
+    for entry in entries:
+        assert {"time", "level", "message"} <= entry.keys()
+        datetime.fromisoformat(entry["time"])
+    events = {entry.get("event") for entry in entries}
+    assert {"started", "host", "run_started", "run_finished", "run_skipped", "stopping",
+            "stopped"} <= events
+    for entry in entries:
+        if entry.get("event") in ("run_started", "run_finished"):
+            assert isinstance(entry["run_id"], int) and entry["job"] in ("quick", "slow")
+            assert entry["trigger"] == "scheduled"
+        if entry.get("event") == "run_finished":
+            assert entry["result"] == "success" and isinstance(entry["duration"], float)
+    [warning] = [entry for entry in entries if "readable by other users" in entry["message"]]
+    assert warning["level"] == "warning"
+    assert "s3cret-value" not in host.stderr() + host.stdout()
+
+
+@pytest.fixture
+def restore_logging():
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.getLogger("apscheduler").level
+    yield
+    root.handlers[:], level, aps_level = saved
+    root.setLevel(level)
+    logging.getLogger("apscheduler").setLevel(aps_level)
+
+
+def test_apscheduler_warnings_go_through_the_json_formatter(capfd, restore_logging):
+    setup_logging("json")
+    logging.getLogger("apscheduler.scheduler").info("Added job %r", "x")  # repeats synctui: hidden
+    logging.getLogger("apscheduler.scheduler").warning("Run time of job %r was missed", "x")
+    [line] = capfd.readouterr().err.splitlines()
+    entry = json.loads(line)
+    datetime.fromisoformat(entry.pop("time"))
+    assert entry == {"level": "warning", "logger": "apscheduler.scheduler",
+                     "message": "Run time of job 'x' was missed"}
+
+
+def test_no_passthrough_keeps_job_output_off_stdout_but_in_the_logs(tmp_path, env, hosts):
+    config = write_config(tmp_path, """
+        [jobs.job]
+        command = "echo only-in-the-log"
+        interval = "200ms"
+    """)
+    host = hosts(config, "--no-passthrough")
+    host.wait_for(r"job: run \d+ success")
+    host.send(signal.SIGTERM)
+    assert host.exit_status() == 0
+    assert host.stdout() == ""
+    logs = synctui("logs", "job", "--config", str(config), env=env, cwd=tmp_path)
+    assert logs.stdout == "only-in-the-log\n"
+
+
+def test_a_closed_stdout_stops_the_passthrough_not_the_scheduler(tmp_path, env):
+    config = write_config(tmp_path, """
+        [jobs.job]
+        command = "echo line"
+        interval = "100ms"
+    """)
+    err = tmp_path / "host.err"
+    with err.open("wb") as stderr:
+        host = subprocess.Popen(  # like `synctui --headless | head -1`
+            [SYNCTUI, "--headless", "--config", str(config)], stdout=subprocess.PIPE,
+            stderr=stderr, stdin=subprocess.DEVNULL, env=env, cwd=tmp_path,
+        )
+    try:
+        assert host.stdout.readline() == b"job| line\n"
+        host.stdout.close()
+        assert wait_until(lambda: "no longer passed through" in err.read_text())
+        closed = _newest_id(config, env, "job")
+        assert wait_until(lambda: _newest_id(config, env, "job") > closed)  # still scheduling
+        host.send_signal(signal.SIGTERM)
+        assert host.wait(10) == 0
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+    assert "Traceback" not in err.read_text()
+    assert "Exception" not in err.read_text()
+
+
+# --- refusing to start ----------------------------------------------------------------
+
+
+def test_a_second_headless_on_the_same_state_dir_exits_1_in_one_line(tmp_path, env, hosts):
+    config = write_config(tmp_path, """
+        [jobs.job]
+        command = "true"
+        interval = "1h"
+    """)
+    first = hosts(config)
+    first.wait_ready()
+
+    second = synctui("--headless", "--config", str(config), env=env, cwd=tmp_path)
+    assert second.returncode == 1
+    [line] = second.stderr.splitlines()
+    assert f"another synctui (pid {first.pid}, headless) already hosts {tmp_path / 'state'}" in line
+    assert first.process.poll() is None
+    status = json.loads(synctui("status", "--json", "--config", str(config),
+                                env=env, cwd=tmp_path).stdout)
+    assert status["host"]["pid"] == first.pid  # the refused one left the host record alone
+
+
+def test_headless_with_no_config_anywhere_is_a_one_line_usage_error(tmp_path, env):
+    if Path("/etc/synctui/config.toml").exists():
+        pytest.skip("this machine has /etc/synctui/config.toml")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = synctui("--headless", env=env, cwd=empty)
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("synctui: no config found (looked at --config, $SYNCTUI_CONFIG,")
+    assert done.stdout == ""
+    assert list(empty.iterdir()) == []
+
+
+# --- --once ---------------------------------------------------------------------------
+
+
+_TWO_GOOD = """
+    [jobs.first]
+    command = "echo first ran"
+    interval = "1h"
+
+    [jobs.second]
+    command = ["echo", "second ran"]
+    interval = "1h"
+"""
+
+
+def test_once_runs_every_job_once_and_exits_0_when_all_succeed(tmp_path, env):
+    config = write_config(tmp_path, _TWO_GOOD)
+    done = synctui("--headless", "--once", "--config", str(config), env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.splitlines()) == ["first| first ran", "second| second ran"]
+    runs = history(config, env)
+    assert sorted((r["job"], r["trigger"], r["result"]) for r in runs) == [
+        ("first", "once", "success"), ("second", "once", "success"),
+    ]
+
+
+def test_once_exits_1_when_a_job_fails(tmp_path, env):
+    config = write_config(tmp_path, _TWO_GOOD + """
+        [jobs.broken]
+        command = "echo no luck; exit 3"
+        interval = "1h"
+    """)
+    done = synctui("--headless", "--once", "--config", str(config), env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    results = {run["job"]: run["result"] for run in history(config, env)}
+    assert results == {"first": "success", "second": "success", "broken": "failure"}
+    assert re.search(r"broken: run \d+ failure in [\d.]+s: exit status 3: no luck", done.stderr)
+
+
+def test_once_with_job_runs_only_that_job(tmp_path, env):
+    config = write_config(tmp_path, _TWO_GOOD)
+    done = synctui("--headless", "--once", "--job", "second", "--config", str(config),
+                   env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "second| second ran\n"
+    assert [(r["job"], r["trigger"]) for r in history(config, env)] == [("second", "once")]
+
+
+def test_once_with_an_unknown_job_is_a_one_line_usage_error(tmp_path, env):
+    config = write_config(tmp_path, _TWO_GOOD)
+    done = synctui("--headless", "--once", "--job", "nope", "--config", str(config),
+                   env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"synctui: no job named 'nope' in {config} (jobs: first, second)\n"
+    )
+    assert history(config, env) == []
+
+
+def test_once_refuses_while_a_headless_host_runs_the_same_jobs(tmp_path, env, hosts):
+    config = write_config(tmp_path, """
+        [jobs.job]
+        command = "echo hosted; sleep 0.5"
+        interval = "200ms"
+    """)
+    host = hosts(config)
+    host.wait_for(r"job: run \d+ started")
+
+    done = synctui("--headless", "--once", "--config", str(config), env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert f"another synctui (pid {host.pid}, headless) already hosts" in line
+    assert all(run["trigger"] != "once" for run in history(config, env))
+
