@@ -75,3 +75,72 @@ def write_results(name: str, data: dict) -> Path:
 
 def verdict(met: bool) -> str:
     return "MET" if met else "MISSED"
+
+
+# --- running `synctui` as a command -------------------------------------------------
+
+SYNCTUI = Path(sys.executable).with_name("synctui")
+"""The venv's console script (run_all.py and `make bench` run us with the venv's python)."""
+
+
+def child_env(pycache: Path) -> dict[str, str]:
+    """The environment for a `synctui` / `python` child whose start-up is measured.
+
+    Byte-code caching on, as in any installed copy: PYTHONDONTWRITEBYTECODE is dropped
+    (some shells and sandboxes set it, and then every synctui module is compiled from
+    source at every start, ~25 ms), and the .pyc files go to `pycache` (a temporary
+    PYTHONPYCACHEPREFIX) so that nothing is written next to the sources. The first
+    start of each command fills that cache: measure only after a warm-up.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "SYNCTUI_CONFIG")}
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
+def write_config(path: Path, text: str) -> Path:
+    """A config file, chmod 600 (synctui warns about a config others can read)."""
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+# --- /proc ----------------------------------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_times(pid: int) -> dict[str, int]:
+    """utime, stime, cutime, cstime (clock ticks) of /proc/<pid>/stat, all threads."""
+    raw = Path(f"/proc/{pid}/stat").read_bytes()
+    fields = raw[raw.rindex(b")") + 2:].split()
+    # Fields 14..17 of proc(5), counted from 1 with pid and comm first.
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return {"utime": utime, "stime": stime, "cutime": cutime, "cstime": cstime,
+            "threads": int(fields[17])}
+
+
+def proc_status_kb(pid: int, field: str) -> int:
+    """A `kB` field of /proc/<pid>/status (VmRSS, VmHWM, RssAnon, ...)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def proc_threads(pid: int) -> dict[int, dict]:
+    """Per thread: its name, on-CPU ns (schedstat, ns resolution) and context switches."""
+    threads = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            run_ns = int((task / "schedstat").read_text().split()[0])
+            switches = 0
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                    switches += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended meanwhile
+        threads[int(task.name)] = {"name": name, "run_ns": run_ns, "switches": switches}
+    return threads

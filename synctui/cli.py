@@ -89,6 +89,10 @@ def _positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `synctui` command."""
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # Asked by scripts and probes: answered before the parser is even built.
+        print(f"synctui {__version__}")
+        return 0
     args = _parser().parse_args(argv)
     from synctui import commands
 

@@ -217,7 +217,8 @@ def load_config(
     if problems:
         raise ConfigError(problems)
 
-    settings.scheduler.setdefault("timezone", local_zone())
+    if "timezone" not in settings.scheduler:
+        settings.scheduler["timezone"] = local_zone()  # reads files: only when needed
     scheduler = SchedulerSettings(**settings.scheduler)
     jobs = {}
     for name, job in settings.jobs.items():

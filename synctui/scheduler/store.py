@@ -197,6 +197,19 @@ class Store:
         with self._lock:
             return self._db.execute(sql, tuple(params))
 
+    def checkpoint_on_demand(self) -> None:
+        """Stop SQLite checkpointing inside commits; the owner calls `checkpoint()` instead.
+
+        An automatic checkpoint lands in whichever commit crosses the threshold, and a
+        run's first commit is on the path from a fire to its job: a scheduler moves
+        that work to its own idle tick.
+        """
+        self._write("PRAGMA wal_autocheckpoint = 0")
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database without waiting for readers."""
+        self._write("PRAGMA wal_checkpoint(PASSIVE)")
+
     # --- runs -------------------------------------------------------------------
 
     def log_path(self, job: str, run_id: int) -> Path:

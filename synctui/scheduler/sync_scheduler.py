@@ -138,6 +138,7 @@ class SyncScheduler:
                 self._take_host_lock()
                 self._recover()
                 self.store.claim_host(self._host)
+                self.store.checkpoint_on_demand()
                 self._hosting = True
             aps = BackgroundScheduler(
                 timezone=self.zone,
@@ -576,6 +577,7 @@ class SyncScheduler:
                     aps.wakeup()
                 self._sync_paused()
                 self._beat()
+            self.store.checkpoint()
 
     def _sync_paused(self) -> None:
         """Take pauses made by `synctui pause` from another process."""
