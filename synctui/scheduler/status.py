@@ -151,13 +151,14 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 
 def health(
-    *, paused: bool, fires: Fires, grace_s: float, last_judged: RunRecord | None,
+    *, paused: bool, fires: Fires, grace_s: float, last_judged: Result | None,
     last_success: datetime | None, now: datetime,
 ) -> str:
-    """The job's health word per SPEC §8."""
+    """The job's health word per SPEC §8 (`last_judged`: the newest result that says
+    something about the job)."""
     if paused:
         return "paused"
-    if last_judged is not None and last_judged.result in _BAD:
+    if last_judged in _BAD:
         return "down"
     fire = fires.last
     if fire is None or (last_success is not None and last_success >= fire):
@@ -174,11 +175,13 @@ def job_status(
     running: RunRecord | None = None,
 ) -> JobStatus:
     """One job's status from its recent runs."""
-    recent = store.runs(job.name, limit=WINDOW + 1)
-    shown = next((r for r in recent if r.result is not Result.SKIPPED), None)
-    finished = [r for r in recent if r.finished and r.result is not Result.SKIPPED]
-    judged = [r for r in finished if r.result in _JUDGED][:WINDOW]
-    durations = [r.duration_s for r in judged if r.duration_s is not None]
+    # Consecutive skips are one record, so the newest run and the newest finished
+    # run are among the five newest records.
+    recent = [r for r in store.runs(job.name, limit=5) if r.result is not Result.SKIPPED]
+    shown = recent[0] if recent else None
+    finished = [r for r in recent if r.finished]
+    judged = store.outcomes(job.name, _JUDGED, WINDOW)
+    durations = [duration for _, duration in judged if duration is not None]
     last_success = store.job_state(job.name).last_success_started_at
     if running is None and shown is not None and shown.result is Result.RUNNING:
         running = shown
@@ -197,18 +200,18 @@ def job_status(
         last_duration_s=last.duration_s if last else None,
         next_run=fires.next,
         success_rate=(
-            sum(r.result is Result.SUCCESS for r in judged) / len(judged) if judged else None
+            sum(result is Result.SUCCESS for result, _ in judged) / len(judged) if judged else None
         ),
         p50_duration_s=percentile(durations, 0.50),
         p95_duration_s=percentile(durations, 0.95),
         freshness_s=(now - last_success).total_seconds() if last_success else None,
         health=health(
             paused=paused, fires=fires, grace_s=job.grace_s,
-            last_judged=judged[0] if judged else None, last_success=last_success, now=now,
+            last_judged=judged[0][0] if judged else None, last_success=last_success, now=now,
         ),
         recent_durations=tuple(
-            (r.duration_s, r.result is Result.SUCCESS)
-            for r in reversed(judged[:30]) if r.duration_s is not None
+            (duration, result is Result.SUCCESS)
+            for result, duration in reversed(judged[:30]) if duration is not None
         ),
     )
 

@@ -356,6 +356,20 @@ class Store:
             ).fetchall()
         return [_record(row) for row in rows]
 
+    def outcomes(self, job: str, results: Iterable[Result], limit: int) -> list[tuple[Result, float | None]]:
+        """(result, duration) of the job's newest runs that ended in one of `results`.
+
+        Lighter than `runs()`: status reads a hundred of these per job.
+        """
+        wanted = [r.value for r in results]
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT result, duration_s FROM runs WHERE job = ? AND result IN"
+                f" ({', '.join('?' * len(wanted))}) ORDER BY id DESC LIMIT ?",
+                (job, *wanted, limit),
+            ).fetchall()
+        return [(Result(result), duration) for result, duration in rows]
+
     def orphans(self) -> list[Orphan]:
         """Runs still marked `running`, with what identifies their host and processes."""
         with self._lock:
