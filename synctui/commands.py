@@ -181,7 +181,12 @@ def console(args: argparse.Namespace) -> int:
     try:
         app.run()
     finally:
-        scheduler.shutdown()  # already done when the console quit; this covers a crash
+        # Done already when the console quit; this covers a crash, where runs may still go.
+        running = [job.name for job in scheduler.status().jobs.values() if job.running]
+        if running:
+            print(f"synctui: stopping: {', '.join(running)} get up to"
+                  f" {config.scheduler.shutdown_grace_s:g}s to finish", file=sys.stderr)
+        scheduler.shutdown()
     return app.return_code or EXIT_OK
 
 

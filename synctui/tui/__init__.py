@@ -1,1 +1,1 @@
-"""The Textual console (arrives with the console issues)."""
+"""The Textual console: `synctui.tui.app.SyncTuiApp`, its widgets and its stylesheet."""

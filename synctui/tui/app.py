@@ -66,11 +66,13 @@ class SyncTuiApp(App[None]):
         Binding("p", "resume", "Resume", tooltip="Resume the selected job", id="resume"),
         Binding("P", "pause_all", "Pause all", tooltip="Pause every job", id="pause-all"),
         Binding("P", "resume_all", "Resume all", tooltip="Resume every job", id="resume-all"),
-        Binding("n", "skip_next", "Skip", tooltip="Skip the selected job's next run", id="skip-next"),
+        Binding("n", "skip_next", "Skip", tooltip="Skip the selected job's next run",
+                id="skip-next"),
         Binding("s", "stop", "Stop", tooltip="Stop the scheduler", id="stop"),
         Binding("s", "start", "Start", tooltip="Start the scheduler", id="start"),
         Binding("R", "restart", "Restart", tooltip="Restart the scheduler", id="restart"),
-        Binding("l", "toggle_log", "Log", tooltip="Focus the log (again: the jobs)", id="focus-log"),
+        Binding("l", "toggle_log", "Log", tooltip="Focus the log (again: the jobs)",
+                id="focus-log"),
         Binding("q", "quit", "Quit", tooltip="Quit (stops the scheduler this console hosts)",
                 id="quit"),
         # Last: at 80 columns with every toggle on its longer word, only this one is cut.
@@ -116,7 +118,6 @@ class SyncTuiApp(App[None]):
         self._fetch_again = False
         self._screen_up = threading.Event()
         """Set once the screen is up: before, events wait and are drained at mount."""
-        self._silence: int | None = None
         # Subscribed before the host starts, so not even a `run_on_start` run is missed.
         self._events = control.subscribe(notify=self._events_waiting)
 
@@ -129,8 +130,11 @@ class SyncTuiApp(App[None]):
         yield Footer(id="footer", show_command_palette=False)
 
     def on_mount(self) -> None:
+        # Textual handles none of these; without a handler they end the process at once,
+        # leaving a running job unrecorded.
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self.call_later, self._signalled, "SIGTERM")
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, self.call_later, self._signalled, number.name)
         loop.add_signal_handler(signal.SIGHUP, self._hung_up)
         self.query_one(ConsoleHeader).show_time(self._clock())
         self._screen_up.set()
@@ -140,14 +144,15 @@ class SyncTuiApp(App[None]):
 
     def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()
-        loop.remove_signal_handler(signal.SIGTERM)
-        loop.remove_signal_handler(signal.SIGHUP)
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(number)
         self._events.close()
 
     # --- what the scheduler says ------------------------------------------------------
 
     def _events_waiting(self) -> None:
-        """Called on a scheduler thread when events wait: hands over to the UI loop, never blocks."""
+        """Called on a scheduler thread when events wait: hands over to the UI loop, never
+        blocks."""
         if self._screen_up.is_set():
             self.post_message(EventsWaiting())
 
@@ -159,6 +164,8 @@ class SyncTuiApp(App[None]):
 
     def _drain(self) -> None:
         self._drain_due = False
+        if not self.is_running:
+            return  # exiting: the widgets are being removed
         events = self._events.drain()
         if not events:
             return
@@ -186,12 +193,15 @@ class SyncTuiApp(App[None]):
 
     @on(StatusFetched)
     def _status_fetched(self, message: StatusFetched) -> None:
-        self._fetching = False
-        if self._fetch_again:
-            self._fetch_again = False
-            self._want_status()
+        if not message.quitting:
+            self._fetching = False
+            if self._fetch_again:
+                self._fetch_again = False
+                self._want_status()
         self._status, self._fetched_at = message.status, message.at
         self._show(self._clock())
+        if message.quitting:
+            self._ask_or_quit()
 
     def _tick(self) -> None:
         now = self._clock()
@@ -222,6 +232,8 @@ class SyncTuiApp(App[None]):
         self._show(self._clock())
 
     def _show(self, now: datetime) -> None:
+        if not self.is_running:
+            return  # exiting: a late status or tick finds the widgets being removed
         header = self.query_one(ConsoleHeader)
         header.show_time(now)
         status = self._status
@@ -265,8 +277,8 @@ class SyncTuiApp(App[None]):
         self, act: Callable[[SchedulerControl, str | None], object],
         said: Callable[[str | None, object], str], *, job: bool = True,
     ) -> None:
-        """Run an action off the UI thread (some wait: a cancel waits for the run to end);
-        `said` words its outcome for the operator."""
+        """Run an action off the UI thread (a call may wait on the scheduler's locks, or on its
+        socket when attached); `said` words its outcome for the operator."""
         name = self.query_one(JobsTable).selected
         if job and name is None:
             self.notify("There is no job to act on", severity="warning")
@@ -369,11 +381,17 @@ class SyncTuiApp(App[None]):
     @on(Button.Pressed, "#pause")
     def _pause_pressed(self) -> None:
         job = self.selected
-        self.action_resume() if job is not None and job.paused else self.action_pause()
+        if job is not None and job.paused:
+            self.action_resume()
+        else:
+            self.action_pause()
 
     @on(Button.Pressed, "#stop")
     def _stop_pressed(self) -> None:
-        self.action_start() if self._status is not None and not self._status.running else self.action_stop()
+        if self._status is not None and not self._status.running:
+            self.action_start()
+        else:
+            self.action_stop()
 
     # --- quitting ---------------------------------------------------------------------
 
@@ -388,7 +406,21 @@ class SyncTuiApp(App[None]):
             self.exit()
         elif self._stopping:
             self._end_runs_now()
-        elif running := self._running_jobs():
+        elif isinstance(self.screen, QuitScreen):
+            self.screen.dismiss("wait")  # ctrl+q in the question: quit, letting runs finish
+        else:
+            # Whether a job runs *now*: the status on screen may be a moment old.
+            self._fetch_before_quitting()
+
+    @work(thread=True, exclusive=True, group="quit-check")
+    def _fetch_before_quitting(self) -> None:
+        self.post_message(StatusFetched(self.control.status(), self._clock(), quitting=True))
+
+    def _ask_or_quit(self) -> None:
+        if self._stopping or isinstance(self.screen, QuitScreen):
+            return
+        assert self._host is not None
+        if running := self._running_jobs():
             self.push_screen(
                 QuitScreen(running, self._host.config.scheduler.shutdown_grace_s), self._answered
             )
@@ -400,7 +432,7 @@ class SyncTuiApp(App[None]):
             self._quit(cancel=choice == "cancel")
 
     def _signalled(self, name: str) -> None:
-        """SIGTERM or SIGHUP: quit as on `q`, without asking; a second one ends runs now."""
+        """SIGTERM, SIGINT or SIGHUP: quit as on `q` without asking; a second one ends runs now."""
         log.info("%s received: quitting", name, extra={"event": "stopping"})
         if self._host is None:
             self.exit()
@@ -412,18 +444,13 @@ class SyncTuiApp(App[None]):
             self._quit(cancel=False)
 
     def _hung_up(self) -> None:
-        """SIGHUP: if the terminal is gone (SSH dropped), stop using it; then quit."""
+        """SIGHUP: quit as on SIGTERM; if the terminal is gone (SSH dropped), stop using it."""
         if _terminal_gone():
-            # A hung-up terminal fails every write (Textual's writer thread would die and
-            # its queue fill, freezing the app) and ends every read at once (its input
-            # thread would spin): writes go to /dev/null, reads wait on a silent pipe.
+            # What else writes to it (Python flushing stdout at exit) would fail: /dev/null.
             null = os.open(os.devnull, os.O_WRONLY)
             os.dup2(null, sys.__stdout__.fileno())
             os.dup2(null, sys.__stderr__.fileno())
             os.close(null)
-            quiet, self._silence = os.pipe()
-            os.dup2(quiet, sys.__stdin__.fileno())
-            os.close(quiet)
         self.call_later(self._signalled, "SIGHUP")
 
     def _quit(self, *, cancel: bool) -> None:

@@ -16,11 +16,13 @@ class EventsWaiting(Message):
 class StatusFetched(Message):
     """A fresh status snapshot, fetched off the UI thread."""
 
-    def __init__(self, status: SchedulerStatus, at: datetime) -> None:
+    def __init__(self, status: SchedulerStatus, at: datetime, *, quitting: bool = False) -> None:
         super().__init__()
         self.status = status
         self.at = at
         """When it was fetched, by the app's clock."""
+        self.quitting = quitting
+        """Fetched for the operator's `q`: whether to ask first depends on it."""
 
 
 class Steered(Message):

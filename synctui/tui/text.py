@@ -18,7 +18,8 @@ from synctui.scheduler.records import Result
 
 RESULT_SYMBOLS = {
     Result.RUNNING: "⟳", Result.SUCCESS: "✓", Result.FAILURE: "✗", Result.TIMEOUT: "◷",
-    Result.CANCELLED: "⊘", Result.INTERRUPTED: "↯", Result.SKIPPED: "↷", Result.REPLACED: "⇄",
+    Result.CANCELLED: "⊘", Result.INTERRUPTED: "↯", Result.SKIPPED: "↷",
+    Result.REPLACED: "⇄",
 }
 # Styles name theme colours (`$success`); `styled` resolves them with the app's theme.
 RESULT_STYLES = {

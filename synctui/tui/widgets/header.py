@@ -13,7 +13,8 @@ BADGES = {"running": "▶", "paused": "‖", "stopped": "■", "stopping": "◌"
 
 
 class ConsoleHeader(Horizontal):
-    """`synctui  shop  ▶ running ... 14:05 UTC`; with no config, `◇ demo` and how to write one."""
+    """`synctui  shop  ▶ running ... 14:05 UTC`; with no config, `◇ demo` and how to write
+    one."""
 
     DEFAULT_CSS = """
     ConsoleHeader {
@@ -32,7 +33,9 @@ class ConsoleHeader(Horizontal):
     }
     """
 
-    def __init__(self, config_name: str, zone: tzinfo, *, demo: bool, id: str | None = None) -> None:
+    def __init__(
+        self, config_name: str, zone: tzinfo, *, demo: bool, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self._config_name = config_name
         self._zone = zone
@@ -49,11 +52,6 @@ class ConsoleHeader(Horizontal):
             yield Static("◇ demo", id="demo")
             yield Static("no config found: `synctui init` writes one", id="demo-note")
         yield Static("", id="clock")
-
-    @property
-    def badge(self) -> str:
-        """The badge's word: running, paused, stopped or stopping."""
-        return self._badge
 
     def show_badge(self, word: str) -> None:
         """Show the scheduler's state; repaints only when it changed."""

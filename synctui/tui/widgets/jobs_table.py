@@ -20,7 +20,8 @@ COLUMNS = (
     ("health", "Health", 6),
 )
 """(key, label, width): fixed widths, so a changed cell never re-measures the table.
-Together they fit 80 columns with a job name of up to 8 characters."""
+Together they fit 80 columns with job names of up to 7 characters (wider, the table
+scrolls sideways)."""
 
 
 class JobsTable(DataTable):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from textual import work
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Log
 from textual.worker import get_current_worker
@@ -56,6 +57,7 @@ class _Tail:
     complete: bool = True
     """Whether it holds the run's output from its start (else the log file is read)."""
     running: bool = True
+    """Whether the run has not been seen to end."""
     gaps: bool = False
     """Whether events were dropped while it ran (its file is read once it ends)."""
 
@@ -65,7 +67,7 @@ class LogTail(Log):
 
     DEFAULT_CSS = """
     LogTail {
-        overflow: auto auto;
+        overflow-x: auto;
         scrollbar-size-vertical: 1;
         border: round $primary-muted;
         border-title-color: $text;
@@ -90,11 +92,7 @@ class LogTail(Log):
         self._job: str | None = None
         self._run_id: int | None = None
         """The run on screen."""
-
-    @property
-    def job(self) -> str | None:
-        """The job whose output is shown."""
-        return self._job
+        self._following = True
 
     def show(self, job: JobStatus) -> None:
         """Show the job's current run, or its last one; nothing to do if already shown."""
@@ -117,6 +115,8 @@ class LogTail(Log):
                 if tail is None or tail.run_id != event.run_id:
                     # A run whose start was not seen: its tail begins here, the file has the rest.
                     tail = self._tails[event.job] = _Tail(event.run_id, complete=False)
+                elif not tail.running:
+                    continue  # read from its file once it had ended: these lines are in it
                 tail.lines.extend(lines)
                 if (event.job, event.run_id) == (self._job, self._run_id) and tail.complete:
                     shown.extend(lines)
@@ -129,7 +129,8 @@ class LogTail(Log):
             elif isinstance(event, RunFinished) and event.run.result is not Result.SKIPPED:
                 run = event.run
                 tail = self._tails.get(run.job)
-                if tail is not None and tail.run_id == run.id:
+                # A tail read from the file after the run ended has its ending already.
+                if tail is not None and tail.run_id == run.id and tail.running:
                     tail.lines.append(self._run_footer(run))
                     tail.running = False
                     tail.complete = tail.complete and not tail.gaps
@@ -150,19 +151,36 @@ class LogTail(Log):
                         if job == self._job and tail.run_id == self._run_id:
                             shown.append(note)
         if shown:
-            self.write_lines(shown[-MAX_LINES:])
+            self._write(shown[-MAX_LINES:])
+
+    def _write(self, lines: Iterable[str]) -> None:
+        """Add lines, keeping the end in view unless the operator has scrolled up."""
+        self.write_lines(lines, scroll_end=False)
+        if self._following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def watch_show_horizontal_scrollbar(self) -> None:
+        if self._following:
+            self.scroll_end(animate=False, x_axis=False)  # the end moved one line down
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # `Log` follows only while at the very end, so a horizontal scrollbar appearing
+        # (which moves the end one line down) would stop it; this follows until the
+        # operator scrolls up, and again once they are back at the end.
+        self._following = new_value >= self.max_scroll_y
 
     def _display(self, job: str, run_id: int | None) -> None:
         self._job, self._run_id = job, run_id
-        self.border_title = job if run_id is None else f"{job} · run {run_id}"
+        self.border_title = Content(job if run_id is None else f"{job} · run {run_id}")
         self.clear()
         tail = self._tails.get(job)
         if run_id is None:
-            self.write_line(f"{job} has not run yet: r runs it now")
+            self._write([f"{job} has not run yet: r runs it now"])
         elif tail is not None and tail.run_id == run_id and tail.complete:
-            self.write_lines(tail.lines)
+            self._write(tail.lines)
         else:
-            self.write_line(f"reading the log of run {run_id}...")
+            self._write([f"reading the log of run {run_id}..."])
             self._load(job, run_id)
 
     @work(thread=True, exclusive=True, group="log-file")
@@ -190,7 +208,7 @@ class LogTail(Log):
         self._tails[message.job] = tail
         if (message.job, run.id) == (self._job, self._run_id):
             self.clear()
-            self.write_lines(tail.lines)
+            self._write(tail.lines)
 
     def _run_header(self, run: RunRecord) -> str:
         started = "" if run.started_at is None else (

@@ -7,6 +7,7 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Button, Label, Static
 
 from synctui.scheduler.records import Result
@@ -31,7 +32,11 @@ class StatusPanel(Vertical):
         & > #recent { height: 1; }
         & > #recent > Label { width: 11; color: $text-muted; }
         & > #controls { dock: bottom; height: 1; }
-        & > #controls > Button { width: auto; min-width: 0; margin-right: 1; }
+        /* Fixed widths: a label that changes (Pause, Resume) moves no button. */
+        & > #controls > Button { min-width: 0; margin-right: 1; }
+        & > #controls > #run-now { width: 9; }
+        & > #controls > #pause { width: 8; }
+        & > #controls > #stop { width: 7; }
     }
     """
 
@@ -39,6 +44,7 @@ class StatusPanel(Vertical):
         super().__init__(id=id)
         self._zone = zone
         self._details = Text()
+        self._titles: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="details", markup=False)
@@ -54,8 +60,10 @@ class StatusPanel(Vertical):
         self, job: JobStatus, *, scheduling: bool, now: datetime, fetched_at: datetime
     ) -> None:
         """Show `job`; repaints only the parts whose text changed."""
-        self.border_title = job.name
-        self.border_subtitle = job.schedule
+        if (job.name, job.schedule) != self._titles:
+            # Setting a border title repaints the panel even when it is the same.
+            self.border_title, self.border_subtitle = Content(job.name), Content(job.schedule)
+            self._titles = (job.name, job.schedule)
         details = self._describe(job, scheduling, now, fetched_at)
         if details != self._details:
             self.query_one("#details", Static).update(details)
