@@ -215,8 +215,10 @@ def worker(scenario: str, generator_name: str, lines: int, repeat: int) -> dict:
             got = drainer.lines - counted
             if record.result is not Result.SUCCESS or record.log_bytes != expected_bytes:
                 raise RuntimeError(f"run went wrong: {record}")
-            if got != expected_lines or drainer.missed:
-                raise RuntimeError(f"drained {got} lines of {expected_lines}, missed {drainer.missed}")
+            # The log holds every line (checked above); a live subscriber is bounded (10,000
+            # lines by default) and may be told it missed batches during a flood.
+            live = {"lines_seen": got, "missed_batches": drainer.missed}
+            drainer.missed = 0
             held = None
             if unread is not None:
                 queued = unread.drain()  # only to count what it held; the run is over
@@ -231,6 +233,7 @@ def worker(scenario: str, generator_name: str, lines: int, repeat: int) -> dict:
                 unread.close()
             peak_all = max(peak_all, peak)
             result["repeats"].append({
+                **live,
                 "devnull_s": null_s, "runner_s": runner_s, "drain_lag_s": drain_lag_s,
                 "devnull_lines_per_s": expected_lines / null_s,
                 "runner_lines_per_s": expected_lines / runner_s,
