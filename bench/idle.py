@@ -19,7 +19,7 @@ both processes are sampled once a second for --seconds (default 30):
          often the process leaves the CPU, i.e. roughly how often it wakes up.
 
 At the end, for the host, the time and wake-ups of each thread, named by `py-spy dump`
-when py-spy is in the venv (it is in the `[test]` extra).
+when py-spy is installed (it is not a dependency; `pip install py-spy`).
 
 Targets (from the issue): idle CPU < 0.2 %; RSS < 45 MB.
 """
