@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
+from commandline import Host, isolated_env
 from synctui.scheduler.events import EventBus
 from synctui.scheduler.runner import Runner
 from synctui.scheduler.store import Store
@@ -34,3 +36,23 @@ def _no_inherited_config(monkeypatch):
                  "AUTOREFRESH_INTERVAL_MINUTES", "ENABLE_AUTOREFRESH_FALLBACK"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PATH", os.environ.get("PATH", os.defpath))
+
+
+@pytest.fixture
+def env(tmp_path):
+    return isolated_env(tmp_path)
+
+
+@pytest.fixture
+def hosts(env):
+    """Start `synctui --headless` processes; whatever is still running is stopped at the end."""
+    started: list[Host] = []
+
+    def start(config: Path, *args: str) -> Host:
+        host = Host(config, env, args, len(started))
+        started.append(host)
+        return host
+
+    yield start
+    for host in started:
+        host.end()

@@ -21,7 +21,7 @@ import pytest
 
 from factories import wait_until
 from synctui import __version__
-from test_headless import env, history, hosts, isolated_env, synctui, write_config  # noqa: F401
+from commandline import history, isolated_env, synctui, write_config
 
 ZONE = "America/Sao_Paulo"
 

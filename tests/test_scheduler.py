@@ -10,7 +10,7 @@ import pytest
 
 from factories import config, finished, next_event, wait_until
 from synctui.scheduler.control import Refused
-from synctui.scheduler.events import RunFinished, RunStarted, StateChanged
+from synctui.scheduler.events import RunStarted, StateChanged
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.store import Store
 from synctui.scheduler.sync_scheduler import SyncScheduler

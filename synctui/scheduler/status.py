@@ -27,8 +27,6 @@ HEARTBEAT_STALE_S = 30.0
 _JUDGED = {Result.SUCCESS, Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED}
 _BAD = {Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED}
 
-HEALTH_WORDS = ("new", "up", "late", "down", "paused")
-
 
 @dataclass(frozen=True)
 class JobStatus:
