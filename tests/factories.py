@@ -73,6 +73,12 @@ def next_event(subscription, predicate, timeout: float = 10.0):
         backlog.extend(subscription.get(timeout=remaining))
 
 
+def discard(subscription) -> None:
+    """Forget every event received so far, read or not."""
+    subscription.__dict__.setdefault("test_backlog", deque()).clear()
+    subscription.drain()
+
+
 def finished(subscription, job_name: str | None = None, timeout: float = 10.0):
     """The record of the next run (of `job_name`) to finish, skips excluded."""
     from synctui.scheduler.events import RunFinished

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Callable
@@ -239,13 +239,10 @@ class RunHandle:
             if after <= 0:
                 self._stop_result = result
             self._term_at = time.monotonic() + max(after, 0.0)
-        self._wake()
-
-    def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except (BlockingIOError, OSError):
-            pass  # Already woken, or the run just ended and closed the pipe.
+            try:
+                os.write(self._wake_w, b"x")
+            except BlockingIOError:
+                pass  # Already woken: the pipe is full of wake-ups.
 
     # --- the run's own thread -----------------------------------------------------
 
@@ -298,14 +295,26 @@ class RunHandle:
         if log_problem:
             error = f"{error}; {log_problem}" if error else log_problem
         duration = time.monotonic() - begun
-        record = self._runner.store.finish_run(
-            self.run.id, result, self._runner.clock(), duration, exit_code=exit_code,
-            signal=signal_name, error=error, log_bytes=self._log_bytes,
-        )
-        os.close(self._wake_r)
-        os.close(self._wake_w)
-        self.run = record
-        self._done.set()
+        try:
+            record = self._runner.store.finish_run(
+                self.run.id, result, self._runner.clock(), duration, exit_code=exit_code,
+                signal=signal_name, error=error, log_bytes=self._log_bytes,
+            )
+        except Exception:
+            # The store failed (disk, a closed store): the record stays `running` and
+            # the next start marks it interrupted. Waiters must still be released.
+            log.exception("run %s of %s: its result (%s) could not be recorded",
+                          self.run.id, self.run.job, result.value)
+            record = replace(self.run, result=result, finished_at=self._runner.clock(),
+                             duration_s=duration, exit_code=exit_code, signal=signal_name,
+                             error=error, log_bytes=self._log_bytes)
+        with self._lock:
+            # Under the lock `_stop` checks `done`, so no wake-up is ever written to
+            # these descriptors once closed (their numbers get reused).
+            self.run = record
+            self._done.set()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
         self._runner.bus.publish(RunFinished(record))
         if self._on_finish is not None:
             self._on_finish(self)
