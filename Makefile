@@ -20,8 +20,10 @@ tools:
 demo: $(STAMP)
 	$(BIN)/synctui --demo
 
+# Each test has its own timeout (pyproject.toml), but pytest-timeout stops timing a test
+# once it has failed, so a hang in its teardown would go on forever: bound the whole run.
 test: $(STAMP) tools
-	$(BIN)/python -m pytest
+	timeout --kill-after=30 1200 $(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
