@@ -260,3 +260,13 @@ def test_a_fault_inside_synctui_still_records_a_result_and_ends_the_job(runner, 
     assert record.result is Result.FAILURE
     assert record.error == "synctui internal error: RuntimeError('disk went away')"
     assert not pid_alive(sessions[0])
+
+
+def test_a_fault_before_the_spawn_still_records_a_result(runner, monkeypatch):
+    def broken(job, env):
+        raise ValueError("argv went wrong")
+
+    monkeypatch.setattr(runner, "_argv", broken)
+    record = runner.run(request(job(command=["true"])))
+    assert record.result is Result.FAILURE
+    assert record.error == "synctui internal error: ValueError('argv went wrong')"

@@ -269,6 +269,9 @@ class RunHandle:
                 + (f": {failure.filename}" if failure.filename else "")
             )
             self._note(error)
+        except Exception as bug:
+            log.exception("run %s of %s: internal error before its start", self.run.id, self.run.job)
+            result, error = Result.FAILURE, f"synctui internal error: {bug!r}"
         else:
             try:
                 self._pgid = process.pid
