@@ -73,6 +73,7 @@ _SCHEDULER_KEYS = (
     "keep_log_bytes",
     "on_failure",
     "on_success",
+    "hook_timeout_seconds",
 )
 _AUTOREFRESH_KEYS = ("enabled", "interval", "interval_minutes")
 _CONTROL_KEYS = ("group",)
@@ -96,6 +97,7 @@ _JOB_KEYS = (
     "log_max_bytes",
     "on_failure",
     "on_success",
+    "hook_timeout_seconds",
 )
 # The seed's settings: (section, field of that section's dataclass, the section's
 # keys that set the same thing).
@@ -266,7 +268,7 @@ class _Settings:
         self.control: dict[str, Any] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.hooks: dict[str, Any] = {}
-        """`on_failure`/`on_success` of `[scheduler]`, for jobs that set none."""
+        """`on_failure`/`on_success`/`hook_timeout_s` of `[scheduler]`, for jobs that set none."""
 
     def section(self, name: str) -> dict[str, Any]:
         return getattr(self, name)
@@ -369,6 +371,8 @@ def _read_document(
     scheduler.take("keep_log_bytes", _size, into, "keep_log_bytes")
     scheduler.take("on_failure", _command, settings.hooks, "on_failure")
     scheduler.take("on_success", _command, settings.hooks, "on_success")
+    scheduler.take("hook_timeout_seconds", _seconds(allow_zero=False), settings.hooks,
+                   "hook_timeout_s")
 
     autorefresh = top.table("autorefresh")
     autorefresh.refuse_unknown(_AUTOREFRESH_KEYS)
@@ -449,6 +453,7 @@ def _read_job(
     table.take("log_max_bytes", _size, job, "log_max_bytes")
     table.take("on_failure", _command, job, "on_failure")
     table.take("on_success", _command, job, "on_success")
+    table.take("hook_timeout_seconds", _seconds(allow_zero=False), job, "hook_timeout_s")
     return job
 
 

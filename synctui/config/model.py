@@ -57,6 +57,8 @@ class JobConfig:
     log_max_bytes: int = 50_000_000
     on_failure: tuple[str, ...] | str | None = None
     on_success: tuple[str, ...] | str | None = None
+    hook_timeout_s: float = 60.0
+    """How long a hook may run before its process group is ended."""
 
 
 @dataclass(frozen=True)
