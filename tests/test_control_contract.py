@@ -1,4 +1,4 @@
-"""The control contract against the in-process implementation (`SyncScheduler`)."""
+"""The control contract, in-process (`SyncScheduler`) and over the control socket (`RemoteControl`)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import pytest
 
 from contract import ControlContract
 from factories import config
+from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.sync_scheduler import SyncScheduler
 
 
 @pytest.fixture
-def control(tmp_path):
+def hosted(tmp_path):
+    """Start a `SyncScheduler` serving its control socket; all are shut down at the end."""
     started = []
 
     def start(jobs):
@@ -26,3 +28,25 @@ def control(tmp_path):
 
 class TestInProcess(ControlContract):
     """`SyncScheduler` keeps the contract."""
+
+    @pytest.fixture
+    def control(self, hosted):
+        return hosted
+
+
+class TestOverTheSocket(ControlContract):
+    """`RemoteControl`, attached to a host through its real Unix socket, keeps it too."""
+
+    @pytest.fixture
+    def control(self, hosted):
+        clients = []
+
+        def attach(jobs):
+            scheduler = hosted(jobs)
+            client = RemoteControl(scheduler.server.path, client="console")
+            clients.append(client)
+            return client
+
+        yield attach
+        for client in clients:
+            client.close()

@@ -29,7 +29,7 @@ def test_wal_mode_and_schema_version(store):
     assert oct(store.state_dir.stat().st_mode & 0o777) == "0o700"
 
 
-def test_a_store_from_the_previous_schema_migrates(tmp_path):
+def test_a_store_from_the_first_schema_migrates(tmp_path):
     state = tmp_path / "state"
     state.mkdir()
     old = sqlite3.connect(state / "synctui.db")
@@ -40,7 +40,7 @@ def test_a_store_from_the_previous_schema_migrates(tmp_path):
         (T0.timestamp(), T0.timestamp() + 2.5),
     )
     old.execute("INSERT INTO job_state (job, paused) VALUES ('orders', 1)")
-    old.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    old.execute("PRAGMA user_version = 1")
     old.commit()
     old.close()
 

@@ -19,6 +19,10 @@ class Refused(Exception):
     """An operation the scheduler declines; the message is the reason, for the operator."""
 
 
+class HostBusy(Refused):
+    """Another live process hosts the scheduler of this state directory."""
+
+
 @runtime_checkable
 class SchedulerControl(Protocol):
     """Status, history, the operator's actions, and a stream of events."""

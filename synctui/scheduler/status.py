@@ -270,6 +270,6 @@ def stored_snapshot(store: Store, config: Config, now: datetime | None = None) -
     paused = {name: store.job_state(name).paused for name in config.jobs}
     return snapshot(
         store, config, running=host is not None and host.scheduling,
-        host=HostInfo(host.pid, host.mode, host.config) if host else None,
+        host=HostInfo(host.pid, host.mode, host.config, host.socket) if host else None,
         fires=fires, paused=paused, now=now,
     )

@@ -75,6 +75,10 @@ MIGRATIONS: tuple[str, ...] = (
         before_last_fire REAL
     );
     """,
+    # 3: where the host serves its control socket.
+    """
+    ALTER TABLE host ADD COLUMN socket TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -109,6 +113,8 @@ class HostRecord:
     heartbeat_at: datetime
     scheduling: bool
     """False while the operator has stopped the scheduler."""
+    socket: str | None = None
+    """The path of its control socket."""
 
 
 @dataclass(frozen=True)
@@ -403,9 +409,9 @@ class Store:
         """Say who hosts the scheduler for this state directory (one row, replaced)."""
         self._write(
             "INSERT OR REPLACE INTO host (id, pid, start_ticks, mode, config, started_at,"
-            " heartbeat_at, scheduling) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+            " heartbeat_at, scheduling, socket) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
             (host.pid, host.start_ticks, host.mode, host.config, _ts(host.started_at),
-             _ts(host.heartbeat_at), int(host.scheduling)),
+             _ts(host.heartbeat_at), int(host.scheduling), host.socket),
         )
 
     def heartbeat(
@@ -439,12 +445,14 @@ class Store:
         """The last host to claim this state directory (alive or not: check its pid)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT pid, start_ticks, mode, config, started_at, heartbeat_at, scheduling"
-                " FROM host"
+                "SELECT pid, start_ticks, mode, config, started_at, heartbeat_at, scheduling,"
+                " socket FROM host"
             ).fetchone()
         if row is None:
             return None
-        return HostRecord(row[0], row[1], row[2], row[3], _dt(row[4]), _dt(row[5]), bool(row[6]))
+        return HostRecord(
+            row[0], row[1], row[2], row[3], _dt(row[4]), _dt(row[5]), bool(row[6]), row[7]
+        )
 
     def fires(self) -> dict[str, Fires]:
         """Each job's fire times as the host last wrote them."""

@@ -12,17 +12,21 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 
+from synctui.config import ConfigError
 from synctui.config.model import Config, JobConfig
-from synctui.scheduler.control import Refused
+from synctui.scheduler.control import HostBusy, Refused
+from synctui.scheduler.control_server import ControlServer, SocketError, socket_path
 from synctui.scheduler.events import EventBus, RunFinished, StateChanged, Subscription
+from synctui.scheduler.hooks import Hooks
 from synctui.scheduler.host_lock import HostLock
 from synctui.scheduler.processes import read_stat
 from synctui.scheduler.records import Fires, Result, RunRecord, Trigger
@@ -79,14 +83,29 @@ class SyncScheduler:
 
     def __init__(
         self, config: Config, *, mode: str = "console", store: Store | None = None,
-        tick_s: float = TICK_S,
+        tick_s: float = TICK_S, bus: EventBus | None = None, serve: bool = True,
+        reload_config: Callable[[], Config] | None = None,
+        on_handover: Callable[[], str] | None = None,
     ) -> None:
+        """
+        Args:
+            mode: `console`, `headless` or `once`: what hosts, as others see it.
+            bus: Where events are published (a new one by default).
+            serve: Serve the control socket while hosting.
+            reload_config: Reads the config afresh, for `reload` (SIGHUP, the socket).
+            on_handover: Answers a headless asking to host (None: keep hosting).
+        """
         self.config = config
         self.mode = mode
         self.zone = ZoneInfo(config.scheduler.timezone)
         self.store = store or Store(config.scheduler.state_dir)
-        self.bus = EventBus()
+        self.bus = bus or EventBus()
+        self._serve = serve
+        self._reload_config = reload_config
+        self._on_handover = on_handover
+        self.server: ControlServer | None = None
         self.runner = Runner(self.store, self.bus, zone=self.zone)
+        self.hooks = Hooks()
         self.tick_s = tick_s
         self._slots: dict[str, _Slot] = {}
         self._active: set[RunHandle] = set()
@@ -136,7 +155,12 @@ class SyncScheduler:
                 raise Refused("the scheduler is already running")
             if not self._hosting:
                 self._take_host_lock()
-                self._recover()
+                try:
+                    self._recover()
+                    self._open_socket()
+                except BaseException:
+                    self._host_lock.release()
+                    raise
                 self.store.claim_host(self._host)
                 self.store.checkpoint_on_demand()
                 self._hosting = True
@@ -200,11 +224,34 @@ class SyncScheduler:
         self._watchdog_stop.set()
         if self._watchdog is not None:
             self._watchdog.join()
+        if self.server is not None:
+            self.server.close()
+            self.server = None
         if self._hosting:
             self.store.release_host(self._host.pid)
             self._hosting = False
         self._host_lock.release()
         return records
+
+    def shutdown_if_idle(self) -> bool:
+        """Shut down (as `shutdown`) only if no run is going; False, and nothing done, if one is.
+
+        For handing over between runs: no run can start between the check and the end.
+        """
+        with self._lock:
+            slots = list(self._slots.values())
+            for slot in slots:
+                slot.lock.acquire()
+            try:
+                with self._active_lock:
+                    if self._active or any(slot.retry is not None for slot in slots):
+                        return False
+                self._closing = True
+            finally:
+                for slot in slots:
+                    slot.lock.release()
+        self.shutdown(grace=0)
+        return True
 
     def end_runs_now(self) -> None:
         """Interrupt every running run now, without waiting out the grace."""
@@ -305,6 +352,25 @@ class SyncScheduler:
                  extra={"event": "reload"})
         self.bus.publish(StateChanged(None, "reloaded"))
 
+    def reload_from_source(self) -> str:
+        """Read the config afresh and take it; an invalid one is refused (the old one stays)."""
+        if self._reload_config is None:
+            raise Refused("this scheduler has no config file to reload (the demo?)")
+        try:
+            config = self._reload_config()
+        except ConfigError as error:
+            for problem in error.problems:
+                log.error("reload refused: %s", problem, extra={"event": "reload_refused"})
+            raise Refused(
+                f"the new config is invalid; still running the previous one: {error.problems[0]}"
+                + (f" (and {len(error.problems) - 1} more problems)" if len(error.problems) > 1
+                   else "")
+            ) from None
+        for warning in config.warnings:
+            log.warning("%s", warning, extra={"event": "config_warning"})
+        self.reload(config)
+        return f"config reloaded: {len(config.jobs)} jobs"
+
     def run_once(self, names: list[str] | None = None) -> dict[str, RunRecord]:
         """Run each job (or those named) once with trigger `once`, retries included, and wait.
 
@@ -336,7 +402,7 @@ class SyncScheduler:
             running = self._aps is not None
         return snapshot(
             self.store, self.config, running=running,
-            host=HostInfo(self._host.pid, self.mode, self._host.config),
+            host=HostInfo(self._host.pid, self.mode, self._host.config, self._host.socket),
             fires=fires, paused={name: slot.paused for name, slot in slots.items()},
             now=utc_now(),
             running_runs={name: s.handle.run for name, s in slots.items() if s.busy},
@@ -483,6 +549,8 @@ class SyncScheduler:
                 slot.retry.start()
                 log.info("%s: retry %d of %d in %s", job.name, record.attempt, job.retries,
                          seconds_text(delay), extra={"event": "retry_scheduled", "job": job.name})
+            retrying = slot.retry is not None
+        self.hooks.after(job, record, self.zone, retrying=retrying)
         self.store.apply_retention(
             record.job, self.config.scheduler.keep_runs, self.config.scheduler.keep_log_bytes
         )
@@ -531,10 +599,24 @@ class SyncScheduler:
     def _take_host_lock(self) -> None:
         if not self._host_lock.acquire():
             other = self.store.host()
-            raise Refused(
+            raise HostBusy(
                 f"another synctui{f' (pid {other.pid}, {other.mode})' if other else ''}"
                 f" already hosts {self.config.scheduler.state_dir}"
             )
+
+    def _open_socket(self) -> None:
+        if not self._serve or self.server is not None:
+            return
+        server = ControlServer(
+            self, socket_path(self.config.scheduler.state_dir), group=self.config.control.group,
+            reload=self.reload_from_source, handover=self._on_handover,
+        )
+        try:
+            server.start()
+        except SocketError as error:
+            raise Refused(str(error)) from None
+        self.server = server
+        self._host = replace(self._host, socket=str(server.path))
 
     def _recover(self) -> None:
         """Record the runs of a dead host `interrupted` (once per process)."""

@@ -1,0 +1,214 @@
+"""`RemoteControl`: a scheduler hosted by another process, steered over its control socket.
+
+It implements the same `SchedulerControl` interface as `SyncScheduler`, so the
+console cannot tell them apart except by the label `attached`. Requests go over
+one connection; events come over a second one, read on a thread and handed to
+subscribers through a local `EventBus`. When the host goes away, subscribers
+get `StateChanged(None, "host-lost")` and `on_lost` is called.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from synctui.scheduler.control import Refused
+from synctui.scheduler.events import EventBus, StateChanged, Subscription
+from synctui.scheduler.protocol import (
+    PROTOCOL_VERSION, ProtocolError, event_from_wire, line, parse, run_from_wire,
+    status_from_wire,
+)
+from synctui.scheduler.records import RunRecord
+from synctui.scheduler.status import SchedulerStatus
+
+REQUEST_TIMEOUT_S = 30.0
+
+
+class HostUnreachable(Refused):
+    """The host cannot be reached (gone, or its socket refused this user)."""
+
+
+class _Connection:
+    """One connection to the host: its greeting read, then lines both ways."""
+
+    def __init__(self, path: Path, client: str, timeout: float | None) -> None:
+        self.path = path
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.socket.settimeout(timeout)
+        try:
+            self.socket.connect(str(path))
+        except OSError as error:
+            self.socket.close()
+            raise HostUnreachable(f"cannot reach the host at {path}: {error.strerror}") from None
+        self._reader = self.socket.makefile("rb")
+        self.client = client
+        self.greeting = self.read()
+        if "protocol" not in self.greeting:
+            self.close()
+            raise HostUnreachable(f"the host at {path} refused: {self.greeting.get('error')}")
+        if self.greeting["protocol"] != PROTOCOL_VERSION:
+            self.close()
+            raise HostUnreachable(
+                f"the host at {path} speaks control protocol {self.greeting['protocol']};"
+                f" this synctui speaks {PROTOCOL_VERSION}: run the same version on both sides"
+            )
+
+    def send(self, message: dict) -> None:
+        try:
+            self.socket.sendall(line({**message, "client": self.client}))
+        except OSError as error:
+            raise HostUnreachable(f"lost the host at {self.path}: {error}") from None
+
+    def read(self) -> dict:
+        try:
+            raw = self._reader.readline()
+        except OSError as error:
+            raise HostUnreachable(f"lost the host at {self.path}: {error}") from None
+        if not raw:
+            raise HostUnreachable(f"the host at {self.path} went away")
+        try:
+            return parse(raw)
+        except ProtocolError as error:
+            raise HostUnreachable(f"the host at {self.path} sent {error}") from None
+
+    def close(self) -> None:
+        self._reader.close()
+        self.socket.close()
+
+
+class RemoteControl:
+    """The scheduler of the process serving `path`, as a `SchedulerControl`."""
+
+    label = "attached"
+
+    def __init__(
+        self, path: Path, *, client: str = "cli", bus: EventBus | None = None,
+        on_lost: Callable[[], None] | None = None, timeout: float = REQUEST_TIMEOUT_S,
+    ) -> None:
+        """
+        Args:
+            path: The host's control socket.
+            client: What this process is, for the host (`console` counts for handing over).
+            bus: Where events from the host are published (one of its own by default).
+            on_lost: Called once, from the event thread, when the host's stream ends.
+        """
+        self.path = Path(path)
+        self._client = client
+        self._requests = _Connection(self.path, client, timeout)
+        self.greeting = self._requests.greeting
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self.bus = bus or EventBus()
+        self._on_lost = on_lost
+        self._stream: _Connection | None = None
+        self._closed = False
+
+    # --- the interface ------------------------------------------------------------
+
+    def status(self) -> SchedulerStatus:
+        return status_from_wire(self.request("status"))
+
+    def history(
+        self, job: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[RunRecord]:
+        return [run_from_wire(run) for run in self.request(
+            "history", job=job, limit=limit, before_id=before_id)]
+
+    def run_now(self, name: str) -> RunRecord:
+        return run_from_wire(self.request("run", job=name))
+
+    def run_and_wait(self, name: str) -> RunRecord:
+        """Start a manual run and return its record once it has ended."""
+        return run_from_wire(self.request("run", job=name, wait=True, timeout=None))
+
+    def cancel(self, name: str) -> None:
+        self.request("cancel", job=name)
+
+    def pause(self, name: str | None = None) -> None:
+        self.request("pause", job=name)
+
+    def resume(self, name: str | None = None) -> None:
+        self.request("resume", job=name)
+
+    def skip_next(self, name: str) -> datetime:
+        return datetime.fromisoformat(self.request("skip", job=name))
+
+    def stop(self) -> None:
+        self.request("stop")
+
+    def start(self) -> None:
+        self.request("start")
+
+    def restart(self) -> None:
+        self.request("restart")
+
+    def reload(self) -> str:
+        """Have the host re-read its config; returns what it did."""
+        return self.request("reload")
+
+    def handover(self) -> str:
+        """Ask the host to let this process host; returns its answer."""
+        return self.request("handover")
+
+    def subscribe(
+        self, notify: Callable[[], None] | None = None, maxsize: int = 10_000
+    ) -> Subscription:
+        subscription = self.bus.subscribe(maxsize=maxsize, notify=notify)
+        with self._lock:
+            if self._stream is None:
+                self._stream = _Connection(self.path, self._client, timeout=REQUEST_TIMEOUT_S)
+                self._stream.send({"id": 0, "op": "subscribe"})
+                reply = self._stream.read()
+                if not reply.get("ok"):
+                    raise HostUnreachable(f"the host refused to stream events: {reply.get('error')}")
+                self._stream.socket.settimeout(None)
+                threading.Thread(target=self._read_events, name="synctui-events",
+                                 daemon=True).start()
+        return subscription
+
+    def close(self) -> None:
+        """Hang up (the host goes on)."""
+        self._closed = True
+        self._requests.close()
+        if self._stream is not None:
+            # shutdown wakes the event thread's blocking read; close alone may not.
+            try:
+                self._stream.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    # --- inside -------------------------------------------------------------------
+
+    def request(self, op: str, timeout: float | None = REQUEST_TIMEOUT_S, **arguments) -> Any:
+        """Send one request and return its result; a refusal raises `Refused`."""
+        with self._lock:
+            self._next_id += 1
+            self._requests.socket.settimeout(timeout)
+            self._requests.send({"id": self._next_id, "op": op, **arguments})
+            reply = self._requests.read()
+            # A reply to an earlier request that timed out may come first.
+            while reply.get("id", self._next_id) != self._next_id:
+                reply = self._requests.read()
+        if reply.get("ok"):
+            return reply.get("result")
+        if reply.get("refused"):
+            raise Refused(reply["error"])
+        raise HostUnreachable(f"the host could not do {op!r}: {reply.get('error')}")
+
+    def _read_events(self) -> None:
+        assert self._stream is not None
+        try:
+            while True:
+                message = self._stream.read()
+                self.bus.publish(event_from_wire(message["event"]))
+        except (HostUnreachable, ProtocolError, KeyError, TypeError, ValueError):
+            pass
+        finally:
+            self._stream.close()
+        if not self._closed:
+            self.bus.publish(StateChanged(None, "host-lost"))
+            if self._on_lost is not None:
+                self._on_lost()

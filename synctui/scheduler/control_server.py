@@ -1,0 +1,388 @@
+"""The host's control socket: other processes see and steer its scheduler through it.
+
+The server runs an asyncio loop on a thread of its own. Requests that touch the
+scheduler run on a small pool, so a slow client, a flood of clients or a bad
+request never delays a fire; a subscriber that cannot keep up loses events
+(and is told how many) rather than slowing anything down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import hashlib
+import logging
+import os
+import socket
+import stat
+import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+from synctui.scheduler.control import Refused
+from synctui import __version__
+from synctui.scheduler.events import EventsMissed, RunFinished, Subscription
+from synctui.scheduler.protocol import (
+    MAX_REQUEST_BYTES, OPERATIONS, PROTOCOL_VERSION, ProtocolError, event_to_wire, line, parse,
+    run_to_wire, status_to_wire,
+)
+
+log = logging.getLogger("synctui.control")
+
+SOCKET_NAME = "control.sock"
+MAX_SOCKET_PATH = 100
+"""Bytes; a Unix socket path longer than this (108 on Linux, less elsewhere) cannot be bound."""
+MAX_CONNECTIONS = 512
+SUBSCRIBER_QUEUE = 10_000
+"""Events or output lines held for one subscriber before it is told it missed some."""
+
+
+class SocketError(Exception):
+    """The control socket cannot be set up; the message says why and where."""
+
+
+def socket_path(state_dir: Path) -> Path:
+    """Where the host of `state_dir` serves: in it, or (path too long) in a private runtime dir."""
+    inside = Path(state_dir) / SOCKET_NAME
+    if len(os.fsencode(inside)) <= MAX_SOCKET_PATH:
+        return inside
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    digest = hashlib.sha256(os.fsencode(Path(state_dir).resolve())).hexdigest()[:16]
+    return Path(runtime) / f"synctui-{os.getuid()}" / f"{digest}.sock"
+
+
+def _group_id(group: str) -> int | None:
+    if not group:
+        return None
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise SocketError(f"[control] group: no group named {group!r} on this machine") from None
+
+
+def _private_directory(directory: Path, gid: int | None, *, own: bool) -> None:
+    """Make `directory` 0700 (0750 and group `gid`), refusing one that is not ours."""
+    if own:
+        try:
+            directory.mkdir(mode=0o700, parents=True)
+        except FileExistsError:
+            pass
+    info = os.lstat(directory)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise SocketError(f"{directory}: not a directory owned by this user; refusing to put the"
+                          " control socket there")
+    if gid is not None:
+        os.chown(directory, -1, gid)
+    os.chmod(directory, 0o750 if gid is not None else 0o700)
+
+
+def _bind(path: Path, gid: int | None) -> socket.socket:
+    """A listening socket at `path`, with its final permissions before anyone can reach it.
+
+    It is bound under a temporary name in the private directory and renamed into
+    place, which also replaces a stale socket (or anything planted there) atomically.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        temporary.unlink(missing_ok=True)
+        listener.bind(str(temporary))
+        if gid is not None:
+            os.chown(temporary, -1, gid)
+        os.chmod(temporary, 0o660 if gid is not None else 0o600)
+        listener.listen(128)
+        os.replace(temporary, path)
+    except OSError as error:
+        listener.close()
+        temporary.unlink(missing_ok=True)
+        raise SocketError(f"{path}: cannot serve the control socket: {error.strerror}") from None
+    listener.setblocking(False)
+    return listener
+
+
+def _peer(connection: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end."""
+    raw = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", raw)
+
+
+def _groups_of(pid: int) -> set[int]:
+    """The supplementary groups of process `pid`."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for text in status:
+                if text.startswith("Groups:"):
+                    return {int(g) for g in text.split()[1:]}
+    except OSError:
+        pass
+    return set()
+
+
+class ControlServer:
+    """Serves one scheduler's status, history, actions and events on a Unix socket."""
+
+    def __init__(
+        self, scheduler, path: Path, *, group: str = "",
+        reload: Callable[[], str] | None = None, handover: Callable[[], str] | None = None,
+    ) -> None:
+        """
+        Args:
+            scheduler: The `SyncScheduler` to serve.
+            path: Where to serve (see `socket_path`).
+            group: `[control] group`: its members may connect too.
+            reload: Re-reads the config and applies it; returns what it did (raises Refused).
+            handover: Asked by a headless that wants to host; returns the answer.
+        """
+        self.scheduler = scheduler
+        self.path = Path(path)
+        self._gid = _group_id(group)
+        self._greeting = {
+            "synctui": __version__, "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
+            "mode": scheduler.mode, "config": str(scheduler.config.path or "") or None,
+            "state_dir": str(scheduler.config.scheduler.state_dir),
+        }
+        self._reload = reload
+        self._handover = handover
+        self._loop = asyncio.new_event_loop()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="synctui-control")
+        self._thread: threading.Thread | None = None
+        self._listener: socket.socket | None = None
+        self._connections: set[asyncio.Task] = set()
+        self._stopped = asyncio.Event()
+        self.clients: dict[asyncio.Task, str] = {}
+        """Each open connection and what it said it is (`console`, `cli`, ...)."""
+
+    @property
+    def consoles(self) -> int:
+        """How many consoles are attached now."""
+        return sum(kind == "console" for kind in list(self.clients.values()))
+
+    def start(self) -> None:
+        """Create the socket (private, or for the group) and serve it on a thread."""
+        inside_state_dir = self.path.parent == Path(self.scheduler.config.scheduler.state_dir)
+        try:
+            _private_directory(self.path.parent, self._gid, own=not inside_state_dir)
+        except OSError as error:
+            raise SocketError(f"{self.path.parent}: {error.strerror}") from None
+        self._listener = _bind(self.path, self._gid)
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._serve, args=(ready,), name="synctui-control", daemon=True
+        )
+        self._thread.start()
+        ready.wait()
+        log.info("control socket at %s", self.path, extra={"event": "control_socket"})
+
+    def close(self) -> None:
+        """Stop serving: every connection is closed and the socket file removed."""
+        if self._thread is None:
+            return
+        self._loop.call_soon_threadsafe(self._stopped.set)
+        self._thread.join()
+        self._thread = None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            if self._listener is not None and os.stat(self.path).st_ino == os.fstat(
+                self._listener.fileno()
+            ).st_ino:
+                self.path.unlink()
+        except OSError:
+            pass  # already replaced by the next host's socket, or gone
+        if self._listener is not None:
+            self._listener.close()
+
+    # --- the loop -------------------------------------------------------------------
+
+    def _serve(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._main(ready))
+        self._loop.close()
+
+    async def _main(self, ready: threading.Event) -> None:
+        server = await asyncio.start_unix_server(
+            self._accept, sock=self._listener, limit=MAX_REQUEST_BYTES
+        )
+        ready.set()
+        await self._stopped.wait()
+        server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._connections.add(task)
+        self.clients[task] = "client"
+        try:
+            await self._converse(reader, writer, task)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client went away; nothing to tell anyone
+        except asyncio.CancelledError:
+            pass  # the server is closing
+        finally:
+            self._connections.discard(task)
+            self.clients.pop(task, None)
+            writer.close()
+
+    async def _converse(self, reader, writer, task) -> None:
+        if len(self._connections) > MAX_CONNECTIONS:
+            writer.write(line({"ok": False, "error": f"too many connections (limit"
+                                                     f" {MAX_CONNECTIONS}); try again"}))
+            await writer.drain()
+            return
+        refusal = self._refuse_peer(writer.get_extra_info("socket"))
+        if refusal:
+            log.warning("control socket: %s", refusal, extra={"event": "control_refused"})
+            writer.write(line({"ok": False, "error": refusal}))
+            await writer.drain()
+            return
+        writer.write(line(self._greeting))
+        await writer.drain()
+        while True:
+            try:
+                raw = await reader.readline()
+            except ValueError:
+                writer.write(line({"ok": False, "error": f"request too large (limit"
+                                                         f" {MAX_REQUEST_BYTES} bytes)"}))
+                await writer.drain()
+                return
+            if not raw:
+                return
+            if not raw.strip():
+                continue
+            try:
+                request = parse(raw)
+            except ProtocolError as error:
+                writer.write(line({"ok": False, "error": f"malformed request: {error}"}))
+                await writer.drain()
+                continue
+            if request.get("client") in ("console", "cli", "headless"):
+                self.clients[task] = request["client"]
+            if request.get("op") == "subscribe":
+                await self._stream(request, reader, writer)
+                return
+            writer.write(line(await self._answer(request)))
+            await writer.drain()
+
+    def _refuse_peer(self, connection: socket.socket) -> str | None:
+        pid, uid, gid = _peer(connection)
+        if uid in (0, os.getuid()):
+            return None
+        if self._gid is not None and (gid == self._gid or self._gid in _groups_of(pid)):
+            return None
+        return f"uid {uid} (pid {pid}) may not use this scheduler's control socket"
+
+    async def _answer(self, request: dict) -> dict:
+        reply: dict = {"id": request.get("id")}
+        op = request.get("op")
+        if op not in OPERATIONS:
+            return {**reply, "ok": False,
+                    "error": f"unknown op {op!r} (known: {', '.join(OPERATIONS)})"}
+        try:
+            if op == "run" and request.get("wait"):
+                result = await self._run_and_wait(request)
+            else:
+                result = await self._loop.run_in_executor(self._pool, self._perform, op, request)
+        except Refused as refusal:
+            return {**reply, "ok": False, "error": str(refusal), "refused": True}
+        except ProtocolError as error:
+            return {**reply, "ok": False, "error": f"bad request: {error}"}
+        except Exception as error:  # never let one request stop the server
+            log.exception("control socket: %s failed", op, extra={"event": "control_error"})
+            return {**reply, "ok": False, "error": f"internal error: {error}"}
+        return {**reply, "ok": True, "result": result}
+
+    def _perform(self, op: str, request: dict):
+        """One request against the scheduler, on the pool."""
+        scheduler = self.scheduler
+        if op == "status":
+            status = scheduler.status()
+            return status_to_wire(status)
+        if op == "history":
+            limit = _argument(request, "limit", int, default=100)
+            if not 1 <= limit <= 10_000:
+                raise ProtocolError("limit must be between 1 and 10000")
+            runs = scheduler.history(
+                _argument(request, "job", str, default=None), limit,
+                _argument(request, "before_id", int, default=None),
+            )
+            return [run_to_wire(run) for run in runs]
+        if op == "run":
+            return run_to_wire(scheduler.run_now(_argument(request, "job", str)))
+        if op == "cancel":
+            return scheduler.cancel(_argument(request, "job", str))
+        if op in ("pause", "resume"):
+            return getattr(scheduler, op)(_argument(request, "job", str, default=None))
+        if op == "skip":
+            return scheduler.skip_next(_argument(request, "job", str)).isoformat()
+        if op in ("stop", "start", "restart"):
+            return getattr(scheduler, op)()
+        if op == "reload":
+            if self._reload is None:
+                raise Refused("this host cannot reload its config")
+            return self._reload()
+        if op == "handover":
+            if self._handover is None:
+                raise Refused(f"the host is {self._greeting.get('mode')}: it keeps hosting")
+            return self._handover()
+        raise ProtocolError(f"op {op!r} takes no plain request")
+
+    async def _run_and_wait(self, request: dict) -> dict:
+        """Start a manual run and answer with its record once it has ended."""
+        ended = asyncio.Event()
+        subscription = self.scheduler.subscribe(
+            notify=lambda: self._loop.call_soon_threadsafe(ended.set), maxsize=100
+        )
+        try:
+            run = await self._loop.run_in_executor(self._pool, self._perform, "run", request)
+            while True:
+                await ended.wait()
+                ended.clear()
+                for event in subscription.drain():
+                    if isinstance(event, RunFinished) and event.run.id == run["id"]:
+                        return run_to_wire(event.run)
+                    if isinstance(event, EventsMissed):
+                        # Its end may be among what was missed: the store has it then.
+                        stored = await self._loop.run_in_executor(
+                            self._pool, self.scheduler.store.run, run["id"])
+                        if stored is not None and stored.finished:
+                            return run_to_wire(stored)
+        finally:
+            subscription.close()
+
+    async def _stream(self, request: dict, reader, writer) -> None:
+        """Answer `subscribe`, then send events until either side goes away."""
+        waiting = asyncio.Event()
+        subscription: Subscription = self.scheduler.subscribe(
+            notify=lambda: self._loop.call_soon_threadsafe(waiting.set),
+            maxsize=SUBSCRIBER_QUEUE,
+        )
+        try:
+            writer.write(line({"id": request.get("id"), "ok": True, "result": None}))
+            await writer.drain()
+            # A subscriber sends nothing more: anything read, or the end, means it is done.
+            hung_up = asyncio.ensure_future(reader.read(1))
+            while True:
+                woke = asyncio.ensure_future(waiting.wait())
+                done, _ = await asyncio.wait({woke, hung_up}, return_when=asyncio.FIRST_COMPLETED)
+                if hung_up in done:
+                    woke.cancel()
+                    return
+                waiting.clear()
+                events = subscription.drain()
+                if events:
+                    writer.write(b"".join(line({"event": event_to_wire(e)}) for e in events))
+                    await writer.drain()
+        finally:
+            subscription.close()
+
+
+def _argument(request: dict, name: str, kind: type, default=ProtocolError):
+    value = request.get(name, default)
+    if value is ProtocolError:
+        raise ProtocolError(f"{request.get('op')} needs {name!r}")
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise ProtocolError(f"{name!r} must be {kind.__name__}")
+    return value

@@ -1,0 +1,156 @@
+"""The control socket's wire format: newline-delimited JSON, and the records it carries.
+
+A connection starts with the host's greeting (`{"synctui": ..., "protocol": 1, ...}`).
+Each request is one line, `{"id": 7, "op": "status", ...arguments}`; its reply is
+one line, `{"id": 7, "ok": true, "result": ...}` or
+`{"id": 7, "ok": false, "error": "...", "refused": true}` (`refused` for an
+operation the scheduler declined, as opposed to a bad request). After a
+`subscribe` request is answered, the connection carries only events,
+`{"event": {...}}`, one a line. Times travel as ISO 8601 in UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+
+from synctui.scheduler.events import (
+    Event, EventsMissed, OutputLines, RunFinished, RunStarted, StateChanged,
+)
+from synctui.scheduler.records import Result, RunRecord, Trigger
+from synctui.scheduler.status import HostInfo, JobStatus, SchedulerStatus
+
+PROTOCOL_VERSION = 1
+MAX_REQUEST_BYTES = 64 * 1024
+"""A request line longer than this is refused and its connection closed."""
+OPERATIONS = (
+    "status", "history", "run", "cancel", "pause", "resume", "skip", "stop", "start",
+    "restart", "reload", "subscribe", "handover",
+)
+
+
+class ProtocolError(Exception):
+    """A line that is not what the protocol says; the message says what is wrong."""
+
+
+def line(message: dict) -> bytes:
+    """One message as a line of the protocol."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def parse(raw: bytes) -> dict:
+    """The JSON object on one line; anything else is a ProtocolError."""
+    try:
+        message = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ProtocolError(f"not JSON: {error}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError(f"expected a JSON object, got {type(message).__name__}")
+    return message
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
+
+
+# --- records ----------------------------------------------------------------------
+
+_RUN_TIMES = ("scheduled_at", "started_at", "finished_at")
+
+
+def run_to_wire(run: RunRecord) -> dict:
+    wire = {f.name: getattr(run, f.name) for f in fields(run)}
+    wire.update({name: _time(wire[name]) for name in _RUN_TIMES})
+    wire.update(trigger=run.trigger.value, result=run.result.value,
+                log_path=str(run.log_path) if run.log_path else None)
+    return wire
+
+
+def run_from_wire(wire: dict) -> RunRecord:
+    values = dict(wire)
+    values.update({name: _parse_time(values.get(name)) for name in _RUN_TIMES})
+    values.update(trigger=Trigger(values["trigger"]), result=Result(values["result"]),
+                  log_path=Path(values["log_path"]) if values.get("log_path") else None)
+    return RunRecord(**values)
+
+
+_JOB_TIMES = ("last_run", "next_run")
+
+
+def _job_to_wire(job: JobStatus) -> dict:
+    wire = {f.name: getattr(job, f.name) for f in fields(job)}
+    wire.update({name: _time(wire[name]) for name in _JOB_TIMES})
+    wire.update(last_result=job.last_result.value if job.last_result else None,
+                recent_durations=[list(pair) for pair in job.recent_durations])
+    return wire
+
+
+def _job_from_wire(wire: dict) -> JobStatus:
+    values = dict(wire)
+    values.update({name: _parse_time(values.get(name)) for name in _JOB_TIMES})
+    values.update(
+        last_result=Result(values["last_result"]) if values.get("last_result") else None,
+        recent_durations=tuple((float(d), bool(ok)) for d, ok in values["recent_durations"]),
+    )
+    return JobStatus(**values)
+
+
+def status_to_wire(status: SchedulerStatus) -> dict:
+    return {
+        "running": status.running, "paused": status.paused, "timezone": status.timezone,
+        "interval_minutes": status.interval_minutes, "last_run": _time(status.last_run),
+        "last_result": status.last_result.value if status.last_result else None,
+        "next_run": _time(status.next_run),
+        "host": None if status.host is None else {
+            f.name: getattr(status.host, f.name) for f in fields(status.host)
+        },
+        "jobs": {name: _job_to_wire(job) for name, job in status.jobs.items()},
+    }
+
+
+def status_from_wire(wire: dict) -> SchedulerStatus:
+    return SchedulerStatus(
+        running=wire["running"], paused=wire["paused"], timezone=wire["timezone"],
+        interval_minutes=wire["interval_minutes"], last_run=_parse_time(wire["last_run"]),
+        last_result=Result(wire["last_result"]) if wire["last_result"] else None,
+        next_run=_parse_time(wire["next_run"]),
+        host=HostInfo(**wire["host"]) if wire["host"] else None,
+        jobs={name: _job_from_wire(job) for name, job in wire["jobs"].items()},
+    )
+
+
+# --- events -----------------------------------------------------------------------
+
+
+def event_to_wire(event: Event) -> dict:
+    if isinstance(event, RunStarted):
+        return {"type": "run-started", "run": run_to_wire(event.run)}
+    if isinstance(event, RunFinished):
+        return {"type": "run-finished", "run": run_to_wire(event.run)}
+    if isinstance(event, OutputLines):
+        return {"type": "output", "job": event.job, "run_id": event.run_id,
+                "lines": list(event.lines)}
+    if isinstance(event, StateChanged):
+        return {"type": "state", "job": event.job, "what": event.what}
+    return {"type": "missed", "count": event.count}
+
+
+def event_from_wire(wire: dict) -> Event:
+    kind = wire.get("type")
+    if kind == "run-started":
+        return RunStarted(run_from_wire(wire["run"]))
+    if kind == "run-finished":
+        return RunFinished(run_from_wire(wire["run"]))
+    if kind == "output":
+        return OutputLines(wire["job"], wire["run_id"], tuple(wire["lines"]))
+    if kind == "state":
+        return StateChanged(wire["job"], wire["what"])
+    if kind == "missed":
+        return EventsMissed(wire["count"])
+    raise ProtocolError(f"unknown event type {kind!r}")
