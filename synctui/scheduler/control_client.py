@@ -157,17 +157,23 @@ class RemoteControl:
         self, notify: Callable[[], None] | None = None, maxsize: int = 10_000
     ) -> Subscription:
         subscription = self.bus.subscribe(maxsize=maxsize, notify=notify)
-        with self._lock:
-            if self._stream is None:
-                self._stream = _Connection(self.path, self._client, timeout=REQUEST_TIMEOUT_S)
-                self._stream.send({"id": 0, "op": "subscribe"})
-                reply = self._stream.read()
-                if not reply.get("ok"):
-                    raise HostUnreachable(f"the host refused to stream events: {reply.get('error')}")
-                self._stream.socket.settimeout(None)
-                threading.Thread(target=self._read_events, name="synctui-events",
-                                 daemon=True).start()
+        self.follow()
         return subscription
+
+    def follow(self) -> None:
+        """Receive the host's events onto `bus` from now on (once; later calls do nothing)."""
+        with self._lock:
+            if self._stream is not None:
+                return
+            stream = _Connection(self.path, self._client, timeout=REQUEST_TIMEOUT_S)
+            stream.send({"id": 0, "op": "subscribe"})
+            reply = stream.read()
+            if not reply.get("ok"):
+                stream.close()
+                raise HostUnreachable(f"the host refused to stream events: {reply.get('error')}")
+            stream.socket.settimeout(None)
+            self._stream = stream
+            threading.Thread(target=self._read_events, name="synctui-events", daemon=True).start()
 
     def close(self) -> None:
         """Hang up (the host goes on)."""

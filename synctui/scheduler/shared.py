@@ -1,0 +1,255 @@
+"""`SharedScheduler`: a console's hold on the one scheduler of its state directory.
+
+It hosts the scheduler in this process when nobody does, and attaches to the
+host over the control socket when someone does. It follows the host as hosts
+change: it hands over to a headless that asks (between runs), and when the host
+dies it waits briefly for a standby headless to take over, then takes over
+itself if none did (the first console to take the lock wins; the others attach
+to it). Its label says which it is now; its events come from whichever
+scheduler it is on, through one bus, so the console subscribes once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from synctui.config.model import Config
+from synctui.scheduler.control import HostBusy, Refused
+from synctui.scheduler.control_client import HostUnreachable, RemoteControl
+from synctui.scheduler.events import EventBus, StateChanged, Subscription
+from synctui.scheduler.records import RunRecord
+from synctui.scheduler.status import SchedulerStatus, live_host
+from synctui.scheduler.store import Store
+from synctui.scheduler.sync_scheduler import SyncScheduler
+
+log = logging.getLogger("synctui.shared")
+
+TAKEOVER_WAIT_S = 1.0
+"""How long a console leaves a dead host's standby headless to take over before trying itself."""
+FIND_HOST_S = 10.0
+"""How long to keep looking for a host that holds the lock but is not reachable yet."""
+POLL_S = 0.05
+
+
+class SharedScheduler:
+    """Hosting or attached, as the other processes on the state directory allow."""
+
+    def __init__(
+        self, config: Config, *, store: Store | None = None,
+        reload_config: Callable[[], Config] | None = None,
+        takeover_wait_s: float = TAKEOVER_WAIT_S, tick_s: float | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store or Store(config.scheduler.state_dir)
+        self.bus = EventBus()
+        self._reload_config = reload_config
+        self._takeover_wait_s = takeover_wait_s
+        self._tick_s = tick_s
+        self._lock = threading.RLock()
+        self._backend: SyncScheduler | RemoteControl | None = None
+        self._closing = False
+        self._handing_over = False
+
+    # --- who it is ----------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        """`in-process` while hosting, `attached` while attached to another host."""
+        backend = self._backend
+        return backend.label if backend is not None else "attached"
+
+    @property
+    def hosting(self) -> bool:
+        """Whether this process hosts the scheduler now."""
+        return isinstance(self._backend, SyncScheduler)
+
+    @property
+    def host_config(self) -> str | None:
+        """The config file the host runs (it may differ from this console's)."""
+        backend = self._backend
+        if isinstance(backend, RemoteControl):
+            return backend.greeting.get("config")
+        return str(self.config.path) if self.config.path else None
+
+    @property
+    def attached_consoles(self) -> int:
+        """How many other consoles are attached to this process (while hosting)."""
+        backend = self._backend
+        return backend.attached_consoles if isinstance(backend, SyncScheduler) else 0
+
+    # --- coming and going ---------------------------------------------------------
+
+    def open(self) -> None:
+        """Host the scheduler, or attach to its live host; Refused if neither can be done."""
+        self._settle(host_after_s=0.0)
+
+    def shutdown(self, grace: float | None = None) -> list[RunRecord]:
+        """Leave: a hosted scheduler shuts down (runs get `grace`); an attached one goes on."""
+        with self._lock:
+            self._closing = True
+            backend = self._backend
+        if isinstance(backend, SyncScheduler):
+            return backend.shutdown(grace)
+        if backend is not None:
+            backend.close()
+        return []
+
+    def end_runs_now(self) -> None:
+        """Interrupt the runs this process hosts now, without waiting out the grace."""
+        backend = self._backend
+        if isinstance(backend, SyncScheduler):
+            backend.end_runs_now()
+
+    def hand_over(self) -> None:
+        """Stop hosting between runs (blocks until then) so that another process hosts.
+
+        For a headless that asked, and for a hosting console quitting with others
+        attached: they take over through their own `host-lost` path.
+        """
+        with self._lock:
+            backend = self._backend
+            self._handing_over = True
+        if isinstance(backend, SyncScheduler):
+            backend.hand_over()
+
+    # --- the interface ------------------------------------------------------------
+
+    def status(self) -> SchedulerStatus:
+        return self._current().status()
+
+    def history(
+        self, job: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[RunRecord]:
+        return self._current().history(job, limit, before_id)
+
+    def run_now(self, name: str) -> RunRecord:
+        return self._current().run_now(name)
+
+    def cancel(self, name: str) -> None:
+        self._current().cancel(name)
+
+    def pause(self, name: str | None = None) -> None:
+        self._current().pause(name)
+
+    def resume(self, name: str | None = None) -> None:
+        self._current().resume(name)
+
+    def skip_next(self, name: str) -> datetime:
+        return self._current().skip_next(name)
+
+    def stop(self) -> None:
+        self._current().stop()
+
+    def start(self) -> None:
+        self._current().start()
+
+    def restart(self) -> None:
+        self._current().restart()
+
+    def reload(self) -> str:
+        """Have the scheduler re-read its config; returns what it did."""
+        backend = self._current()
+        if isinstance(backend, SyncScheduler):
+            return backend.reload_from_source()
+        return backend.reload()
+
+    def subscribe(
+        self, notify: Callable[[], None] | None = None, maxsize: int = 10_000
+    ) -> Subscription:
+        return self.bus.subscribe(maxsize=maxsize, notify=notify)
+
+    # --- inside -------------------------------------------------------------------
+
+    def _current(self) -> SyncScheduler | RemoteControl:
+        backend = self._backend
+        if backend is None:
+            raise Refused("looking for the scheduler's new host; try again in a moment")
+        return backend
+
+    def _settle(self, host_after_s: float) -> None:
+        """Attach to the live host, or host after `host_after_s` if none appears."""
+        start = time.monotonic()
+        while not self._closing:
+            remote = self._attach()
+            if remote is not None:
+                self._use(remote)
+                return
+            if time.monotonic() - start >= host_after_s:
+                scheduler = SyncScheduler(
+                    self.config, mode="console", store=self.store, bus=self.bus,
+                    reload_config=self._reload_config, on_handover=self._asked_to_hand_over,
+                    **({"tick_s": self._tick_s} if self._tick_s is not None else {}),
+                )
+                try:
+                    scheduler.start()
+                except HostBusy:
+                    # Another process holds the lock: it will serve soon; attach to it.
+                    if time.monotonic() - start > host_after_s + FIND_HOST_S:
+                        raise
+                else:
+                    self._use(scheduler)
+                    return
+            time.sleep(POLL_S)
+
+    def _attach(self) -> RemoteControl | None:
+        host = live_host(self.store, datetime.now(timezone.utc))
+        if host is None or host.socket is None:
+            return None
+        try:
+            remote = RemoteControl(
+                Path(host.socket), client="console", bus=self.bus, on_lost=self._host_lost
+            )
+        except HostUnreachable:
+            return None
+        try:
+            remote.follow()
+        except HostUnreachable:
+            remote.close()
+            return None
+        return remote
+
+    def _use(self, backend: SyncScheduler | RemoteControl) -> None:
+        with self._lock:
+            self._backend = backend
+            self._handing_over = False
+        if isinstance(backend, SyncScheduler):
+            log.info("hosting the scheduler", extra={"event": "host"})
+            self.bus.publish(StateChanged(None, "hosting"))
+        else:
+            greeting = backend.greeting
+            log.info("attached to the scheduler of pid %s (%s)", greeting.get("pid"),
+                     greeting.get("mode"), extra={"event": "attach"})
+            self.bus.publish(StateChanged(None, "attached"))
+
+    def _host_lost(self) -> None:
+        """The host's event stream ended (from the event thread): find or become the next host."""
+        with self._lock:
+            if self._closing:
+                return
+            self._backend = None
+        log.warning("the scheduler's host went away; looking for the next one",
+                    extra={"event": "host_lost"})
+        threading.Thread(
+            target=self._settle, args=(self._takeover_wait_s,), name="synctui-takeover", daemon=True
+        ).start()
+
+    def _asked_to_hand_over(self) -> str:
+        """A headless asked to host (from the control socket's pool): leave between runs."""
+        if self._handing_over:
+            return "already handing over"
+
+        def hand_over_then_attach() -> None:
+            self.hand_over()
+            with self._lock:
+                if self._closing:
+                    return
+                self._backend = None
+            self._settle(host_after_s=FIND_HOST_S)
+
+        threading.Thread(target=hand_over_then_attach, name="synctui-handover", daemon=True).start()
+        return "handing over between runs; this console then attaches"
