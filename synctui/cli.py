@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="headless log lines on stderr (default: text)")
     parser.add_argument("--no-passthrough", action="store_true",
                         help="headless: do not copy job output to stdout")
+    parser.add_argument("--metrics-port", type=_port, metavar="N",
+                        help="headless: serve Prometheus /metrics, /healthz and /livez on this port")
+    parser.add_argument("--metrics-host", metavar="ADDR",
+                        help="the address for --metrics-port (default: 127.0.0.1)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     status = commands.add_parser("status", parents=[common], help="every job's state")
@@ -86,6 +90,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `synctui` command."""
     if (sys.argv[1:] if argv is None else argv) == ["--version"]:
@@ -110,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, commands) -> int:
+    if not args.headless and (args.metrics_port is not None or args.metrics_host is not None):
+        raise commands.CommandError("--metrics-port and --metrics-host go with --headless")
     if args.command is None:
         if args.headless:
             return commands.headless(args)

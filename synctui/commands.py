@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from synctui.config import Config, ConfigError, default_state_dir, discover_config, load_config
+from synctui.scheduler.health import unhealthy
 from synctui.scheduler.records import Result, RunRecord
 from synctui.scheduler.status import SchedulerStatus, live_host, stored_snapshot
 from synctui.scheduler.store import Store, StoreError
@@ -212,6 +213,8 @@ def headless(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_format)
     config = load(args, log_warnings=True)
+    if args.once and (args.metrics_port is not None or args.metrics_host is not None):
+        raise CommandError("--metrics-port and --metrics-host go with --headless, not --once")
     if args.once:
         from synctui.headless import run_once
 
@@ -227,7 +230,22 @@ def _host(args: argparse.Namespace, config: Config) -> int:
 
     setup_logging(args.log_format)
     open_store(config).close()  # a clean error before anything starts
-    return run_headless(config, lambda: read_config(args), passthrough=not args.no_passthrough)
+    return run_headless(config, lambda: read_config(args), passthrough=not args.no_passthrough,
+                        metrics=_metrics_server(args))
+
+
+def _metrics_server(args: argparse.Namespace):
+    """The `--metrics-port` server, bound now so that a taken port stops synctui at once."""
+    if args.metrics_port is None:
+        if args.metrics_host is not None:
+            raise CommandError("--metrics-host goes with --metrics-port")
+        return None
+    from synctui.scheduler.metrics import MetricsError, MetricsServer
+
+    try:
+        return MetricsServer(args.metrics_host or "127.0.0.1", args.metrics_port)
+    except MetricsError as error:
+        raise CommandError(str(error)) from None
 
 
 # --- read-only --------------------------------------------------------------------
@@ -380,12 +398,15 @@ def _held(store: Store, run_id: int) -> bool:
 def health(args: argparse.Namespace) -> int:
     """`synctui health [--job NAME] [--json] [--liveness]`."""
     config = load(args)
+    name = _job(config, args.job)
     store = open_store(config)
     now = datetime.now(timezone.utc)
     if args.liveness:
         host = live_host(store, now)
         alive = host is not None
-        reason = (f"scheduler pid {host.pid} ticked {(now - host.heartbeat_at).total_seconds():.0f}s ago"
+        reason = (f"scheduler pid {host.pid} ({host.mode}) ticked"
+                  f" {(now - host.heartbeat_at).total_seconds():.0f}s ago"
+                  + ("" if host.scheduling else "; scheduling is stopped by the operator")
                   if alive else "no scheduler is running for this state directory")
         if args.json:
             print(json.dumps({"live": alive, "reason": reason}))
@@ -393,27 +414,19 @@ def health(args: argparse.Namespace) -> int:
             print(("live: " if alive else "not live: ") + reason)
         return EXIT_OK if alive else EXIT_FAILED
     snapshot = stored_snapshot(store, config, now)
-    name = _job(config, args.job)
     jobs = {n: j for n, j in snapshot.jobs.items() if name is None or n == name}
-    unhealthy = {n: j for n, j in jobs.items() if j.health == "down"}
-    reasons = {n: _down_reason(j) for n, j in unhealthy.items()}
+    reasons = unhealthy(jobs)
     if args.json:
         print(json.dumps({
-            "healthy": not unhealthy,
+            "healthy": not reasons,
             "jobs": {n: {"health": j.health, "reason": reasons.get(n)} for n, j in jobs.items()},
         }))
     else:
         for n, reason in reasons.items():
-            print(f"{n}: down: {reason}")
-        if not unhealthy:
+            print(f"{n}: {jobs[n].health}: {reason}")
+        if not reasons:
             print(f"healthy: {', '.join(f'{n} {j.health}' for n, j in jobs.items())}")
-    return EXIT_FAILED if unhealthy else EXIT_OK
-
-
-def _down_reason(job) -> str:
-    if job.last_result in (Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED):
-        return f"last run {job.last_result.value}" + (f": {job.last_error}" if job.last_error else "")
-    return "no success since a fire time more than its grace ago"
+    return EXIT_FAILED if reasons else EXIT_OK
 
 
 # --- the config ---------------------------------------------------------------------

@@ -12,7 +12,8 @@ import select
 import signal
 import sys
 import threading
-from typing import Callable
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Callable
 
 from synctui import __version__
 from synctui.config import Config, ConfigError
@@ -20,6 +21,9 @@ from synctui.scheduler.control import Refused
 from synctui.scheduler.events import EventsMissed, OutputLines, Subscription
 from synctui.scheduler.records import Result
 from synctui.scheduler.sync_scheduler import SyncScheduler
+
+if TYPE_CHECKING:
+    from synctui.scheduler.metrics import MetricsServer
 
 log = logging.getLogger("synctui.headless")
 
@@ -82,11 +86,13 @@ class _Signals:
 
 
 def run_headless(
-    config: Config, reload_config: Callable[[], Config], *, passthrough: bool = True
+    config: Config, reload_config: Callable[[], Config], *, passthrough: bool = True,
+    metrics: MetricsServer | None = None,
 ) -> int:
     """Host the scheduler until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit status."""
     scheduler = SyncScheduler(config, mode="headless")
-    with _Passthrough(scheduler, passthrough), _Signals() as signals:
+    serving = metrics.serving(scheduler) if metrics else nullcontext()
+    with _Passthrough(scheduler, passthrough), serving, _Signals() as signals:
         try:
             scheduler.start()
         except Refused as refusal:

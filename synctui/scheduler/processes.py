@@ -46,9 +46,9 @@ def boot_id() -> str:
 
 
 def is_alive(pid: int, start_ticks: int | None) -> bool:
-    """Whether `pid` is still the very process that started at `start_ticks`."""
+    """Whether `pid` is still the very process that started at `start_ticks` (a zombie is not)."""
     stat = read_stat(pid)
-    return stat is not None and stat.start_ticks == start_ticks
+    return stat is not None and stat.start_ticks == start_ticks and stat.state != "Z"
 
 
 def _session_members(session: int) -> list[ProcessStat]:

@@ -39,6 +39,7 @@ log = logging.getLogger("synctui.scheduler")
 
 TICK_S = 5.0
 """How often the watchdog wakes APScheduler, checks its thread and writes the heartbeat."""
+HANDOVER_POLL_S = 0.05
 
 
 class _HandOff(BaseExecutor):
@@ -144,6 +145,16 @@ class SyncScheduler:
         """Whether fires are being scheduled."""
         return self._aps is not None
 
+    @property
+    def hosting(self) -> bool:
+        """Whether this process hosts the state directory's scheduler now."""
+        return self._hosting
+
+    @property
+    def attached_consoles(self) -> int:
+        """How many consoles are attached through the control socket now."""
+        return self.server.consoles if self.server is not None else 0
+
     # --- lifecycle ----------------------------------------------------------------
 
     def start(self) -> None:
@@ -233,11 +244,17 @@ class SyncScheduler:
         self._host_lock.release()
         return records
 
-    def shutdown_if_idle(self) -> bool:
-        """Shut down (as `shutdown`) only if no run is going; False, and nothing done, if one is.
+    def hand_over(self) -> None:
+        """Shut down at the first moment no run is going (blocking until then), so that
+        another process hosts: a standby headless, or an attached console."""
+        self.bus.publish(StateChanged(None, "handing-over"))
+        log.info("handing over between runs", extra={"event": "handover"})
+        while not self._shutdown_if_idle():
+            time.sleep(HANDOVER_POLL_S)
+        log.info("handed over", extra={"event": "handover"})
 
-        For handing over between runs: no run can start between the check and the end.
-        """
+    def _shutdown_if_idle(self) -> bool:
+        """Shut down only if no run is going (no run can start between the check and the end)."""
         with self._lock:
             slots = list(self._slots.values())
             for slot in slots:

@@ -1,0 +1,190 @@
+"""One scheduler per state directory, shared by every process: standby, takeover, handover,
+and every subcommand acting through the live host. Real processes and real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from commandline import history, runs_of, synctui, write_config
+from factories import wait_until
+from synctui.scheduler.store import Store
+
+
+def _host_record(config: Path):
+    store = Store(config.parent / "state")
+    try:
+        return store.host()
+    finally:
+        store.close()
+
+
+def test_a_second_headless_is_a_standby_that_takes_over_a_killed_host_within_2s(
+    tmp_path, env, hosts
+):
+    config = write_config(tmp_path, """
+        [jobs.job]
+        command = "echo started $SYNCTUI_RUN_ID; sleep 30"
+        interval = "300ms"
+    """)
+    first = hosts(config)
+    first.wait_for(r"^job\| started 1$", stdout=True)
+    second = hosts(config)
+    second.wait_for(rf"already hosts .*; waiting as its standby")
+    assert "pid" in second.stderr() and "headless" in second.stderr()
+
+    os.kill(first.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    second.wait_for(r"took over hosting from pid", timeout=5)
+    took = time.monotonic() - killed
+    assert took < 2.0, f"took over after {took:.2f}s"
+
+    second.wait_for(r"^job\| started 2$", stdout=True)  # later runs proceed
+    runs = {run["id"]: run for run in runs_of(config, env, "job")}
+    assert runs[1]["result"] == "interrupted"
+    assert runs[2]["result"] == "running"
+    assert _host_record(config).pid == second.pid
+    second.send(signal.SIGTERM)
+    assert second.exit_status() == 0
+
+
+def test_every_subcommand_acts_through_the_live_host(tmp_path, env, hosts):
+    config = write_config(tmp_path, """
+        [jobs.quick]
+        command = "echo hello from quick"
+        interval = "1h"
+        manual_cooldown_seconds = 0
+
+        [jobs.long]
+        command = "echo long started; sleep 30"
+        interval = "1h"
+    """)
+    host = hosts(config)
+    host.wait_ready()
+
+    def cli(*args: str):
+        return synctui(*args, "--config", str(config), env=env, cwd=tmp_path)
+
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["host"]["pid"] == host.pid and status["host"]["mode"] == "headless"
+    socket = Path(status["host"]["socket"])
+    assert stat.S_ISSOCK(socket.stat().st_mode)
+    assert stat.S_IMODE(socket.stat().st_mode) == 0o600
+    assert stat.S_IMODE(socket.parent.stat().st_mode) == 0o700
+
+    waited = cli("run", "quick", "--wait")
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout == "hello from quick\n"
+    assert f"through the running scheduler (pid {host.pid}, headless)" in waited.stderr
+    assert "run 1: success" in waited.stderr
+
+    started = cli("run", "long")
+    assert started.returncode == 0 and "run 2 of long started" in started.stderr
+    host.wait_for(r"^long\| long started$", stdout=True)
+    assert "already running" in cli("run", "long").stderr
+    cancelled = cli("cancel", "long")
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert wait_until(lambda: history(config, env, "--job", "long")[0]["result"] == "cancelled")
+
+    skipped = cli("skip", "quick")
+    assert skipped.returncode == 0 and "will be skipped" in skipped.stdout
+
+    paused = cli("pause", "quick")
+    assert paused.returncode == 0 and "through the running scheduler" in paused.stdout
+    assert json.loads(cli("status", "--json").stdout)["jobs"]["quick"]["paused"] is True
+    assert cli("resume").returncode == 0
+    assert json.loads(cli("status", "--json").stdout)["jobs"]["quick"]["paused"] is False
+
+    assert cli("stop").returncode == 0
+    assert json.loads(cli("status", "--json").stdout)["running"] is False
+    assert "already stopped" in cli("stop").stderr
+    assert cli("start").returncode == 0
+    assert json.loads(cli("status", "--json").stdout)["running"] is True
+    restarted = cli("restart")
+    assert restarted.returncode == 0 and "scheduler restarted" in restarted.stdout
+
+    assert [run["trigger"] for run in history(config, env)] == ["manual", "manual"]
+    host.send(signal.SIGTERM)
+    assert host.exit_status() == 0
+
+
+def test_once_refuses_while_a_host_runs_unless_it_names_a_job(tmp_path, env, hosts):
+    config = write_config(tmp_path, """
+        [jobs.good]
+        command = "echo fine"
+        interval = "1h"
+
+        [jobs.bad]
+        command = "echo broken; exit 3"
+        interval = "1h"
+    """)
+    host = hosts(config)
+    host.wait_ready()
+
+    def once(*args: str):
+        return synctui("--headless", "--once", *args, "--config", str(config), env=env,
+                       cwd=tmp_path)
+
+    refused = once()
+    assert refused.returncode == 2
+    assert f"a scheduler already runs these jobs (pid {host.pid}, headless)" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    good = once("--job", "good")
+    assert good.returncode == 0, good.stderr
+    assert good.stdout == "fine\n"
+    bad = once("--job", "bad")
+    assert bad.returncode == 1
+    assert "failure" in bad.stderr
+    runs = history(config, env)
+    assert [(run["job"], run["trigger"], run["result"]) for run in runs] == [
+        ("bad", "manual", "failure"), ("good", "manual", "success")]
+    host.send(signal.SIGTERM)
+    assert host.exit_status() == 0
+
+
+def test_with_no_host_the_subcommands_act_alone_and_say_so(tmp_path, env):
+    config = write_config(tmp_path, """
+        [jobs.quick]
+        command = "echo alone"
+        interval = "1h"
+    """)
+
+    def cli(*args: str):
+        return synctui(*args, "--config", str(config), env=env, cwd=tmp_path)
+
+    ran = cli("run", "quick", "--wait")
+    assert ran.returncode == 0 and "no scheduler is running: it runs here" in ran.stderr
+    paused = cli("pause", "quick")
+    assert "no scheduler is running: remembered for the next one" in paused.stdout
+    assert json.loads(cli("status", "--json").stdout)["host"] is None
+    assert cli("cancel", "quick").returncode == 1
+
+
+@pytest.mark.parametrize("kind", ["no socket file", "dead host"])
+def test_a_stale_socket_is_replaced_by_the_next_host(tmp_path, env, hosts, kind):
+    config = write_config(tmp_path, """
+        [jobs.job]
+        command = "true"
+        interval = "1h"
+    """)
+    first = hosts(config)
+    first.wait_ready()
+    socket = Path(_host_record(config).socket)
+    os.kill(first.pid, signal.SIGKILL)
+    first.exit_status()
+    if kind == "no socket file":
+        socket.unlink()
+        socket.write_text("planted")
+    second = hosts(config)
+    second.wait_ready()
+    assert stat.S_ISSOCK(socket.stat().st_mode)
+    status = json.loads(synctui("status", "--json", "--config", str(config), env=env,
+                                cwd=tmp_path).stdout)
+    assert status["host"]["pid"] == second.pid
