@@ -1,0 +1,205 @@
+"""The control socket under abuse: other users, bad and huge requests, half-open connections,
+crowds of clients and slow subscribers. The server must stay up and the scheduler on time."""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import shutil
+import socket
+import stat
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from factories import config
+from synctui.config.model import ControlSettings
+from synctui.scheduler.control_client import RemoteControl
+from synctui.scheduler.protocol import MAX_REQUEST_BYTES, PROTOCOL_VERSION
+from synctui.scheduler.records import Trigger
+from synctui.scheduler.sync_scheduler import SyncScheduler
+
+TICKING = {"command": "true", "interval_s": 0.1}
+
+
+@pytest.fixture
+def host(tmp_path):
+    """A scheduler serving its socket, with a job firing every 100 ms."""
+    scheduler = SyncScheduler(config(tmp_path, {"tick": TICKING}), tick_s=0.1)
+    scheduler.start()
+    yield scheduler
+    scheduler.shutdown(grace=0)
+
+
+def _connect(path: Path) -> tuple[socket.socket, dict]:
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(10)
+    client.connect(str(path))
+    return client, json.loads(_read_line(client))
+
+
+def _read_line(client: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = client.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _ask(client: socket.socket, raw: bytes) -> dict:
+    client.sendall(raw)
+    return json.loads(_read_line(client))
+
+
+def _on_time(scheduler: SyncScheduler, since: float) -> list[float]:
+    """How late each scheduled run since `since` (epoch seconds) started, in seconds."""
+    return [
+        (run.started_at - run.scheduled_at).total_seconds()
+        for run in scheduler.history("tick", limit=1000)
+        if run.trigger is Trigger.SCHEDULED and run.started_at.timestamp() >= since
+    ]
+
+
+def test_the_greeting_names_the_protocol_and_the_host(host):
+    client, greeting = _connect(host.server.path)
+    assert greeting["protocol"] == PROTOCOL_VERSION
+    assert greeting["pid"] == os.getpid() and greeting["mode"] == "console"
+    assert greeting["state_dir"] == str(host.config.scheduler.state_dir)
+    client.close()
+
+
+def test_bad_requests_get_an_error_reply_and_the_connection_goes_on(host):
+    client, _ = _connect(host.server.path)
+    assert "malformed request: not JSON" in _ask(client, b"{nope\n")["error"]
+    assert "expected a JSON object" in _ask(client, b"[1, 2]\n")["error"]
+    unknown = _ask(client, b'{"id": 3, "op": "format-disk"}\n')
+    assert unknown["id"] == 3 and "unknown op 'format-disk'" in unknown["error"]
+    assert "needs 'job'" in _ask(client, b'{"id": 4, "op": "run"}\n')["error"]
+    assert "'limit' must be int" in _ask(client, b'{"op": "history", "limit": "9"}\n')["error"]
+    refused = _ask(client, b'{"id": 5, "op": "run", "job": "ghost"}\n')
+    assert refused["refused"] and "no job named 'ghost'" in refused["error"]
+    assert _ask(client, b'{"id": 6, "op": "status"}\n')["ok"]
+    client.close()
+
+
+def test_an_oversized_request_is_refused_and_its_connection_closed(host):
+    client, _ = _connect(host.server.path)
+    reply = _ask(client, b'{"op": "status", "pad": "' + b"x" * (2 * MAX_REQUEST_BYTES) + b'"}\n')
+    assert f"request too large (limit {MAX_REQUEST_BYTES} bytes)" in reply["error"]
+    assert _read_line(client) == b""  # closed
+    client.close()
+    assert RemoteControl(host.server.path).status().running  # the server goes on
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.binary(max_size=4096), close_early=st.booleans())
+def test_random_bytes_never_stop_the_server(host, garbage, close_early):
+    client, _ = _connect(host.server.path)
+    client.sendall(garbage)
+    if not close_early:
+        client.sendall(b"\n")
+        client.shutdown(socket.SHUT_WR)
+        _read_line(client)
+    client.close()
+    assert RemoteControl(host.server.path).status().jobs["tick"].name == "tick"
+
+
+def test_crowds_half_open_connections_and_a_stalled_subscriber_leave_the_scheduler_on_time(host):
+    since = time.time()
+    half_open = [_connect(host.server.path)[0] for _ in range(50)]  # connect, then say nothing
+    stalled, _ = _connect(host.server.path)
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.sendall(b'{"op": "subscribe"}\n')  # ...and never reads its events
+
+    answers: list[bool] = []
+
+    def client() -> None:
+        remote = RemoteControl(host.server.path)
+        answers.append(all(remote.status().running for _ in range(3)))
+        remote.close()
+
+    crowd = [threading.Thread(target=client) for _ in range(200)]
+    for thread in crowd:
+        thread.start()
+    for thread in crowd:
+        thread.join(30)
+    assert answers.count(True) == 200
+
+    time.sleep(1.0)  # let the job fire through the crowd's aftermath
+    lags = _on_time(host, since)
+    assert len(lags) >= 5
+    assert max(lags) < 1.0, f"fires started up to {max(lags):.3f}s late"
+    for connection in (*half_open, stalled):
+        connection.close()
+    assert RemoteControl(host.server.path).status().running
+
+
+def _connect_as(path: Path, uid: int, gid: int, groups: list[int]) -> str:
+    """Connect from a child process running as `uid`; what the server said, or the error."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to the user, connect, report, exit
+        try:
+            os.close(read)
+            os.setgroups(groups)
+            os.setgid(gid)
+            os.setuid(uid)
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.settimeout(5)
+            client.connect(str(path))
+            said = _read_line(client)
+        except OSError as error:
+            said = f"OSError: {error.strerror}".encode()
+        os.write(write, said)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        said = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return said
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory other users may traverse (pytest's own temporary directories are private)."""
+    place = Path(tempfile.mkdtemp(prefix="synctui-group-"))
+    place.chmod(0o711)
+    yield place
+    shutil.rmtree(place)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_other_users_are_refused_and_members_of_the_control_group_accepted(shared_dir):
+    group = grp.getgrgid(65534).gr_name  # nogroup / nobody
+    scheduler = SyncScheduler(
+        replace(config(shared_dir, {"tick": TICKING}), control=ControlSettings(group=group)),
+        tick_s=0.1,
+    )
+    scheduler.start()
+    try:
+        path = scheduler.server.path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o660 and path.stat().st_gid == 65534
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o750
+
+        member = json.loads(_connect_as(path, 65534, 65534, [65534]))
+        assert member["protocol"] == PROTOCOL_VERSION
+
+        # A stranger: the socket's mode stops it first...
+        assert "Permission denied" in _connect_as(path, 65533, 65533, [])
+        # ...and were the mode too loose, the server checks the peer itself.
+        path.chmod(0o666)
+        path.parent.chmod(0o755)
+        refused = json.loads(_connect_as(path, 65533, 65533, []))
+        assert refused == {"ok": False, "error": refused["error"]}
+        assert refused["error"].startswith("uid 65533 (pid ")
+    finally:
+        scheduler.shutdown(grace=0)
