@@ -404,8 +404,8 @@ def health(args: argparse.Namespace) -> int:
     if args.liveness:
         host = live_host(store, now)
         alive = host is not None
-        reason = (f"scheduler pid {host.pid} ({host.mode}) ticked"
-                  f" {(now - host.heartbeat_at).total_seconds():.0f}s ago"
+        reason = (f"scheduler pid {host.pid} ticked"
+                  f" {(now - host.heartbeat_at).total_seconds():.0f}s ago ({host.mode})"
                   + ("" if host.scheduling else "; scheduling is stopped by the operator")
                   if alive else "no scheduler is running for this state directory")
         if args.json:
