@@ -8,13 +8,13 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-BADGES = {"running": "▶", "paused": "‖", "stopped": "■", "stopping": "◌"}
+BADGES = {"running": "▶", "paused": "‖", "stopped": "■", "stopping": "◌", "fallback": "↻"}
 """The badge's words and their symbols (colour is never the only signal)."""
 
 
 class ConsoleHeader(Horizontal):
     """`synctui  shop  ▶ running ... 14:05 UTC`; with no config, `◇ demo` and how to write
-    one."""
+    one; a note says why, when no scheduler runs."""
 
     DEFAULT_CSS = """
     ConsoleHeader {
@@ -27,16 +27,19 @@ class ConsoleHeader(Horizontal):
         & > #badge.-running { background: $success-muted; }
         & > #badge.-paused { background: $warning-muted; }
         & > #badge.-stopped, & > #badge.-stopping { background: $error-muted; }
+        & > #badge.-fallback { background: $warning-muted; }
         & > #demo { background: $primary-muted; text-style: bold; }
-        & > #demo-note { width: 1fr; color: $text-muted; text-overflow: ellipsis; }
+        & > #demo-note, & > #note { width: 1fr; color: $text-muted; text-overflow: ellipsis; }
         & > #clock { dock: right; }
     }
     """
 
     def __init__(
-        self, config_name: str, zone: tzinfo, *, demo: bool, id: str | None = None
+        self, config_name: str, zone: tzinfo, *, demo: bool, note: str | None = None,
+        id: str | None = None,
     ) -> None:
         super().__init__(id=id)
+        self._note = note
         self._config_name = config_name
         self._zone = zone
         self._demo = demo
@@ -51,6 +54,8 @@ class ConsoleHeader(Horizontal):
         if self._demo:
             yield Static("◇ demo", id="demo")
             yield Static("no config found: `synctui init` writes one", id="demo-note")
+        if self._note:
+            yield Static(self._note, id="note", markup=False)
         yield Static("", id="clock")
 
     def show_badge(self, word: str) -> None:

@@ -40,6 +40,7 @@ class JobsTable(DataTable):
         self._zone = zone
         self._shown: dict[str, dict[str, Text]] = {}
         """The text of every cell on screen, by job and column."""
+        self._restyle = False
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -52,9 +53,14 @@ class JobsTable(DataTable):
             return None
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
 
+    def restyle(self) -> None:
+        """The theme changed: at the next `show`, draw every cell again in its colours."""
+        self._restyle = True
+
     def show(self, status: SchedulerStatus, now: datetime) -> None:
         """Bring every row up to date; repaints only cells whose text changed."""
         theme = self.app.theme_variables
+        restyle, self._restyle = self._restyle, False
         with self.app.batch_update():
             for name in [n for n in self._shown if n not in status.jobs]:
                 self.remove_row(name)
@@ -66,7 +72,8 @@ class JobsTable(DataTable):
                     self.add_row(*cells.values(), key=name)
                 else:
                     for column, cell in cells.items():
-                        if shown[column] != cell:
+                        # Equal texts may differ in colour (`Text` compares no base style).
+                        if restyle or shown[column] != cell:
                             self.update_cell(name, column, cell)
                 self._shown[name] = cells
 

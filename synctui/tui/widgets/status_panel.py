@@ -17,6 +17,9 @@ from synctui.tui.widgets.run_sparkline import RunSparkline
 
 _BAD = (Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED)
 LABEL_WIDTH = 11
+COLUMN_WIDTH = 36
+"""Where the panel holds two of these side by side (folded under the table, under 100
+columns), the details take two columns and half the height."""
 
 
 class StatusPanel(Vertical):
@@ -44,6 +47,7 @@ class StatusPanel(Vertical):
         super().__init__(id=id)
         self._zone = zone
         self._details = Text()
+        self._rows: list[Text] = []
         self._titles: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
@@ -64,13 +68,30 @@ class StatusPanel(Vertical):
             # Setting a border title repaints the panel even when it is the same.
             self.border_title, self.border_subtitle = Content(job.name), Content(job.schedule)
             self._titles = (job.name, job.schedule)
-        details = self._describe(job, scheduling, now, fetched_at)
-        if details != self._details:
-            self.query_one("#details", Static).update(details)
-            self._details = details
+        self._rows = self._describe(job, scheduling, now, fetched_at)
+        self._lay_out()
         self.query_one(RunSparkline).runs = job.recent_durations
         self._label("#pause", "Resume" if job.paused else "Pause")
         self._label("#stop", "Stop" if scheduling else "Start")
+
+    def on_resize(self) -> None:
+        self._lay_out()
+
+    def _lay_out(self) -> None:
+        """Draw the rows in one column, or two where there is room; repaints only on change."""
+        rows = self._rows
+        if self.content_region.width >= 2 * COLUMN_WIDTH + 2:
+            half = (len(rows) + 1) // 2
+            lines = []
+            for left, right in zip(rows[:half], [*rows[half:], Text()]):
+                line = left.copy()
+                line.truncate(COLUMN_WIDTH, pad=True)
+                lines.append(Text.assemble(line, "  ", right))
+            rows = lines
+        details = Text("\n").join(rows)
+        if details != self._details:
+            self.query_one("#details", Static).update(details)
+            self._details = details
 
     def _label(self, selector: str, label: str) -> None:
         button = self.query_one(selector, Button)
@@ -79,7 +100,7 @@ class StatusPanel(Vertical):
 
     def _describe(
         self, job: JobStatus, scheduling: bool, now: datetime, fetched_at: datetime
-    ) -> Text:
+    ) -> list[Text]:
         theme = self.app.theme_variables
         zone = self._zone
         if job.last_run is None:
@@ -112,10 +133,4 @@ class StatusPanel(Vertical):
         ]
         if job.last_error and job.last_result in _BAD:
             rows.append(("Error", text.styled(job.last_error, "$error", theme)))
-        details = Text()
-        for index, (label, value) in enumerate(rows):
-            if index:
-                details.append("\n")
-            details.append(label.ljust(LABEL_WIDTH), style="dim")
-            details.append_text(value)
-        return details
+        return [Text.assemble((label.ljust(LABEL_WIDTH), "dim"), value) for label, value in rows]

@@ -1,0 +1,339 @@
+"""`FallbackControl`: the console's stand-in when no scheduler could be started, re-reading the
+store and, with `[autorefresh] enabled`, running due jobs every `autorefresh.interval`.
+
+It is the seed's auto-refresh fallback. Runs made by other processes (`synctui
+--headless --once` from cron, `synctui run`) appear within `refresh_s`. A job is due
+when one of its own fire times has passed since it last started; due jobs are run
+with trigger `fallback`, never while a live host schedules them, never for a paused
+job, and never after the operator stopped the fallback. There are no retries here:
+the next check runs a failed job again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from datetime import datetime, timedelta
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from synctui.config.model import Config, JobConfig
+from synctui.scheduler.control import Refused
+from synctui.scheduler.events import EventBus, StateChanged, Subscription
+from synctui.scheduler.processes import is_alive
+from synctui.scheduler.records import Fires, Result, RunRecord, Trigger
+from synctui.scheduler.runner import RunHandle, Runner, RunRequest, seconds_text, utc_now
+from synctui.scheduler.status import HostInfo, SchedulerStatus, live_host, snapshot
+from synctui.scheduler.store import Store
+from synctui.scheduler.triggers import job_trigger, latest_fire
+
+log = logging.getLogger("synctui.fallback")
+
+REFRESH_S = 3.0
+"""How often the store is re-read for runs made by other processes."""
+
+
+class FallbackControl:
+    """A `SchedulerControl` over the store alone, for a console that hosts no scheduler."""
+
+    label = "fallback"
+
+    def __init__(
+        self, config: Config, *, reason: str, store: Store | None = None,
+        refresh_s: float = REFRESH_S, clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """The fallback for `config`; nothing happens until `begin()`.
+
+        Args:
+            config: The jobs, and `[autorefresh]`.
+            reason: Why no scheduler runs, for the operator (`the store is locked`).
+            store: The history store (opened from the config's state directory if not given).
+            refresh_s: How often the store is re-read.
+            clock: The current time.
+        """
+        self.config = config
+        self.reason = reason
+        self.zone = ZoneInfo(config.scheduler.timezone)
+        self.store = store or Store(config.scheduler.state_dir)
+        self.bus = EventBus()
+        self.runner = Runner(self.store, self.bus, zone=self.zone, clock=clock)
+        self.refresh_s = refresh_s
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._handles: dict[str, RunHandle] = {}
+        self._scheduling = config.autorefresh.enabled
+        """Running due jobs: `[autorefresh] enabled`, until the operator stops it."""
+        self._closing = False
+        self._began = clock()
+        self._next_check = self._began
+        self._seen: tuple = ()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="synctui-fallback", daemon=True)
+
+    @property
+    def interval_s(self) -> float:
+        """How often due jobs are looked for."""
+        return self.config.autorefresh.interval_s
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start watching the store (and running due jobs, if enabled): at once, then on."""
+        for record in self.runner.recover():
+            log.warning("run %s of %s recorded interrupted: %s", record.id, record.job, record.error)
+        self._seen = self._signature()
+        log.info("fallback: %s; %s", self.reason,
+                 f"due jobs run every {seconds_text(self.interval_s)}" if self._scheduling
+                 else "autorefresh is off: only watching the store", extra={"event": "fallback"})
+        self._thread.start()
+
+    def shutdown(self, grace: float | None = None) -> list[RunRecord]:
+        """Stop for good: running runs get `grace` seconds, then are ended; returns their records."""
+        grace = self.config.scheduler.shutdown_grace_s if grace is None else grace
+        with self._lock:
+            self._closing = True
+            handles = [h for h in self._handles.values() if not h.done]
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        for handle in handles:
+            handle.interrupt(after=grace)
+        return [handle.wait() for handle in handles]
+
+    def end_runs_now(self) -> None:
+        """Interrupt every run started here, now."""
+        with self._lock:
+            handles = list(self._handles.values())
+        for handle in handles:
+            handle.interrupt(after=0)
+
+    def reload(self, config: Config) -> None:
+        """Take a new config; runs in progress go on."""
+        with self._lock:
+            self.config = config
+        self.bus.publish(StateChanged(None, "reloaded"))
+
+    # --- the operator's actions ---------------------------------------------------
+
+    def status(self) -> SchedulerStatus:
+        """The snapshot of SPEC §8; `next_run` is when the fallback will run the job."""
+        now = self._clock()
+        with self._lock:
+            config, scheduling = self.config, self._scheduling and not self._closing
+            running = {name: h.run for name, h in self._handles.items() if not h.done}
+        host = live_host(self.store, now)
+        paused = {name: self.store.job_state(name).paused for name in config.jobs}
+        fires = {
+            name: self._fires(job, now, scheduling and not paused[name] and host is None)
+            for name, job in config.jobs.items()
+        }
+        return snapshot(
+            self.store, config, running=scheduling,
+            host=HostInfo(host.pid, host.mode, host.config) if host else None,
+            fires=fires, paused=paused, now=now, running_runs=running,
+        )
+
+    def history(
+        self, job: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[RunRecord]:
+        """Recorded runs, newest first."""
+        return self.store.runs(job, limit=limit, before_id=before_id)
+
+    def run_now(self, name: str) -> RunRecord:
+        """Start a manual run here; refused while the job runs (anywhere) or within its cooldown."""
+        job = self._job(name)
+        with self._lock:
+            if self._closing:
+                raise Refused("synctui is shutting down")
+            busy = self._busy(name)
+            if busy:
+                raise Refused(f"{name} is already running ({busy})")
+            last = self._last_start(name)
+            if last is not None:
+                since = (self._clock() - last).total_seconds()
+                if since < job.manual_cooldown_s:
+                    raise Refused(
+                        f"{name} started {since:.1f}s ago; manual runs wait"
+                        f" {seconds_text(job.manual_cooldown_s)} after a start (try again in"
+                        f" {job.manual_cooldown_s - since:.1f}s)"
+                    )
+            return self._start(job, Trigger.MANUAL).run
+
+    def cancel(self, name: str) -> None:
+        """End the job's run started here (result `cancelled`)."""
+        self._job(name)
+        with self._lock:
+            handle = self._handles.get(name)
+            busy = self._busy(name)
+        if handle is not None and not handle.done:
+            handle.cancel()
+        elif busy:
+            raise Refused(f"{name} runs in another process ({busy}): cancel it there")
+        else:
+            raise Refused(f"{name} is not running")
+
+    def pause(self, name: str | None = None) -> None:
+        """Pause one job, or all: the fallback does not run it (remembered in the store)."""
+        self._set_paused(name, True)
+
+    def resume(self, name: str | None = None) -> None:
+        """Resume one job, or all."""
+        self._set_paused(name, False)
+
+    def skip_next(self, name: str) -> datetime:
+        """Refused: the fallback runs what is due at its checks, it keeps no fire times to skip."""
+        self._job(name)
+        raise Refused(
+            f"no scheduler is running, so {name} has no next fire time to skip; p pauses it"
+        )
+
+    def stop(self) -> None:
+        """Stop running due jobs (the store is still watched); runs in progress go on."""
+        with self._lock:
+            if not self._scheduling:
+                raise Refused("the fallback is already stopped: it runs nothing")
+            self._scheduling = False
+        log.info("fallback stopped by the operator", extra={"event": "stopped"})
+        self.bus.publish(StateChanged(None, "stopped"))
+
+    def start(self) -> None:
+        """Run due jobs again, starting with those due now."""
+        with self._lock:
+            if self._closing:
+                raise Refused("synctui is shutting down")
+            if not self.config.autorefresh.enabled:
+                raise Refused("[autorefresh] enabled = false in the config: the console only"
+                              " watches the store")
+            if self._scheduling:
+                raise Refused("the fallback is already running")
+            self._scheduling = True
+            self._next_check = self._clock()
+        self._wake.set()
+        log.info("fallback started by the operator", extra={"event": "started"})
+        self.bus.publish(StateChanged(None, "started"))
+
+    def restart(self) -> None:
+        """Stop, then start."""
+        with self._lock:
+            if self._scheduling:
+                self.stop()
+            self.start()
+
+    def subscribe(
+        self, notify: Callable[[], None] | None = None, maxsize: int = 10_000
+    ) -> Subscription:
+        """Run and state events; `StateChanged(None, "refreshed")` when others changed the store."""
+        return self.bus.subscribe(maxsize=maxsize, notify=notify)
+
+    # --- inside -------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        while True:
+            with self._lock:
+                wait = min(self.refresh_s, max(0.0, (self._next_check - self._clock()).total_seconds()))
+            self._wake.wait(wait)
+            self._wake.clear()
+            with self._lock:
+                if self._closing:
+                    return
+            seen = self._signature()
+            if seen != self._seen:
+                self._seen = seen
+                self.bus.publish(StateChanged(None, "refreshed"))
+            now = self._clock()
+            with self._lock:
+                if now < self._next_check:
+                    continue
+                self._next_check = now + timedelta(seconds=self.interval_s)
+            self._run_due(now)
+
+    def _signature(self) -> tuple:
+        """What the screen shows of the store: the newest runs, pauses and the host."""
+        host = self.store.host()
+        return (
+            tuple((run.id, run.result) for run in self.store.runs(limit=20)),
+            tuple(self.store.job_state(name).paused for name in self.config.jobs),
+            host.pid if host else None,
+        )
+
+    def _run_due(self, now: datetime) -> None:
+        with self._lock:
+            if not self._scheduling or self._closing:
+                return
+            host = live_host(self.store, now)
+            if host is not None:
+                return  # a scheduler (pid host.pid) runs them
+            for name, job in self.config.jobs.items():
+                if self.store.job_state(name).paused or self._busy(name):
+                    continue
+                if self._due(job, now) is not None:
+                    self._start(job, Trigger.FALLBACK)
+
+    def _due(self, job: JobConfig, now: datetime) -> datetime | None:
+        """The job's most recent fire time since it last started (or since the fallback began)."""
+        anchor = self._last_start(job.name) or self._began
+        return latest_fire(job_trigger(job, self.zone, anchor, jitter=False), anchor, now)
+
+    def _fires(self, job: JobConfig, now: datetime, scheduling: bool) -> Fires:
+        anchor = self._last_start(job.name) or self._began
+        trigger = job_trigger(job, self.zone, anchor, jitter=False)
+        last = latest_fire(trigger, anchor, now)
+        if not scheduling:
+            return Fires(None, last)
+        due = trigger.get_next_fire_time(None, anchor + timedelta(microseconds=1))
+        check = self._next_check
+        if due is not None and due > check:
+            # The first of the fallback's checks at or after the fire time.
+            steps = math.ceil((due - check).total_seconds() / self.interval_s)
+            check += timedelta(seconds=steps * self.interval_s)
+        return Fires(None if due is None else check, last)
+
+    def _last_start(self, name: str) -> datetime | None:
+        runs = [r for r in self.store.runs(name, limit=5) if r.result is not Result.SKIPPED]
+        return runs[0].started_at if runs else None
+
+    def _busy(self, name: str) -> str | None:
+        """Where the job runs now (`run 12`, `run 12, pid 345`), or None."""
+        handle = self._handles.get(name)
+        if handle is not None and not handle.done:
+            return f"run {handle.run.id}"
+        for orphan in self.store.orphans():
+            if orphan.run.job == name and orphan.host_pid is not None and is_alive(
+                orphan.host_pid, orphan.host_start
+            ):
+                return f"run {orphan.run.id}, pid {orphan.host_pid}"
+        return None
+
+    def _start(self, job: JobConfig, trigger: Trigger) -> RunHandle:
+        handle = self.runner.start(RunRequest(job, trigger, self._clock()), on_finish=self._finished)
+        self._handles[job.name] = handle
+        log.info("%s: run %s started (%s)", job.name, handle.run.id, trigger.value,
+                 extra={"event": "run_started", "job": job.name, "run_id": handle.run.id,
+                        "trigger": trigger.value})
+        return handle
+
+    def _finished(self, handle: RunHandle) -> None:
+        record = handle.run
+        log.log(logging.INFO if record.result is Result.SUCCESS else logging.WARNING,
+                "%s: run %s %s", record.job, record.id, record.result.value,
+                extra={"event": "run_finished", "job": record.job, "run_id": record.id,
+                       "result": record.result.value})
+        self.store.apply_retention(
+            record.job, self.config.scheduler.keep_runs, self.config.scheduler.keep_log_bytes
+        )
+
+    def _job(self, name: str) -> JobConfig:
+        job = self.config.jobs.get(name)
+        if job is None:
+            raise Refused(f"no job named {name!r} (jobs: {', '.join(sorted(self.config.jobs))})")
+        return job
+
+    def _set_paused(self, name: str | None, paused: bool) -> None:
+        names = [self._job(name).name] if name else list(self.config.jobs)
+        for each in names:
+            self.store.set_paused(each, paused)
+        word = "paused" if paused else "resumed"
+        for each in names:
+            log.info("%s: %s", each, word, extra={"event": word, "job": each})
+            self.bus.publish(StateChanged(each, word))
