@@ -58,10 +58,11 @@ class Hooks:
                             job.name, hook, record.id, extra=extra)
                 return
             self._going.add((job.name, hook))
-        # Not a daemon: at exit, a hook still going gets its timeout to finish.
+        # Not a daemon (the run's thread is one, and would pass it on): at exit, a hook
+        # still going gets its timeout to finish.
         thread = threading.Thread(
             target=self._run, args=(job, hook, command, _environment(hook, record, zone), record.id),
-            name=f"hook-{job.name}-{record.id}",
+            name=f"hook-{job.name}-{record.id}", daemon=False,
         )
         try:
             thread.start()

@@ -1,0 +1,197 @@
+"""`on_failure` and `on_success` hooks, run by the installed `synctui --headless` in real processes."""
+
+from __future__ import annotations
+
+import re
+import signal
+import textwrap
+from pathlib import Path
+
+from commandline import runs_of, synctui, write_config
+from factories import pid_alive, wait_until
+from synctui.config import load_config
+
+
+def _environment(path: Path) -> dict[str, str]:
+    """The SYNCTUI_* variables a hook wrote with `env`."""
+    return dict(line.split("=", 1) for line in path.read_text().splitlines()
+                if line.startswith("SYNCTUI_"))
+
+
+def test_on_failure_gets_the_run_context_once_the_retries_are_used_up(tmp_path, env, hosts):
+    seen = tmp_path / "failure.env"
+    config = write_config(tmp_path, f"""
+        [jobs.orders]
+        command = "echo upstream is down; exit 3"
+        interval = "1h"
+        run_on_start = true
+        retries = 1
+        retry_backoff_seconds = 0
+        on_failure = "env > {seen}"
+        on_success = "touch {tmp_path / 'success-hook-ran'}"
+    """)
+    host = hosts(config, "--no-passthrough")
+    ran = host.wait_for(r"orders: on_failure hook for run (\d+) done in [\d.]+s")
+
+    first, retry = sorted(runs_of(config, env, "orders"), key=lambda run: run["id"])
+    assert int(ran.group(1)) == retry["id"]  # not after the first attempt: a retry followed
+    assert len(re.findall(r"on_failure hook", host.stderr())) == 1
+    seen_env = _environment(seen)
+    assert seen_env["SYNCTUI_HOOK"] == "on_failure"
+    assert seen_env["SYNCTUI_JOB"] == "orders"
+    assert seen_env["SYNCTUI_RUN_ID"] == str(retry["id"])
+    assert seen_env["SYNCTUI_RESULT"] == "failure"
+    assert seen_env["SYNCTUI_EXIT_CODE"] == "3"
+    assert seen_env["SYNCTUI_TRIGGER"] == "retry"
+    assert seen_env["SYNCTUI_ATTEMPT"] == "2"
+    assert seen_env["SYNCTUI_ERROR"] == "exit status 3: upstream is down"
+    assert float(seen_env["SYNCTUI_DURATION_S"]) == round(retry["duration_s"], 3)
+    assert seen_env["SYNCTUI_SCHEDULED_AT"] and seen_env["SYNCTUI_STARTED_AT"]
+    assert Path(seen_env["SYNCTUI_LOG_FILE"]).read_text() == "upstream is down\n"
+    assert not (tmp_path / "success-hook-ran").exists()
+
+
+def test_on_success_runs_after_every_success_with_the_global_default(tmp_path, env, hosts):
+    seen = tmp_path / "success.env"
+    config = write_config(tmp_path, f"""
+        [jobs.orders]
+        command = "echo synced"
+        interval = "1h"
+        run_on_start = true
+    """)
+    # The [scheduler] table's hook applies to jobs with none of their own.
+    text = config.read_text().replace("[scheduler]\n", f'[scheduler]\non_success = "env > {seen}"\n')
+    config.write_text(text)
+    host = hosts(config, "--no-passthrough")
+    host.wait_for(r"orders: on_success hook for run \d+ done")
+    seen_env = _environment(seen)
+    assert seen_env["SYNCTUI_RESULT"] == "success"
+    assert seen_env["SYNCTUI_EXIT_CODE"] == "0"
+    assert seen_env["SYNCTUI_TRIGGER"] == "start"
+    assert seen_env["SYNCTUI_SIGNAL"] == ""
+
+
+def test_a_failing_hook_is_logged_and_changes_nothing_else(tmp_path, env, hosts):
+    config = write_config(tmp_path, """
+        [jobs.shaky]
+        command = "exit 1"
+        interval = "200ms"
+        on_failure = "echo the pager is down >&2; exit 7"
+
+        [jobs.lost]
+        command = "exit 1"
+        interval = "200ms"
+        on_failure = ["/nonexistent/notify", "lost failed"]
+    """)
+    host = hosts(config, "--no-passthrough")
+    host.wait_for(r"shaky: on_failure hook for run \d+ failed: exit status 7: the pager is down$")
+    host.wait_for(r"lost: on_failure hook for run \d+ could not start: No such file or directory:"
+                  r" /nonexistent/notify$")
+    later = len(runs_of(config, env, "shaky"))
+    assert wait_until(lambda: len(runs_of(config, env, "shaky")) >= later + 2)  # still scheduled
+    host.send(signal.SIGTERM)
+    assert host.exit_status() == 0
+    assert "Traceback" not in host.stderr()
+
+
+def test_a_hanging_hook_is_ended_at_its_timeout_and_never_delays_the_job(tmp_path, env, hosts):
+    pids = tmp_path / "hook.pids"
+    config = write_config(tmp_path, f"""
+        [jobs.flaky]
+        command = "exit 1"
+        interval = "200ms"
+        on_failure = "sleep 30 & echo $! >> {pids}; wait"
+        hook_timeout_seconds = "1500ms"
+        kill_grace_seconds = 0.2
+    """)
+    host = hosts(config, "--no-passthrough")
+    first = int(host.wait_for(r"flaky: run (\d+) failure").group(1))
+    # While the first hook hangs, the job keeps its schedule and hooks do not pile up.
+    assert wait_until(lambda: host.stderr().count(
+        "on_failure hook for run ") - host.stderr().count(f"hook for run {first} ") >= 3)
+    log = host.stderr()
+    assert "timed out" not in log  # the first hook still hangs
+    assert len(re.findall(r"flaky: on_failure hook for run \d+ skipped: the previous one is"
+                          r" still going", log)) >= 3
+    assert len([run for run in runs_of(config, env, "flaky") if run["id"] > first]) >= 3
+
+    host.wait_for(rf"flaky: on_failure hook for run {first} timed out after 1.5s:"
+                  r" its processes were ended")
+    sleeper = int(pids.read_text().split()[0])
+    assert wait_until(lambda: not pid_alive(sleeper))
+    host.send(signal.SIGTERM)
+    assert host.exit_status() == 0
+
+
+def test_a_run_interrupted_at_stop_gets_its_hook_before_synctui_exits(tmp_path, env, hosts):
+    seen = tmp_path / "interrupted.env"
+    config = write_config(tmp_path, f"""
+        [jobs.long]
+        command = "echo started; sleep 30"
+        interval = "1h"
+        run_on_start = true
+        on_failure = "sleep 0.3; env > {seen}"
+    """, grace=0.2)
+    host = hosts(config)
+    host.wait_for(r"^long\| started$", stdout=True)
+    host.send(signal.SIGTERM)
+    assert host.exit_status() == 0
+    assert _environment(seen)["SYNCTUI_RESULT"] == "interrupted"
+
+
+def test_cancelled_skipped_and_replaced_runs_have_no_hook(tmp_path, env, hosts):
+    config = write_config(tmp_path, f"""
+        [jobs.slow]
+        command = "sleep 0.6"
+        interval = "200ms"
+        on_failure = "touch {tmp_path / 'slow-hook'}"
+
+        [jobs.newest]
+        command = "sleep 30"
+        interval = "300ms"
+        overlap = "replace"
+        kill_grace_seconds = 0
+        on_failure = "touch {tmp_path / 'newest-hook'}"
+
+        [jobs.stuck]
+        command = "sleep 30"
+        interval = "1h"
+        run_on_start = true
+        kill_grace_seconds = 0
+        on_failure = "touch {tmp_path / 'stuck-hook'}"
+    """)
+    host = hosts(config, "--no-passthrough")
+    host.wait_for(r"stuck: run \d+ started")
+    cancel = synctui("cancel", "stuck", "--config", str(config), env=env, cwd=tmp_path)
+    assert cancel.returncode == 0, cancel.stderr
+    host.wait_for(r"stuck: run \d+ cancelled")
+    host.wait_for(r"slow: fire time .* skipped")
+    host.wait_for(r"newest: run \d+ replaced")
+    host.wait_for(r"slow: run \d+ success")
+    assert "hook" not in host.stderr()
+    assert not [path for path in tmp_path.iterdir() if path.name.endswith("-hook")]
+
+
+def test_hook_timeout_is_a_scheduler_default_that_a_job_may_override(tmp_path):
+    path = tmp_path / "synctui.toml"
+    path.write_text(textwrap.dedent(f"""
+        [scheduler]
+        timezone = "UTC"
+        state_dir = "{tmp_path / 'state'}"
+        on_failure = "notify-all"
+        hook_timeout_seconds = "5s"
+
+        [jobs.inherits]
+        command = "true"
+
+        [jobs.own]
+        command = "true"
+        on_failure = ["notify", "own"]
+        hook_timeout_seconds = 2
+    """))
+    path.chmod(0o600)
+    jobs = load_config(path, environ={"HOME": str(tmp_path)}).jobs
+    assert (jobs["inherits"].on_failure, jobs["inherits"].hook_timeout_s) == ("notify-all", 5)
+    assert (jobs["own"].on_failure, jobs["own"].hook_timeout_s) == (("notify", "own"), 2)
+    path.write_text(path.read_text().replace('hook_timeout_seconds = "5s"', ""))
+    assert load_config(path, environ={"HOME": str(tmp_path)}).jobs["inherits"].hook_timeout_s == 60
