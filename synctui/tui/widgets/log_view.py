@@ -8,6 +8,7 @@ bytes, as in `less`, and the line count is never needed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -26,6 +27,14 @@ from synctui.tui.widgets.log_tail import clean
 
 FOLLOW_EVERY_S = 1.0
 """How often a growing file (a run still going) is looked at again."""
+# Control bytes other than tab would move the cursor or draw nothing: shown as �.
+_C0 = re.compile(r"[\x00-\x08\x0b-\x1f]")
+
+
+def shown(raw: bytes) -> str:
+    """A line of the file as drawn: decoded, escape sequences removed, controls shown as �."""
+    line = clean(raw.rstrip(b"\r").decode("utf-8", "replace"))
+    return _C0.sub("�", line).expandtabs()
 
 
 class LogView(ScrollView, can_focus=True):
@@ -143,14 +152,13 @@ class LogView(ScrollView, can_focus=True):
         self._last_top = self._file.last_page(height)
         top = min(top, self._last_top)
         self._top = top
-        self._page = [(offset, clean(raw.rstrip(b"\r").decode("utf-8", "replace")).expandtabs())
-                      for offset, raw in self._file.lines_from(top, height)]
+        self._page = [(offset, shown(raw)) for offset, raw in self._file.lines_from(top, height)]
         self._cursor = max(0, min(cursor, len(self._page) - 1))
         self._widest = max([self._widest, *(Text(text).cell_len for _, text in self._page)])
         # About as many rows as the file has lines, judged from this page: the scrollbar's
         # thumb then moves about one row a line.
-        shown = sum(len(text) + 1 for _, text in self._page) or 1
-        rows = max(height, round(self._file.size / shown * len(self._page)))
+        page_bytes = sum(len(text) + 1 for _, text in self._page) or 1
+        rows = max(height, round(self._file.size / page_bytes * len(self._page)))
         self.virtual_size = Size(self._widest, rows)
         self._moving = True
         try:
