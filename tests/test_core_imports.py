@@ -14,6 +14,10 @@ CORE_MODULES = [
     "synctui.scheduler.store",
     "synctui.scheduler.events",
     "synctui.scheduler.callable_child",
+    "synctui.scheduler.metrics",
+    "synctui.scheduler.hooks",
+    "synctui.scheduler.health",
+    "synctui.log_format",
 ]
 
 
