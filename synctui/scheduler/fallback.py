@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
+from synctui.config.loading import ConfigError
 from synctui.config.model import Config, JobConfig
 from synctui.scheduler.control import Refused
 from synctui.scheduler.events import EventBus, StateChanged, Subscription
@@ -41,14 +42,17 @@ class FallbackControl:
 
     def __init__(
         self, config: Config, *, reason: str, store: Store | None = None,
+        bus: EventBus | None = None, reload_config: Callable[[], Config] | None = None,
         refresh_s: float = REFRESH_S, clock: Callable[[], datetime] = utc_now,
     ) -> None:
         """The fallback for `config`; nothing happens until `begin()`.
 
         Args:
             config: The jobs, and `[autorefresh]`.
-            reason: Why no scheduler runs, for the operator (`the store is locked`).
+            reason: Why no scheduler runs, for the operator (`the host is gone`).
             store: The history store (opened from the config's state directory if not given).
+            bus: Where its events go (a new bus if not given).
+            reload_config: Reads the config afresh, for `reload`; None: nothing to reload.
             refresh_s: How often the store is re-read.
             clock: The current time.
         """
@@ -56,7 +60,8 @@ class FallbackControl:
         self.reason = reason
         self.zone = ZoneInfo(config.scheduler.timezone)
         self.store = store or Store(config.scheduler.state_dir)
-        self.bus = EventBus()
+        self.bus = bus or EventBus()
+        self._reload_config = reload_config
         self.runner = Runner(self.store, self.bus, zone=self.zone, clock=clock)
         self.refresh_s = refresh_s
         self._clock = clock
@@ -75,6 +80,11 @@ class FallbackControl:
     def interval_s(self) -> float:
         """How often due jobs are looked for."""
         return self.config.autorefresh.interval_s
+
+    # What the console asks of the scheduler it holds: runs start here, nobody is attached.
+    hosting = True
+    attached_to = None
+    attached_consoles = 0
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -108,11 +118,20 @@ class FallbackControl:
         for handle in handles:
             handle.interrupt(after=0)
 
-    def reload(self, config: Config) -> None:
-        """Take a new config; runs in progress go on."""
+    def reload(self) -> str:
+        """Read the config afresh and take it (runs in progress go on); an invalid one is
+        refused and the old one stays."""
+        if self._reload_config is None:
+            raise Refused("there is no config file to reload (the demo?)")
+        try:
+            config = self._reload_config()
+        except ConfigError as error:
+            raise Refused(f"the new config is invalid; still using the previous one:"
+                          f" {'; '.join(error.problems)}") from None
         with self._lock:
             self.config = config
         self.bus.publish(StateChanged(None, "reloaded"))
+        return f"config reloaded: {len(config.jobs)} jobs"
 
     # --- the operator's actions ---------------------------------------------------
 
