@@ -296,7 +296,8 @@ class LogView(ScrollView, can_focus=True):
                                  case_sensitive=self.query != self.query.lower())
         if y == self._cursor:
             text.stylize_before(self.get_component_rich_style("log-view--cursor"))
-        segments = list(text.render(self.app.console))
+        # Unstyled parts of the line render with no style at all: give them the view's.
+        segments = Segment.apply_style(text.render(self.app.console), base)
         scroll_x = int(self.scroll_x)
         strip = Strip(segments).crop(scroll_x, scroll_x + width)
         line_style = base + (self.get_component_rich_style("log-view--cursor")
