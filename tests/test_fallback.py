@@ -231,3 +231,35 @@ def test_the_fallback_loads_neither_textual_nor_rich():
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+def test_ctrl_r_reloads_the_config_and_refuses_an_invalid_one(tmp_path, fallbacks):
+    path = write_config(tmp_path, '[jobs.orders]\ncommand = "true"\ninterval = "1h"\n')
+
+    def read():
+        return commands.read_config(argparse.Namespace(config=str(path), secrets=None))
+
+    fallback = fallbacks(read(), reload_config=read)
+    app = SyncTuiApp(fallback, config_name="shop", zone=ZoneInfo("UTC"), demo=False,
+                     host=fallback)
+    fallback.begin()
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
+            await until(pilot, lambda: app.selected is not None)
+            with path.open("a") as config:
+                config.write('\n[jobs.report]\ncommand = "true"\ninterval = "2h"\n')
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: "config reloaded: 2 jobs" in notifications(app))
+            await until(pilot, lambda: app.query_one(JobsTable).row_count == 2)
+            with path.open("a") as config:
+                config.write('\n[jobs.broken]\ninterval = "2h"\n')
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: "still using the previous one" in notifications(app))
+            assert app.query_one(JobsTable).row_count == 2
+
+    asyncio.run(scenario())
+
+
+def notifications(app: SyncTuiApp) -> str:
+    return "\n".join(toast.render().plain for toast in app.screen.query("Toast"))
