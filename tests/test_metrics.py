@@ -335,3 +335,71 @@ def test_unknown_paths_are_404_and_metrics_are_also_at_the_root(tmp_path, env, h
     assert get(f"{url}/nope") == (404, "not here: try /metrics, /healthz or /livez\n")
     status, body = get(f"{url}/")
     assert status == 200 and re.search(r"^synctui_runs_total", body, re.M)
+
+
+def test_a_reload_adds_and_drops_series_and_a_pause_shows(tmp_path, env, hosts):
+    config_path = write_config(tmp_path, """
+        [jobs.kept]
+        command = "true"
+        interval = "1h"
+
+        [jobs.dropped]
+        command = "true"
+        interval = "1h"
+    """)
+    host = hosts(config_path, "--metrics-port", "0")
+    url = metrics_url(host)
+    write_config(tmp_path, """
+        [jobs.kept]
+        command = "true"
+        interval = "1h"
+
+        [jobs.added]
+        command = "true"
+        interval = "1h"
+    """)
+    host.send(signal.SIGHUP)
+    host.wait_for(r"config reloaded")
+    samples = scrape(url)
+    jobs = {dict(labels).get("job") for name, labels in samples if name == "synctui_runs_total"}
+    assert jobs == {"kept", "added"}
+    assert runs(samples, "added", "timeout") == 0
+
+    paused = synctui("pause", "kept", "--config", str(config_path), env=env, cwd=tmp_path)
+    assert paused.returncode == 0, paused.stderr
+    samples = scrape(url)
+    kept = frozenset({("job", "kept")})
+    assert samples[("synctui_job_paused", kept)] == 1
+    assert samples[("synctui_job_health", kept | {("state", "paused")})] == 1
+    assert samples[("synctui_job_next_run_timestamp_seconds", kept)] == 0
+    assert get(f"{url}/healthz") == (200, "healthy: kept paused, added new\n")
+
+
+def test_a_standby_serves_too_and_counts_as_live(tmp_path, env, hosts):
+    config_path = write_config(tmp_path, """
+        [jobs.broken]
+        command = "exit 3"
+        interval = "1h"
+        run_on_start = true
+    """)
+    first = hosts(config_path, "--metrics-port", "0")
+    first.wait_for(r"broken: run \d+ failure")
+    second = hosts(config_path, "--metrics-port", "0")
+    url = metrics_url(second)
+    second.wait_for(r"waiting as its standby")
+    assert get(f"{url}/livez") == (200, "live: waiting to host (standby for the running scheduler)\n")
+    assert get(f"{url}/healthz") == (503, "broken: down: last run failure: exit status 3\n")
+    assert scrape(url)[("synctui_job_healthy", frozenset({("job", "broken")}))] == 0
+
+
+def test_an_ipv6_address_is_served(tmp_path, env, hosts):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    config_path = write_config(tmp_path, """
+        [jobs.job]
+        command = "true"
+        interval = "1h"
+    """)
+    url = metrics_url(hosts(config_path, "--metrics-port", "0", "--metrics-host", "::1"))
+    assert url.startswith("http://[::1]:")
+    assert get(f"{url}/livez")[0] == 200

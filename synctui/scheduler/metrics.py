@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from synctui.scheduler.events import EventsMissed, RunFinished, StateChanged
 from synctui.scheduler.health import HEALTHY, unhealthy
 from synctui.scheduler.records import Result
-from synctui.scheduler.status import HEARTBEAT_STALE_S
+from synctui.scheduler.status import HEARTBEAT_STALE_S, SchedulerStatus, stored_snapshot
 from synctui.scheduler.sync_scheduler import SyncScheduler
 
 log = logging.getLogger("synctui.metrics")
@@ -158,6 +158,13 @@ class _RunCounts:
                             event.count, extra={"event": "metrics"})
 
 
+def _status(scheduler: SyncScheduler) -> SchedulerStatus:
+    """The scheduler's snapshot; a standby's is the running host's, as the store tells it."""
+    if scheduler.hosting:
+        return scheduler.status()
+    return stored_snapshot(scheduler.store, scheduler.config)
+
+
 class _Heartbeat:
     """When the scheduler's loop last ticked, as this process sees it."""
 
@@ -166,12 +173,16 @@ class _Heartbeat:
         self._since = time.monotonic()
 
     def age(self) -> float:
-        """Seconds since the last tick (since serving began, before the first)."""
-        last = self._scheduler.last_tick
-        return time.monotonic() - (last if last is not None else self._since)
+        """Seconds since the loop last ticked (since serving began, before the first tick).
 
-    def live(self) -> bool:
-        return self.age() <= HEARTBEAT_STALE_S
+        A standby, waiting for another process to stop hosting, counts as ticking:
+        restarting it would change nothing.
+        """
+        now = time.monotonic()
+        if not self._scheduler.hosting:
+            self._since = now
+        last = self._scheduler.last_tick
+        return now - (last if last is not None else self._since)
 
 
 class _StatusCollector(Collector):
@@ -182,7 +193,7 @@ class _StatusCollector(Collector):
         self._heartbeat = heartbeat
 
     def collect(self) -> Iterable[Metric]:
-        status = self._scheduler.status()
+        status = _status(self._scheduler)
         store = self._scheduler.store
         now = time.time()
 
@@ -250,7 +261,7 @@ def _app(
         if path in ("/metrics", "/"):
             return metrics(environ, start_response)
         if path == "/healthz":
-            jobs = scheduler.status().jobs
+            jobs = _status(scheduler).jobs
             failing = unhealthy(jobs)
             if failing:
                 return answer(start_response, "503 Service Unavailable",
@@ -258,8 +269,11 @@ def _app(
             return answer(start_response, "200 OK",
                           ["healthy: " + ", ".join(f"{n} {j.health}" for n, j in jobs.items())])
         if path == "/livez":
+            if not scheduler.hosting:
+                return answer(start_response, "200 OK",
+                              ["live: waiting to host (standby for the running scheduler)"])
             age = heartbeat.age()
-            if heartbeat.live():
+            if age <= HEARTBEAT_STALE_S:
                 return answer(start_response, "200 OK", [f"live: the scheduler ticked {age:.0f}s ago"])
             return answer(start_response, "503 Service Unavailable",
                           [f"not live: the scheduler last ticked {age:.0f}s ago"])
