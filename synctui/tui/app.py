@@ -20,22 +20,29 @@ import termios
 import threading
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
+from pathlib import Path
 from typing import Callable
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.theme import Theme
 from textual.widgets import Button, DataTable, Footer
 
 from synctui.scheduler.control import Refused, SchedulerControl
-from synctui.scheduler.events import OutputLines
+from synctui.scheduler.events import OutputLines, RunFinished, RunStarted
+from synctui.scheduler.fallback import FallbackControl
 from synctui.scheduler.runner import utc_now
 from synctui.scheduler.status import JobStatus, SchedulerStatus
 from synctui.scheduler.sync_scheduler import SyncScheduler
+from synctui.tui import themes
 from synctui.tui.driver import ConsoleDriver
 from synctui.tui.messages import EventsWaiting, SchedulerShutDown, StatusFetched, Steered
+from synctui.tui.palette import MAIN_SCREEN_ACTIONS, ConsoleCommands
 from synctui.tui.quit_screen import QuitScreen
+from synctui.tui.screens.help import HelpScreen, Places
+from synctui.tui.screens.history import HistoryScreen
 from synctui.tui.text import time_of_day
 from synctui.tui.widgets.header import ConsoleHeader
 from synctui.tui.widgets.jobs_table import JobsTable
@@ -57,6 +64,9 @@ class SyncTuiApp(App[None]):
 
     TITLE = "synctui"
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    """Under 100 columns the status panel folds under the table (app.tcss)."""
 
     BINDINGS = [
         Binding("r", "run_now", "Run", tooltip="Run the selected job now", id="run-now"),
@@ -76,9 +86,18 @@ class SyncTuiApp(App[None]):
         Binding("q", "quit", "Quit", tooltip="Quit (stops the scheduler this console hosts)",
                 id="quit"),
         # Last: at 80 columns with every toggle on its longer word, only this one is cut.
-        Binding("question_mark", "keys", "Keys", tooltip="Show or hide every key", id="keys"),
-        Binding("j", "next_job", "Next job", show=False, id="next-job"),
-        Binding("k", "previous_job", "Previous job", show=False, id="previous-job"),
+        Binding("question_mark", "help", "Help",
+                tooltip="Every key, the badge and health words, where the files are", id="help"),
+        Binding("enter", "history", "History", show=False,
+                tooltip="The selected job's runs; enter on one shows its output", id="history"),
+        Binding("j", "next_job", "Next job", show=False, tooltip="Select the next job",
+                id="next-job"),
+        Binding("k", "previous_job", "Previous job", show=False,
+                tooltip="Select the previous job", id="previous-job"),
+        Binding("ctrl+r", "reload_config", "Reload config", show=False,
+                tooltip="Read the config file again", id="reload-config"),
+        Binding("ctrl+t", "change_theme", "Theme", show=False,
+                tooltip="Switch theme (remembered)", id="change-theme"),
     ]
 
     def __init__(
@@ -88,8 +107,10 @@ class SyncTuiApp(App[None]):
         config_name: str,
         zone: tzinfo,
         demo: bool,
-        host: SyncScheduler | None = None,
+        host: SyncScheduler | FallbackControl | None = None,
         clock: Callable[[], datetime] = utc_now,
+        places: Places | None = None,
+        theme_file: Path | None = None,
     ) -> None:
         """The console over `control`.
 
@@ -100,6 +121,8 @@ class SyncTuiApp(App[None]):
             demo: Running the built-in demo (the header says so).
             host: The scheduler this console hosts, shut down when it quits.
             clock: The current time (tests fix it).
+            places: Where the config and the state are, for the help screen.
+            theme_file: Where the operator's theme is remembered; None: not remembered.
         """
         super().__init__(driver_class=ConsoleDriver)
         self.control = control
@@ -108,6 +131,15 @@ class SyncTuiApp(App[None]):
         self._demo = demo
         self._host = host
         self._clock = clock
+        self._places = places or Places(config=None, state_dir=None)
+        self._theme_file = theme_file
+        self.register_theme(themes.NO_COLOR_THEME)
+        if self.no_color:
+            self.theme = themes.NO_COLOR_THEME.name
+        elif theme_file is not None:
+            chosen = themes.remembered(theme_file)
+            if chosen in self.available_themes:
+                self.theme = chosen
         self._status: SchedulerStatus | None = None
         self._fetched_at = clock()
         self._toggles: tuple | None = None
@@ -122,7 +154,10 @@ class SyncTuiApp(App[None]):
         self._events = control.subscribe(notify=self._events_waiting)
 
     def compose(self) -> ComposeResult:
-        yield ConsoleHeader(self._config_name, self._zone, demo=self._demo, id="header")
+        note = (f"no scheduler: {self.control.reason}"
+                if isinstance(self.control, FallbackControl) else None)
+        yield ConsoleHeader(self._config_name, self._zone, demo=self._demo, note=note,
+                            id="header")
         yield JobsTable(self._zone, id="jobs")
         with Horizontal(id="lower"):
             yield StatusPanel(self._zone, id="status-panel")
@@ -137,6 +172,7 @@ class SyncTuiApp(App[None]):
             loop.add_signal_handler(number, self.call_later, self._signalled, number.name)
         loop.add_signal_handler(signal.SIGHUP, self._hung_up)
         self.query_one(ConsoleHeader).show_time(self._clock())
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._screen_up.set()
         self._drain()
         self._fetch_status()
@@ -172,6 +208,11 @@ class SyncTuiApp(App[None]):
         self.query_one(LogTail).take(events)
         if not all(isinstance(event, OutputLines) for event in events):
             self._want_status()
+        if isinstance(self.screen, HistoryScreen) and any(
+            isinstance(event, (RunStarted, RunFinished)) and event.run.job == self.screen.job
+            for event in events
+        ):
+            self.screen.runs_changed()
 
     def _want_status(self) -> None:
         if not self._status_due:
@@ -257,10 +298,26 @@ class SyncTuiApp(App[None]):
             return "stopping"
         if not status.running:
             return "stopped"
-        return "paused" if status.paused else "running"
+        if status.paused:
+            return "paused"
+        return "fallback" if self.control.label == "fallback" else "running"
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """Cell colours are resolved when drawn: draw them again; remember the operator's pick."""
+        self.query_one(JobsTable).restyle()
+        self._show(self._clock())
+        if self._theme_file is not None and theme.name != themes.NO_COLOR_THEME.name:
+            themes.remember(self._theme_file, theme.name)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Of each toggle's two bindings, offer the one that applies."""
+        """The main screen's keys act only there; of each toggle's two bindings, offer the one
+        that applies."""
+        if action in MAIN_SCREEN_ACTIONS and self.screen is not self.screen_stack[0]:
+            return False
+        return self.applies(action)
+
+    def applies(self, action: str) -> bool:
+        """Whether `action` makes sense now (`resume` does for a paused job only)."""
         status, job = self._status, self.selected
         job_paused = job is not None and job.paused
         all_paused = status is not None and status.paused
@@ -359,12 +416,49 @@ class SyncTuiApp(App[None]):
         log_tail = self.query_one(LogTail)
         (self.query_one(JobsTable) if log_tail.has_focus else log_tail).focus()
 
-    def action_keys(self) -> None:
-        """Show or hide the list of keys."""
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+    def action_help(self) -> None:
+        """Show every key, what the words on screen mean, and where the files are."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+            return
+        host = self._status.host if self._status is not None else None
+        places = self._places
+        if host is not None and host.socket:
+            places = Places(places.config, places.state_dir, host.socket)
+        keys = [(self.get_key_display(binding), binding.tooltip or binding.description)
+                for binding in self._bindings_listed()]
+        self.push_screen(HelpScreen(keys, places))
+
+    def _bindings_listed(self) -> list[Binding]:
+        return [binding for binding in self.BINDINGS if isinstance(binding, Binding)]
+
+    def keys_by_action(self) -> dict[str, str]:
+        """The key of each action of the main screen, as the footer shows it."""
+        keys: dict[str, str] = {}
+        for binding in self._bindings_listed():
+            keys.setdefault(binding.action, self.get_key_display(binding))
+        keys.setdefault("quit", "ctrl+q")
+        return keys
+
+    def action_history(self) -> None:
+        """Show the selected job's runs."""
+        name = self.query_one(JobsTable).selected
+        if name is None:
+            self.notify("There is no job to show", severity="warning")
+            return
+        self.push_screen(HistoryScreen(self.control, name, self._zone, self._clock))
+
+    @on(DataTable.RowSelected, "#jobs")
+    def _job_selected(self) -> None:
+        self.action_history()
+
+    def action_reload_config(self) -> None:
+        """Have the scheduler read its config file again (an invalid one is refused)."""
+        host = self._host
+        if host is None:
+            self.notify("Nothing to reload: this console holds no scheduler", severity="warning")
+            return
+        self._steer(lambda *_: host.reload(), lambda _, said: said, job=False)
 
     def action_next_job(self) -> None:
         """Select the next job."""
