@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,19 @@ def test_the_example_configs_load():
     assert config.jobs["orders"].hook_timeout_s == 30
     assert config.jobs["customers"].hook_timeout_s == 15
     assert load_config(EXAMPLE_CONFIG_PATH, environ={"HOME": "/nonexistent"}).jobs
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="no tmux here")
+def test_tmux_takes_the_snippet():
+    # A short socket directory: a Unix socket's path holds about 100 bytes.
+    with tempfile.TemporaryDirectory(prefix="tmux", dir="/tmp") as sockets:
+        env = {"PATH": "/usr/bin:/bin", "TMUX_TMPDIR": sockets, "TERM": "xterm"}
+        server = ["tmux", "-L", "synctui-example", "-f", str(EXAMPLES / "tmux.conf")]
+        try:
+            subprocess.run([*server, "new-session", "-d"], check=True, timeout=10, env=env,
+                           capture_output=True)
+            shown = subprocess.run([*server, "show-options", "-gv", "status-right"], check=True,
+                                   timeout=10, capture_output=True, text=True, env=env)
+        finally:
+            subprocess.run([*server, "kill-server"], timeout=10, capture_output=True, env=env)
+    assert shown.stdout.startswith("#(synctui status --short ")
