@@ -101,21 +101,21 @@ def test_a_hanging_hook_is_ended_at_its_timeout_and_never_delays_the_job(tmp_pat
         command = "exit 1"
         interval = "200ms"
         on_failure = "sleep 30 & echo $! >> {pids}; wait"
-        hook_timeout_seconds = "1500ms"
+        hook_timeout_seconds = "800ms"
         kill_grace_seconds = 0.2
     """)
     host = hosts(config, "--no-passthrough")
     first = int(host.wait_for(r"flaky: run (\d+) failure").group(1))
     # While the first hook hangs, the job keeps its schedule and hooks do not pile up.
     assert wait_until(lambda: host.stderr().count(
-        "on_failure hook for run ") - host.stderr().count(f"hook for run {first} ") >= 3)
+        "on_failure hook for run ") - host.stderr().count(f"hook for run {first} ") >= 2)
     log = host.stderr()
     assert "timed out" not in log  # the first hook still hangs
     assert len(re.findall(r"flaky: on_failure hook for run \d+ skipped: the previous one is"
-                          r" still going", log)) >= 3
-    assert len([run for run in runs_of(config, env, "flaky") if run["id"] > first]) >= 3
+                          r" still going", log)) >= 2
+    assert len([run for run in runs_of(config, env, "flaky") if run["id"] > first]) >= 2
 
-    host.wait_for(rf"flaky: on_failure hook for run {first} timed out after 1.5s:"
+    host.wait_for(rf"flaky: on_failure hook for run {first} timed out after 0.8s:"
                   r" its processes were ended")
     sleeper = int(pids.read_text().split()[0])
     assert wait_until(lambda: not pid_alive(sleeper))
