@@ -108,16 +108,30 @@ def _job(config: Config, name: str | None) -> str | None:
     return name
 
 
-def _host_steering(store: Store, verb: str) -> None:
-    """Refuse to act behind a live host's back until the control socket can reach it."""
+def _reach_host(store: Store):
+    """The live host's `RemoteControl`, or None when no scheduler runs for this state directory."""
     host = live_host(store, datetime.now(timezone.utc))
-    if host is not None:
-        raise CommandError(
-            f"a scheduler (pid {host.pid}, {host.mode}) hosts this state directory;"
-            f" `synctui {verb}` cannot reach it yet (it needs the control socket);"
-            " use its console or send it a signal",
-            EXIT_FAILED,
-        )
+    if host is None:
+        return None
+    from synctui.scheduler.control_client import HostUnreachable, RemoteControl
+
+    if host.socket is None:
+        raise CommandError(f"the scheduler (pid {host.pid}, {host.mode}) serves no control"
+                           " socket: it runs an older synctui; restart it", EXIT_FAILED)
+    try:
+        return RemoteControl(Path(host.socket))
+    except HostUnreachable as error:
+        raise CommandError(f"{error} (the scheduler is pid {host.pid}, {host.mode}; is this the"
+                           " service's user or a member of its [control] group?)",
+                           EXIT_FAILED) from None
+
+
+def _host_words(remote) -> str:
+    return f"pid {remote.greeting['pid']}, {remote.greeting['mode']}"
+
+
+def _through(remote) -> str:
+    return f"through the running scheduler ({_host_words(remote)})"
 
 
 def _local(moment: datetime | None, zone: str) -> str:
@@ -154,7 +168,7 @@ def _result(result: Result | None) -> str:
 
 
 def console(args: argparse.Namespace) -> int:
-    """`synctui`: the console, hosting the scheduler in this process (the demo with no config).
+    """`synctui`: the console, hosting the scheduler or attached to its host (the demo with no config).
 
     Every error the operator can fix is reported before the screen opens.
     """
@@ -163,31 +177,64 @@ def console(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from synctui.scheduler.control import Refused
-    from synctui.scheduler.sync_scheduler import SyncScheduler
+    from synctui.scheduler.shared import SharedScheduler
     from synctui.tui.app import SyncTuiApp
 
     _log_to_file(config.scheduler.state_dir / "console.log")
-    scheduler = SyncScheduler(config, mode="console")
+    shared = SharedScheduler(
+        config, reload_config=(lambda: read_config(args)) if config.path else None
+    )
     app = SyncTuiApp(
-        scheduler, config_name=config.name, zone=ZoneInfo(config.scheduler.timezone),
-        demo=config.path is None, host=scheduler,
+        shared, config_name=config.name, zone=ZoneInfo(config.scheduler.timezone),
+        demo=config.path is None, host=shared, **_console_places(config),
     )
     try:
-        scheduler.start()
+        shared.open()
     except Refused as refusal:
-        raise CommandError(
-            f"{refusal}; a console cannot attach to it yet: `synctui status` shows it",
-            EXIT_FAILED,
-        ) from None
+        raise CommandError(str(refusal), EXIT_FAILED) from None
+    except Exception as error:  # the store or APScheduler failed: the fallback keeps watch
+        shared.shutdown()
+        return _console_fallback(args, config, f"{type(error).__name__}: {error}")
     try:
         app.run()
     finally:
         # Done already when the console quit; this covers a crash, where runs may still go.
-        running = [job.name for job in scheduler.status().jobs.values() if job.running]
-        if running:
-            print(f"synctui: stopping: {', '.join(running)} get up to"
-                  f" {config.scheduler.shutdown_grace_s:g}s to finish", file=sys.stderr)
-        scheduler.shutdown()
+        if shared.hosting:
+            running = [job.name for job in shared.status().jobs.values() if job.running]
+            if running:
+                print(f"synctui: stopping: {', '.join(running)} get up to"
+                      f" {config.scheduler.shutdown_grace_s:g}s to finish", file=sys.stderr)
+        shared.shutdown()
+    return app.return_code or EXIT_OK
+
+
+def _console_places(config: Config) -> dict:
+    """What the console shows of where things are, and where it remembers the theme."""
+    from synctui.tui.screens.help import Places
+    from synctui.tui.themes import theme_file
+
+    return {"places": Places(config.path, config.scheduler.state_dir), "theme_file": theme_file()}
+
+
+def _console_fallback(args: argparse.Namespace, config: Config, reason: str) -> int:
+    """The console when no scheduler could start: it re-reads the store and runs due jobs."""
+    from zoneinfo import ZoneInfo
+
+    from synctui.scheduler.fallback import FallbackControl
+    from synctui.tui.app import SyncTuiApp
+
+    logging.getLogger("synctui.console").error("no scheduler could start: %s", reason)
+    fallback = FallbackControl(config, reason=reason,
+                               reload_config=(lambda: read_config(args)) if config.path else None)
+    app = SyncTuiApp(
+        fallback, config_name=config.name, zone=ZoneInfo(config.scheduler.timezone),
+        demo=config.path is None, host=fallback, **_console_places(config),
+    )
+    fallback.begin()
+    try:
+        app.run()
+    finally:
+        fallback.shutdown()
     return app.return_code or EXIT_OK
 
 
@@ -218,7 +265,15 @@ def headless(args: argparse.Namespace) -> int:
     if args.once:
         from synctui.headless import run_once
 
-        return run_once(config, _job(config, args.job), passthrough=not args.no_passthrough)
+        name = _job(config, args.job)
+        remote = _reach_host(open_store(config))
+        if remote is not None:
+            if name is None:
+                raise CommandError(
+                    f"a scheduler already runs these jobs ({_host_words(remote)});"
+                    " --once would run them alongside it: give --job NAME to have it run one")
+            return _run_on_host(remote, name, wait=True)
+        return run_once(config, name, passthrough=not args.no_passthrough)
     if args.job:
         raise CommandError("--job goes with --once")
     return _host(args, config)
@@ -256,7 +311,8 @@ def status(args: argparse.Namespace) -> int:
     config = load(args)
     name = _job(config, args.job)
     store = open_store(config)
-    snapshot = stored_snapshot(store, config)
+    remote = _reach_host(store)
+    snapshot = remote.status() if remote else stored_snapshot(store, config)
     if name is not None:
         # The seed's top-level keys then speak of that job, not of the newest run of any job.
         job = snapshot.jobs[name]
@@ -509,16 +565,17 @@ def init(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """`synctui run JOB [--wait]`: with no scheduler running, the run happens here."""
-    from synctui.scheduler.control import Refused
-    from synctui.scheduler.events import OutputLines
-    from synctui.scheduler.sync_scheduler import SyncScheduler
-
+    """`synctui run JOB [--wait]`: the running scheduler runs it; with none, it runs here."""
     config = load(args)
     name = _job(config, args.job)
     store = open_store(config)
-    _host_steering(store, "run")
-    scheduler = SyncScheduler(config, mode="once", store=store)
+    remote = _reach_host(store)
+    if remote is not None:
+        return _run_on_host(remote, name, wait=args.wait)
+    from synctui.scheduler.control import Refused
+    from synctui.scheduler.sync_scheduler import SyncScheduler
+
+    scheduler = SyncScheduler(config, mode="once", store=store, serve=False)
     events = scheduler.subscribe()
     try:
         record = scheduler.run_now(name)
@@ -527,71 +584,117 @@ def run(args: argparse.Namespace) -> int:
     print(f"run {record.id} of {name} started (no scheduler is running: it runs here)",
           file=sys.stderr)
     try:
-        while True:
-            # A run's output is published before it is recorded finished: once it is,
-            # one more look at the queue, without waiting, holds the rest of it.
-            final = store.run(record.id)
-            done = final is not None and final.finished
-            for event in events.get(timeout=0 if done else 1.0):
-                if isinstance(event, OutputLines) and event.run_id == record.id:
-                    sys.stdout.write("".join(f"{line}\n" for line in event.lines))
-            sys.stdout.flush()
-            if done:
-                break
+        final = _follow(events, record, lambda: store.run(record.id))
     except KeyboardInterrupt:
         scheduler.shutdown(grace=0)
         final = store.run(record.id)
     scheduler.shutdown()
+    return _ran(final, args.wait)
+
+
+def _run_on_host(remote, name: str, *, wait: bool) -> int:
+    from synctui.scheduler.control import Refused
+
+    events = remote.subscribe() if wait else None
+    try:
+        record = remote.run_now(name)
+    except Refused as refusal:
+        raise CommandError(str(refusal), EXIT_FAILED) from None
+    print(f"run {record.id} of {name} started {_through(remote)}", file=sys.stderr)
+    if events is None:
+        return EXIT_OK
+    final = _follow(events, record, lambda: None)
+    if final is None:
+        raise CommandError(f"the scheduler went away during run {record.id} of {name};"
+                           f" `synctui history --job {name}` shows how it ended", EXIT_FAILED)
+    return _ran(final, wait)
+
+
+def _follow(events, record: RunRecord, stored) -> RunRecord | None:
+    """Print the run's output until it ends; its final record (None if the host went away).
+
+    `stored` reads the record from the store, for a run hosted here: a run's output is
+    published before it is recorded finished, so once it is, one more look at the
+    queue, without waiting, holds the rest of it.
+    """
+    from synctui.scheduler.events import OutputLines, RunFinished, StateChanged
+
+    while True:
+        final = stored()
+        done = final is not None and final.finished
+        for event in events.get(timeout=0 if done else 1.0):
+            if isinstance(event, OutputLines) and event.run_id == record.id:
+                sys.stdout.write("".join(f"{line}\n" for line in event.lines))
+            elif isinstance(event, RunFinished) and event.run.id == record.id:
+                final, done = event.run, True
+            elif event == StateChanged(None, "host-lost"):
+                return None
+        sys.stdout.flush()
+        if done:
+            return final
+
+
+def _ran(final: RunRecord, wait: bool) -> int:
     print(f"run {final.id}: {final.result.value} in {_seconds(final.duration_s)}"
           + (f": {final.error}" if final.error else ""), file=sys.stderr)
-    if args.wait and final.result is not Result.SUCCESS:
-        return EXIT_FAILED
-    return EXIT_OK
+    return EXIT_FAILED if wait and final.result is not Result.SUCCESS else EXIT_OK
 
 
-def _steer_absent(args: argparse.Namespace, verb: str, message: str, status: int) -> int:
+def _steer(args: argparse.Namespace, act, said, absent: str, absent_status: int) -> int:
+    """Do `act(remote)` through the live host and print `said(result)`; with none, say `absent`."""
     config = load(args)
     if getattr(args, "job", None):
         _job(config, args.job)
-    _host_steering(open_store(config), verb)
-    print(f"synctui: {message}", file=sys.stderr)
-    return status
+    remote = _reach_host(open_store(config))
+    if remote is None:
+        print(f"synctui: {absent}", file=sys.stderr)
+        return absent_status
+    from synctui.scheduler.control import Refused
+
+    try:
+        result = act(remote)
+    except Refused as refusal:
+        raise CommandError(str(refusal), EXIT_FAILED) from None
+    print(f"{said(result)} ({_through(remote)})")
+    return EXIT_OK
 
 
 def cancel(args: argparse.Namespace) -> int:
     """`synctui cancel JOB`."""
-    return _steer_absent(args, "cancel", "no scheduler is running: nothing to cancel", EXIT_FAILED)
+    return _steer(args, lambda remote: remote.cancel(args.job),
+                  lambda _: f"{args.job}: asked its run to end",
+                  "no scheduler is running: nothing to cancel", EXIT_FAILED)
 
 
 def skip(args: argparse.Namespace) -> int:
     """`synctui skip JOB`."""
-    return _steer_absent(args, "skip", "no scheduler is running: there is no next run to skip",
-                         EXIT_FAILED)
+    return _steer(args, lambda remote: remote.skip_next(args.job),
+                  lambda when: f"{args.job}: the run due {when.isoformat()} will be skipped",
+                  "no scheduler is running: there is no next run to skip", EXIT_FAILED)
 
 
 def stop(args: argparse.Namespace) -> int:
-    """`synctui stop`."""
-    return _steer_absent(args, "stop", "no scheduler is running: already stopped", EXIT_OK)
+    """`synctui stop`: the running scheduler stops scheduling (runs in progress finish)."""
+    return _steer(args, lambda remote: remote.stop(), lambda _: "scheduler stopped",
+                  "no scheduler is running: already stopped", EXIT_OK)
 
 
 def start(args: argparse.Namespace) -> int:
-    """`synctui start`."""
-    return _steer_absent(
-        args, "start", "no scheduler is running; start one with `synctui --headless` or `synctui`",
-        EXIT_FAILED,
-    )
+    """`synctui start`: a stopped scheduler schedules again."""
+    return _steer(args, lambda remote: remote.start(), lambda _: "scheduler started",
+                  "no scheduler is running; start one with `synctui --headless` or `synctui`",
+                  EXIT_FAILED)
 
 
 def restart(args: argparse.Namespace) -> int:
     """`synctui restart`."""
-    return _steer_absent(
-        args, "restart", "no scheduler is running; start one with `synctui --headless` or `synctui`",
-        EXIT_FAILED,
-    )
+    return _steer(args, lambda remote: remote.restart(), lambda _: "scheduler restarted",
+                  "no scheduler is running; start one with `synctui --headless` or `synctui`",
+                  EXIT_FAILED)
 
 
 def pause(args: argparse.Namespace) -> int:
-    """`synctui pause [JOB]`: remembered in the store; a running scheduler applies it at its next tick."""
+    """`synctui pause [JOB]`: through the running scheduler, or remembered in the store."""
     return _set_paused(args, True)
 
 
@@ -604,10 +707,18 @@ def _set_paused(args: argparse.Namespace, paused: bool) -> int:
     config = load(args)
     names = [_job(config, args.job)] if args.job else list(config.jobs)
     store = open_store(config)
+    word = "paused" if paused else "resumed"
+    remote = _reach_host(store)
+    if remote is not None:
+        from synctui.scheduler.control import Refused
+
+        try:
+            (remote.pause if paused else remote.resume)(args.job)
+        except Refused as refusal:
+            raise CommandError(str(refusal), EXIT_FAILED) from None
+        print(f"{word} {', '.join(names)} ({_through(remote)})")
+        return EXIT_OK
     for name in names:
         store.set_paused(name, paused)
-    host = live_host(store, datetime.now(timezone.utc))
-    word = "paused" if paused else "resumed"
-    print(f"{word} {', '.join(names)}"
-          + (f" (the running scheduler, pid {host.pid}, applies it within seconds)" if host else ""))
+    print(f"{word} {', '.join(names)} (no scheduler is running: remembered for the next one)")
     return EXIT_OK

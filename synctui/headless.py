@@ -13,11 +13,13 @@ import signal
 import sys
 import threading
 from contextlib import nullcontext
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from synctui import __version__
-from synctui.config import Config, ConfigError
-from synctui.scheduler.control import Refused
+from synctui.config import Config
+from synctui.scheduler.control import HostBusy, Refused
+from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.events import EventsMissed, OutputLines, Subscription
 from synctui.scheduler.records import Result
 from synctui.scheduler.sync_scheduler import SyncScheduler
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("synctui.headless")
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STANDBY_POLL_S = 0.1
+"""How often a standby tries the hosting lock: it takes over within this of the host's end."""
 
 
 def _pass_output(subscription: Subscription) -> None:
@@ -89,21 +93,31 @@ def run_headless(
     config: Config, reload_config: Callable[[], Config], *, passthrough: bool = True,
     metrics: MetricsServer | None = None,
 ) -> int:
-    """Host the scheduler until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit status."""
-    scheduler = SyncScheduler(config, mode="headless")
+    """Host the scheduler until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit status.
+
+    While another process hosts, wait as its standby and take over when it ends;
+    a hosting console is asked to hand over (it does between runs).
+    """
+    scheduler = SyncScheduler(config, mode="headless", reload_config=reload_config)
     serving = metrics.serving(scheduler) if metrics else nullcontext()
     with _Passthrough(scheduler, passthrough), serving, _Signals() as signals:
         try:
-            scheduler.start()
+            if not _become_host(scheduler, signals):
+                log.info("stopped while waiting to host", extra={"event": "stopped"})
+                return 0
         except Refused as refusal:
             log.error("cannot start: %s", refusal, extra={"event": "host"})
             return 1
-        log.info("synctui %s running headless: config %s, state %s", __version__,
-                 config.path or "demo", config.scheduler.state_dir, extra={"event": "host"})
+        log.info("synctui %s running headless: config %s, state %s, control socket %s",
+                 __version__, config.path or "demo", config.scheduler.state_dir,
+                 scheduler.server.path if scheduler.server else "none", extra={"event": "host"})
         while True:
             number = signals.next()
             if number == signal.SIGHUP:
-                _reload(scheduler, reload_config)
+                try:
+                    scheduler.reload_from_source()
+                except Refused as refusal:
+                    log.error("SIGHUP: %s", refusal, extra={"event": "reload_refused"})
                 continue
             log.info("%s received: stopping (running jobs get up to %gs)",
                      signal.Signals(number).name, scheduler.config.scheduler.shutdown_grace_s,
@@ -113,6 +127,42 @@ def run_headless(
         _wait_for(shutdown, scheduler, signals, stopping=True)
     log.info("stopped", extra={"event": "stopped"})
     return 0
+
+
+def _become_host(scheduler: SyncScheduler, signals: _Signals) -> bool:
+    """Start hosting, as standby first while another process hosts; False if told to stop."""
+    asked: int | None = None
+    while True:
+        try:
+            scheduler.start()
+            if asked is not None:
+                log.info("took over hosting from pid %d", asked, extra={"event": "host"})
+            return True
+        except HostBusy as busy:
+            host = scheduler.store.host()
+            if host is not None and host.pid != asked:
+                asked = host.pid
+                log.info("%s; waiting as its standby", busy, extra={"event": "standby"})
+                if host.mode == "console" and host.socket:
+                    _ask_for_handover(host.socket)
+        number = signals.next(timeout=STANDBY_POLL_S)
+        if number in (signal.SIGTERM, signal.SIGINT):
+            return False
+
+
+def _ask_for_handover(socket: str) -> None:
+    """A hosting console hands over to a headless between runs: ask it to."""
+    try:
+        remote = RemoteControl(Path(socket), client="headless")
+        try:
+            answer = remote.handover()
+        finally:
+            remote.close()
+    except Refused as refusal:
+        log.warning("could not ask the console to hand over: %s", refusal,
+                    extra={"event": "standby"})
+        return
+    log.info("the hosting console says: %s", answer, extra={"event": "standby"})
 
 
 class _Passthrough:
@@ -152,20 +202,6 @@ def _wait_for(
                 stopping = True
                 threading.Thread(target=scheduler.shutdown, name="shutdown", daemon=True).start()
     work.join()
-
-
-def _reload(scheduler: SyncScheduler, reload_config: Callable[[], Config]) -> None:
-    try:
-        config = reload_config()
-    except ConfigError as error:
-        for problem in error.problems:
-            log.error("reload refused: %s", problem, extra={"event": "reload_refused"})
-        log.error("SIGHUP: the new config is invalid; still running the previous one",
-                  extra={"event": "reload_refused"})
-        return
-    for warning in config.warnings:
-        log.warning("%s", warning, extra={"event": "config_warning"})
-    scheduler.reload(config)
 
 
 def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> int:

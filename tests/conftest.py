@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from commandline import Host, isolated_env
+from terminal import Terminal
 from synctui.scheduler.events import EventBus
 from synctui.scheduler.runner import Runner
 from synctui.scheduler.store import Store
@@ -56,3 +57,18 @@ def hosts(env):
     yield start
     for host in started:
         host.end()
+
+
+@pytest.fixture
+def terminal(tmp_path):
+    """Open `synctui` consoles in real terminals (tmux); all are closed at the end."""
+    opened: list[Terminal] = []
+
+    def open_terminal(command: str) -> Terminal:
+        term = Terminal(tmp_path, command)
+        opened.append(term)
+        return term
+
+    yield open_terminal
+    for term in opened:
+        term.close()

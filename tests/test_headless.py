@@ -261,7 +261,9 @@ def test_a_closed_stdout_stops_the_passthrough_not_the_scheduler(tmp_path, env):
 # --- refusing to start ----------------------------------------------------------------
 
 
-def test_a_second_headless_on_the_same_state_dir_exits_1_in_one_line(tmp_path, env, hosts):
+def test_a_second_headless_waits_as_standby_says_so_once_and_stops_on_sigterm(
+    tmp_path, env, hosts
+):
     config = write_config(tmp_path, """
         [jobs.job]
         command = "true"
@@ -270,14 +272,17 @@ def test_a_second_headless_on_the_same_state_dir_exits_1_in_one_line(tmp_path, e
     first = hosts(config)
     first.wait_ready()
 
-    second = synctui("--headless", "--config", str(config), env=env, cwd=tmp_path)
-    assert second.returncode == 1
-    [line] = second.stderr.splitlines()
-    assert f"another synctui (pid {first.pid}, headless) already hosts {tmp_path / 'state'}" in line
-    assert first.process.poll() is None
+    second = hosts(config)
+    second.wait_for(rf"another synctui \(pid {first.pid}, headless\) already hosts"
+                    rf" {tmp_path / 'state'}; waiting as its standby")
     status = json.loads(synctui("status", "--json", "--config", str(config),
                                 env=env, cwd=tmp_path).stdout)
-    assert status["host"]["pid"] == first.pid  # the refused one left the host record alone
+    assert status["host"]["pid"] == first.pid  # the standby left the host record alone
+    second.send(signal.SIGTERM)
+    assert second.exit_status() == 0
+    assert second.stderr().count("waiting as its standby") == 1
+    assert "stopped while waiting to host" in second.stderr()
+    assert first.process.poll() is None
 
 
 def test_headless_with_no_config_anywhere_is_a_one_line_usage_error(tmp_path, env):
@@ -361,8 +366,8 @@ def test_once_refuses_while_a_headless_host_runs_the_same_jobs(tmp_path, env, ho
     host.wait_for(r"job: run \d+ started")
 
     done = synctui("--headless", "--once", "--config", str(config), env=env, cwd=tmp_path)
-    assert done.returncode == 1
+    assert done.returncode == 2
     [line] = done.stderr.splitlines()
-    assert f"another synctui (pid {host.pid}, headless) already hosts" in line
+    assert f"a scheduler already runs these jobs (pid {host.pid}, headless)" in line
     assert all(run["trigger"] != "once" for run in history(config, env))
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import termios
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -140,19 +141,24 @@ def test_a_config_error_exits_2_before_the_screen_opens(tmp_path, environment):
     assert "Traceback" not in done.stderr
 
 
-def test_another_host_is_refused_before_the_screen_opens(tmp_path, environment, config_file):
-    jobs = {"long": {"command": "true", "interval_s": 3600}}
-    host = SyncScheduler(factories.config(tmp_path, jobs), mode="headless")
+def test_with_a_live_host_the_console_attaches_and_says_it_runs_another_config(
+    tmp_path, environment, config_file, consoles
+):
+    jobs = {"theirs": {"command": "true", "interval_s": 3600}}
+    other = replace(factories.config(tmp_path, jobs), path=tmp_path / "other.toml")
+    host = SyncScheduler(other, mode="headless")
     host.start()
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "synctui", "--config", str(config_file)], env=environment,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
-        )
+        console = consoles(["--config", str(config_file)], environment)
+        console.read_until("⇄ attached")
+        console.read_until("theirs")  # the host's jobs, not the console's config's
+        console.read_until("other.toml")  # said plainly
+        assert host.attached_consoles == 1
+        os.kill(console.pid, signal.SIGTERM)
+        assert console.wait() == 0
+        assert host.status().running  # quitting an attached console leaves the host be
     finally:
         host.shutdown(grace=0)
-    assert done.returncode == 1 and done.stdout == ""
-    assert "already hosts" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_with_no_config_the_demo_starts_and_says_so(environment, consoles):

@@ -19,7 +19,7 @@ from synctui.scheduler.control import Refused
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.sync_scheduler import SyncScheduler
 from synctui.tui.app import SyncTuiApp
-from synctui.tui.quit_screen import QuitScreen
+from synctui.tui.questions import QuitScreen
 from synctui.tui.screens.help import HelpScreen
 from synctui.tui.widgets.jobs_table import JobsTable
 from synctui.tui.widgets.log_tail import MAX_LINES, LogTail

@@ -17,13 +17,14 @@ import socket
 import stat
 import struct
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 from synctui.scheduler.control import Refused
 from synctui import __version__
-from synctui.scheduler.events import EventsMissed, RunFinished, Subscription
+from synctui.scheduler.events import EventsMissed, OutputLines, RunFinished, Subscription
 from synctui.scheduler.protocol import (
     MAX_REQUEST_BYTES, OPERATIONS, PROTOCOL_VERSION, ProtocolError, event_to_wire, line, parse,
     run_to_wire, status_to_wire,
@@ -37,6 +38,8 @@ MAX_SOCKET_PATH = 100
 MAX_CONNECTIONS = 512
 SUBSCRIBER_QUEUE = 10_000
 """Events or output lines held for one subscriber before it is told it missed some."""
+FANOUT_QUEUE = 100_000
+"""Events or output lines between the scheduler and the server's loop (drained at once)."""
 
 
 class SocketError(Exception):
@@ -151,13 +154,17 @@ class ControlServer:
         self._listener: socket.socket | None = None
         self._connections: set[asyncio.Task] = set()
         self._stopped = asyncio.Event()
-        self.clients: dict[asyncio.Task, str] = {}
-        """Each open connection and what it said it is (`console`, `cli`, ...)."""
+        self._listeners: set[_Listener] = set()
+        self._events: Subscription | None = None
+        self._events_waiting = asyncio.Event()
+        self.clients: dict[asyncio.Task, tuple[str, int]] = {}
+        """Each open connection: what it said it is (`console`, `cli`, ...), and its pid."""
 
     @property
     def consoles(self) -> int:
         """How many consoles are attached now."""
-        return sum(kind == "console" for kind in list(self.clients.values()))
+        # A console holds two connections (requests, events): count processes.
+        return len({pid for kind, pid in list(self.clients.values()) if kind == "console"})
 
     def start(self) -> None:
         """Create the socket (private, or for the group) and serve it on a thread."""
@@ -204,17 +211,18 @@ class ControlServer:
         server = await asyncio.start_unix_server(
             self._accept, sock=self._listener, limit=MAX_REQUEST_BYTES
         )
+        fan_out = asyncio.ensure_future(self._fan_out())
         ready.set()
         await self._stopped.wait()
         server.close()
-        for task in list(self._connections):
+        for task in [*self._connections, fan_out]:
             task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
+        await asyncio.gather(*self._connections, fan_out, return_exceptions=True)
+        await asyncio.sleep(0)  # let the cancelled helpers of each connection finish
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         self._connections.add(task)
-        self.clients[task] = "client"
         try:
             await self._converse(reader, writer, task)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -232,7 +240,8 @@ class ControlServer:
                                                      f" {MAX_CONNECTIONS}); try again"}))
             await writer.drain()
             return
-        refusal = self._refuse_peer(writer.get_extra_info("socket"))
+        peer_pid, uid, gid = _peer(writer.get_extra_info("socket"))
+        refusal = self._refuse_peer(peer_pid, uid, gid)
         if refusal:
             log.warning("control socket: %s", refusal, extra={"event": "control_refused"})
             writer.write(line({"ok": False, "error": refusal}))
@@ -259,15 +268,14 @@ class ControlServer:
                 await writer.drain()
                 continue
             if request.get("client") in ("console", "cli", "headless"):
-                self.clients[task] = request["client"]
+                self.clients[task] = (request["client"], peer_pid)
             if request.get("op") == "subscribe":
                 await self._stream(request, reader, writer)
                 return
             writer.write(line(await self._answer(request)))
             await writer.drain()
 
-    def _refuse_peer(self, connection: socket.socket) -> str | None:
-        pid, uid, gid = _peer(connection)
+    def _refuse_peer(self, pid: int, uid: int, gid: int) -> str | None:
         if uid in (0, os.getuid()):
             return None
         if self._gid is not None and (gid == self._gid or self._gid in _groups_of(pid)):
@@ -354,29 +362,91 @@ class ControlServer:
 
     async def _stream(self, request: dict, reader, writer) -> None:
         """Answer `subscribe`, then send events until either side goes away."""
-        waiting = asyncio.Event()
-        subscription: Subscription = self.scheduler.subscribe(
-            notify=lambda: self._loop.call_soon_threadsafe(waiting.set),
-            maxsize=SUBSCRIBER_QUEUE,
-        )
+        listener = _Listener()
+        self._listen(listener)
+        hung_up = woke = None
         try:
             writer.write(line({"id": request.get("id"), "ok": True, "result": None}))
             await writer.drain()
             # A subscriber sends nothing more: anything read, or the end, means it is done.
             hung_up = asyncio.ensure_future(reader.read(1))
             while True:
-                woke = asyncio.ensure_future(waiting.wait())
+                woke = asyncio.ensure_future(listener.ready.wait())
                 done, _ = await asyncio.wait({woke, hung_up}, return_when=asyncio.FIRST_COMPLETED)
                 if hung_up in done:
-                    woke.cancel()
                     return
-                waiting.clear()
-                events = subscription.drain()
-                if events:
-                    writer.write(b"".join(line({"event": event_to_wire(e)}) for e in events))
-                    await writer.drain()
+                writer.write(listener.take())
+                await writer.drain()
         finally:
-            subscription.close()
+            self._unlisten(listener)
+            for task in (hung_up, woke):
+                _forget(task)
+
+    # --- one subscription for every subscriber ------------------------------------------
+    # Each event is encoded once, whatever the number of subscribers; each subscriber
+    # then gets the bytes, and a bounded backlog of its own.
+
+    def _listen(self, listener: _Listener) -> None:
+        if not self._listeners:
+            self._events = self.scheduler.subscribe(
+                notify=lambda: self._loop.call_soon_threadsafe(self._events_waiting.set),
+                maxsize=FANOUT_QUEUE,
+            )
+        self._listeners.add(listener)
+
+    def _unlisten(self, listener: _Listener) -> None:
+        self._listeners.discard(listener)
+        if not self._listeners and self._events is not None:
+            self._events.close()
+            self._events = None
+
+    async def _fan_out(self) -> None:
+        while True:
+            await self._events_waiting.wait()
+            self._events_waiting.clear()
+            events = self._events.drain() if self._events is not None else []
+            if not events:
+                continue
+            chunk = b"".join(line({"event": event_to_wire(event)}) for event in events)
+            weight = sum(len(e.lines) if isinstance(e, OutputLines) else 1 for e in events)
+            for listener in self._listeners:
+                listener.offer(chunk, weight, len(events))
+
+
+class _Listener:
+    """One subscriber's backlog of encoded events, bounded like a `Subscription`."""
+
+    def __init__(self) -> None:
+        self.ready = asyncio.Event()
+        self._chunks: deque[bytes] = deque()
+        self._weight = 0
+        self._missed = 0
+
+    def offer(self, chunk: bytes, weight: int, events: int) -> None:
+        # An empty backlog takes any one batch, so one big batch is never starved.
+        if self._chunks and self._weight + weight > SUBSCRIBER_QUEUE:
+            self._missed += events
+        else:
+            self._chunks.append(chunk)
+            self._weight += weight
+        self.ready.set()
+
+    def take(self) -> bytes:
+        """Everything waiting, with a `missed` event last if some had to be dropped."""
+        data = b"".join(self._chunks)
+        if self._missed:
+            data += line({"event": event_to_wire(EventsMissed(self._missed))})
+        self._chunks.clear()
+        self._weight = self._missed = 0
+        self.ready.clear()
+        return data
+
+
+def _forget(task: asyncio.Future | None) -> None:
+    """Cancel `task` and collect its outcome, so that nothing is logged as never retrieved."""
+    if task is not None:
+        task.cancel()
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def _argument(request: dict, name: str, kind: type, default=ProtocolError):

@@ -23,7 +23,7 @@ from synctui.scheduler.control import HostBusy, Refused
 from synctui.scheduler.control_client import HostUnreachable, RemoteControl
 from synctui.scheduler.events import EventBus, StateChanged, Subscription
 from synctui.scheduler.records import RunRecord
-from synctui.scheduler.status import SchedulerStatus, live_host
+from synctui.scheduler.status import SchedulerStatus, live_host, stored_snapshot
 from synctui.scheduler.store import Store
 from synctui.scheduler.sync_scheduler import SyncScheduler
 
@@ -69,12 +69,10 @@ class SharedScheduler:
         return isinstance(self._backend, SyncScheduler)
 
     @property
-    def host_config(self) -> str | None:
-        """The config file the host runs (it may differ from this console's)."""
+    def attached_to(self) -> dict | None:
+        """While attached, what the host said of itself (pid, mode, config, state_dir)."""
         backend = self._backend
-        if isinstance(backend, RemoteControl):
-            return backend.greeting.get("config")
-        return str(self.config.path) if self.config.path else None
+        return backend.greeting if isinstance(backend, RemoteControl) else None
 
     @property
     def attached_consoles(self) -> int:
@@ -86,7 +84,7 @@ class SharedScheduler:
 
     def open(self) -> None:
         """Host the scheduler, or attach to its live host; Refused if neither can be done."""
-        self._settle(host_after_s=0.0)
+        self._settle(host_after_s=0.0, taking_over=False)
 
     def shutdown(self, grace: float | None = None) -> list[RunRecord]:
         """Leave: a hosted scheduler shuts down (runs get `grace`); an attached one goes on."""
@@ -119,13 +117,27 @@ class SharedScheduler:
 
     # --- the interface ------------------------------------------------------------
 
+    # Reads never fail between two hosts: the store answers them meanwhile.
+
     def status(self) -> SchedulerStatus:
-        return self._current().status()
+        backend = self._backend
+        if backend is not None:
+            try:
+                return backend.status()
+            except HostUnreachable:
+                pass  # gone this very moment: `_host_lost` is on its way
+        return stored_snapshot(self.store, self.config)
 
     def history(
         self, job: str | None = None, limit: int = 100, before_id: int | None = None
     ) -> list[RunRecord]:
-        return self._current().history(job, limit, before_id)
+        backend = self._backend
+        if backend is not None:
+            try:
+                return backend.history(job, limit, before_id)
+            except HostUnreachable:
+                pass
+        return self.store.runs(job, limit=limit, before_id=before_id)
 
     def run_now(self, name: str) -> RunRecord:
         return self._current().run_now(name)
@@ -171,13 +183,16 @@ class SharedScheduler:
             raise Refused("looking for the scheduler's new host; try again in a moment")
         return backend
 
-    def _settle(self, host_after_s: float) -> None:
-        """Attach to the live host, or host after `host_after_s` if none appears."""
+    def _settle(self, host_after_s: float, *, taking_over: bool = True) -> None:
+        """Attach to the live host, or host after `host_after_s` if none appears.
+
+        `taking_over`: another host came before (so the console is told who hosts now).
+        """
         start = time.monotonic()
         while not self._closing:
             remote = self._attach()
             if remote is not None:
-                self._use(remote)
+                self._use(remote, taking_over=taking_over)
                 return
             if time.monotonic() - start >= host_after_s:
                 scheduler = SyncScheduler(
@@ -192,7 +207,7 @@ class SharedScheduler:
                     if time.monotonic() - start > host_after_s + FIND_HOST_S:
                         raise
                 else:
-                    self._use(scheduler)
+                    self._use(scheduler, taking_over=taking_over)
                     return
             time.sleep(POLL_S)
 
@@ -213,13 +228,14 @@ class SharedScheduler:
             return None
         return remote
 
-    def _use(self, backend: SyncScheduler | RemoteControl) -> None:
+    def _use(self, backend: SyncScheduler | RemoteControl, *, taking_over: bool) -> None:
         with self._lock:
             self._backend = backend
             self._handing_over = False
         if isinstance(backend, SyncScheduler):
             log.info("hosting the scheduler", extra={"event": "host"})
-            self.bus.publish(StateChanged(None, "hosting"))
+            if taking_over:
+                self.bus.publish(StateChanged(None, "hosting"))
         else:
             greeting = backend.greeting
             log.info("attached to the scheduler of pid %s (%s)", greeting.get("pid"),

@@ -199,9 +199,11 @@ class Store:
         with self._lock:
             self._db.close()
 
-    def _write(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
+    def _write(self, sql: str, params: Iterable = ()) -> None:
         with self._lock:
-            return self._db.execute(sql, tuple(params))
+            # Stepped to its end under the lock: a statement left active (a PRAGMA's result
+            # row) would make another thread's COMMIT fail with "statements in progress".
+            self._db.execute(sql, tuple(params)).fetchall()
 
     def checkpoint_on_demand(self) -> None:
         """Stop SQLite checkpointing inside commits; the owner calls `checkpoint()` instead.

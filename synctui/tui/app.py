@@ -31,7 +31,7 @@ from textual.theme import Theme
 from textual.widgets import Button, DataTable, Footer
 
 from synctui.scheduler.control import Refused, SchedulerControl
-from synctui.scheduler.events import OutputLines, RunFinished, RunStarted
+from synctui.scheduler.events import OutputLines, RunFinished, RunStarted, StateChanged
 from synctui.scheduler.fallback import FallbackControl
 from synctui.scheduler.runner import utc_now
 from synctui.scheduler.status import JobStatus, SchedulerStatus
@@ -40,7 +40,7 @@ from synctui.tui import themes
 from synctui.tui.driver import ConsoleDriver
 from synctui.tui.messages import EventsWaiting, SchedulerShutDown, StatusFetched, Steered
 from synctui.tui.palette import MAIN_SCREEN_ACTIONS, ConsoleCommands
-from synctui.tui.quit_screen import QuitScreen
+from synctui.tui.questions import ConfirmScreen, QuitScreen
 from synctui.tui.screens.help import HelpScreen, Places
 from synctui.tui.screens.history import HistoryScreen
 from synctui.tui.text import time_of_day
@@ -51,6 +51,13 @@ from synctui.tui.widgets.status_panel import StatusPanel
 
 log = logging.getLogger("synctui.console")
 
+HOST_NEWS = {
+    "host-lost": "The scheduler's host went away: looking for the next host (or taking over).",
+    "hosting": "This console hosts the scheduler now.",
+    "attached": "",
+    "handing-over": "Handing the scheduler over to another process once no run is going.",
+}
+"""What the console says when the scheduler's host changes."""
 DRAIN_DELAY_S = 0.05
 """Events are applied this long after the first of a batch arrives, so a flood collapses."""
 STATUS_DELAY_S = 0.1
@@ -208,11 +215,27 @@ class SyncTuiApp(App[None]):
         self.query_one(LogTail).take(events)
         if not all(isinstance(event, OutputLines) for event in events):
             self._want_status()
+        for event in events:
+            if isinstance(event, StateChanged) and event.job is None and event.what in HOST_NEWS:
+                self._host_news(event.what)
         if isinstance(self.screen, HistoryScreen) and any(
             isinstance(event, (RunStarted, RunFinished)) and event.run.job == self.screen.job
             for event in events
         ):
             self.screen.runs_changed()
+
+    def _host_news(self, what: str) -> None:
+        """Say who hosts the scheduler now, when that changes."""
+        greeting = self._host.attached_to if self._host is not None else None
+        if what == "attached" and greeting is not None:
+            text = f"Attached to the scheduler of pid {greeting['pid']} ({greeting['mode']})."
+            theirs, ours = greeting.get("config"), self._host.config.path
+            if theirs != (str(ours) if ours else None):
+                text += (f" It runs another config file, {theirs or 'the demo'}, not"
+                         f" {ours or 'the demo'}: its jobs are shown.")
+            self.notify(text, title="Attached", timeout=8, markup=False)
+        else:
+            self.notify(HOST_NEWS[what], title="Scheduler", markup=False)
 
     def _want_status(self) -> None:
         if not self._status_due:
@@ -300,7 +323,7 @@ class SyncTuiApp(App[None]):
             return "stopped"
         if status.paused:
             return "paused"
-        return "fallback" if self.control.label == "fallback" else "running"
+        return {"fallback": "fallback", "attached": "attached"}.get(self.control.label, "running")
 
     def _theme_changed(self, theme: Theme) -> None:
         """Cell colours are resolved when drawn: draw them again; remember the operator's pick."""
@@ -367,10 +390,13 @@ class SyncTuiApp(App[None]):
         """Cancel the selected job's running run (or its pending retry)."""
         job = self.selected
         run_id = job.running_run_id if job is not None else None
-        self._steer(
-            lambda control, name: control.cancel(name),
-            lambda name, _: f"{name}: its pending retry is dropped" if run_id is None
-            else f"{name}: run {run_id} is being cancelled",
+        self._ask_if_attached(
+            f"cancel {job.name if job else 'the'} run{f' {run_id}' if run_id else ''}",
+            "Cancel it",
+            partial(self._steer,
+                    lambda control, name: control.cancel(name),
+                    lambda name, _: f"{name}: its pending retry is dropped" if run_id is None
+                    else f"{name}: run {run_id} is being cancelled"),
         )
 
     def action_pause(self) -> None:
@@ -383,7 +409,11 @@ class SyncTuiApp(App[None]):
 
     def action_pause_all(self) -> None:
         """Pause every job."""
-        self._steer(lambda control, _: control.pause(), lambda *_: "every job paused", job=False)
+        self._ask_if_attached(
+            "pause every job", "Pause all",
+            partial(self._steer, lambda control, _: control.pause(),
+                    lambda *_: "every job paused", job=False),
+        )
 
     def action_resume_all(self) -> None:
         """Resume every job."""
@@ -399,8 +429,21 @@ class SyncTuiApp(App[None]):
 
     def action_stop(self) -> None:
         """Stop the scheduler (runs in progress go on)."""
-        self._steer(lambda control, _: control.stop(),
-                    lambda *_: "scheduler stopped: no runs start until s starts it", job=False)
+        self._ask_if_attached(
+            "stop scheduling (runs in progress go on)", "Stop it",
+            partial(self._steer, lambda control, _: control.stop(),
+                    lambda *_: "scheduler stopped: no runs start until s starts it", job=False),
+        )
+
+    def _ask_if_attached(self, what: str, yes: str, act: Callable[[], None]) -> None:
+        """Steering another process's scheduler affects everyone on it: ask first."""
+        if self.control.label != "attached" or self._host is None:
+            act()
+            return
+        greeting = self._host.attached_to or {"pid": "?", "mode": "another process"}
+        question = (f"The scheduler is hosted by pid {greeting['pid']} ({greeting['mode']})"
+                    f" and shared with whoever is attached to it. Really {what}?")
+        self.push_screen(ConfirmScreen(question, yes), lambda sure: act() if sure else None)
 
     def action_start(self) -> None:
         """Start the scheduler."""
@@ -494,9 +537,15 @@ class SyncTuiApp(App[None]):
             return []
         return [job.name for job in self._status.jobs.values() if job.running]
 
+    @property
+    def _hosting(self) -> bool:
+        """Whether this console hosts the scheduler now (attached, quitting leaves it be)."""
+        return self._host is not None and self._host.hosting
+
     async def action_quit(self) -> None:
-        """Quit; a hosted scheduler stops first, and a running job makes it ask."""
-        if self._host is None:
+        """Quit; a hosted scheduler stops first, and a running job (or another console
+        attached, which could take over) makes it ask."""
+        if not self._hosting and not self._stopping:
             self.exit()
         elif self._stopping:
             self._end_runs_now()
@@ -514,21 +563,41 @@ class SyncTuiApp(App[None]):
         if self._stopping or isinstance(self.screen, QuitScreen):
             return
         assert self._host is not None
-        if running := self._running_jobs():
+        if not self._host.hosting:
+            self.exit()  # another process took over meanwhile: nothing to stop here
+            return
+        running, consoles = self._running_jobs(), self._host.attached_consoles
+        if running or consoles:
             self.push_screen(
-                QuitScreen(running, self._host.config.scheduler.shutdown_grace_s), self._answered
+                QuitScreen(running, self._host.config.scheduler.shutdown_grace_s,
+                           consoles=consoles),
+                self._answered,
             )
         else:
             self._quit(cancel=False)
 
     def _answered(self, choice: str | None) -> None:
-        if choice in ("wait", "cancel") and not self._stopping:
+        if self._stopping:
+            return
+        if choice == "handover":
+            self._stopping = True
+            self.query_one(ConsoleHeader).show_badge("stopping")
+            self.notify("Handing the scheduler over once no run is going; this console then"
+                        " quits.", title="Handing over", timeout=30)
+            self._hand_over()
+        elif choice in ("wait", "cancel"):
             self._quit(cancel=choice == "cancel")
+
+    @work(thread=True, exclusive=True, group="quit")
+    def _hand_over(self) -> None:
+        assert self._host is not None
+        self._host.hand_over()
+        self.post_message(SchedulerShutDown())
 
     def _signalled(self, name: str) -> None:
         """SIGTERM, SIGINT or SIGHUP: quit as on `q` without asking; a second one ends runs now."""
         log.info("%s received: quitting", name, extra={"event": "stopping"})
-        if self._host is None:
+        if not self._hosting and not self._stopping:
             self.exit()
         elif self._stopping:
             self._end_runs_now()

@@ -8,7 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-BADGES = {"running": "▶", "paused": "‖", "stopped": "■", "stopping": "◌", "fallback": "↻"}
+BADGES = {"running": "▶", "paused": "‖", "stopped": "■", "stopping": "◌", "fallback": "↻",
+          "attached": "⇄"}
 """The badge's words and their symbols (colour is never the only signal)."""
 
 
