@@ -13,8 +13,12 @@ from pathlib import Path
 import pytest
 
 from commandline import history, runs_of, synctui, write_config
-from factories import wait_until
+from factories import config, finished, next_event, wait_until
+from synctui.scheduler.events import StateChanged
+from synctui.scheduler.records import Result
+from synctui.scheduler.shared import SharedScheduler
 from synctui.scheduler.store import Store
+from synctui.scheduler.sync_scheduler import SyncScheduler
 
 
 def _host_record(config: Path):
@@ -112,6 +116,7 @@ def test_every_subcommand_acts_through_the_live_host(tmp_path, env, hosts):
     assert [run["trigger"] for run in history(config, env)] == ["manual", "manual"]
     host.send(signal.SIGTERM)
     assert host.exit_status() == 0
+    assert not socket.exists()  # a host that stops takes its socket with it
 
 
 def test_once_refuses_while_a_host_runs_unless_it_names_a_job(tmp_path, env, hosts):
@@ -188,3 +193,45 @@ def test_a_stale_socket_is_replaced_by_the_next_host(tmp_path, env, hosts, kind)
     status = json.loads(synctui("status", "--json", "--config", str(config), env=env,
                                 cwd=tmp_path).stdout)
     assert status["host"]["pid"] == second.pid
+
+
+# --- a console's hold on the scheduler (SharedScheduler, in this process) ---------------
+
+
+def test_a_console_attached_to_a_host_that_stops_takes_over(tmp_path):
+    jobs = {"quick": {"command": "echo hi", "interval_s": 0.2}}
+    host = SyncScheduler(config(tmp_path, jobs), tick_s=0.1)
+    host.start()
+    console = SharedScheduler(config(tmp_path, jobs), takeover_wait_s=0.1, tick_s=0.1)
+    console.open()
+    try:
+        assert (console.label, console.hosting) == ("attached", False)
+        events = console.subscribe()
+        assert finished(events, "quick").result is Result.SUCCESS  # the host's runs, streamed
+        host.shutdown(grace=0)
+        next_event(events, lambda e: e == StateChanged(None, "host-lost"))
+        next_event(events, lambda e: e == StateChanged(None, "hosting"))
+        assert (console.label, console.hosting) == ("in-process", True)
+        assert finished(events, "quick").result is Result.SUCCESS  # its own runs now
+    finally:
+        console.shutdown(grace=0)
+
+
+def test_a_console_that_cannot_take_over_falls_back_to_the_store(tmp_path):
+    jobs = {"quick": {"command": "echo hi", "interval_s": 3600}}
+    host = SyncScheduler(config(tmp_path, jobs), tick_s=0.1)
+    host.start()
+    console = SharedScheduler(config(tmp_path, jobs), takeover_wait_s=1.0, tick_s=0.1)
+    console.open()
+    try:
+        events = console.subscribe()
+        socket = host.server.path
+        host.shutdown(grace=0)
+        next_event(events, lambda e: e == StateChanged(None, "host-lost"))
+        socket.mkdir()  # something in the socket's place that cannot be replaced
+        (socket / "in-the-way").touch()
+        next_event(events, lambda e: e == StateChanged(None, "fallback"))
+        assert console.label == "fallback"
+        assert console.status().jobs["quick"].name == "quick"  # still answers
+    finally:
+        console.shutdown(grace=0)

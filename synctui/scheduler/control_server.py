@@ -152,6 +152,7 @@ class ControlServer:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="synctui-control")
         self._thread: threading.Thread | None = None
         self._listener: socket.socket | None = None
+        self._inode: int | None = None
         self._connections: set[asyncio.Task] = set()
         self._stopped = asyncio.Event()
         self._listeners: set[_Listener] = set()
@@ -174,6 +175,9 @@ class ControlServer:
         except OSError as error:
             raise SocketError(f"{self.path.parent}: {error.strerror}") from None
         self._listener = _bind(self.path, self._gid)
+        # Its inode says whether the file is still this server's when it closes (the next
+        # host may have put its own in its place).
+        self._inode = os.stat(self.path).st_ino
         ready = threading.Event()
         self._thread = threading.Thread(
             target=self._serve, args=(ready,), name="synctui-control", daemon=True
@@ -191,12 +195,10 @@ class ControlServer:
         self._thread = None
         self._pool.shutdown(wait=False, cancel_futures=True)
         try:
-            if self._listener is not None and os.stat(self.path).st_ino == os.fstat(
-                self._listener.fileno()
-            ).st_ino:
+            if os.stat(self.path).st_ino == self._inode:
                 self.path.unlink()
         except OSError:
-            pass  # already replaced by the next host's socket, or gone
+            pass  # gone already
         if self._listener is not None:
             self._listener.close()
 

@@ -39,6 +39,10 @@ class FallbackControl:
     """A `SchedulerControl` over the store alone, for a console that hosts no scheduler."""
 
     label = "fallback"
+    hosting = True
+    """Its runs are this process's: quitting asks about them, as a host's would."""
+    attached_consoles = 0
+    """No console attaches to a fallback (it serves no control socket)."""
 
     def __init__(
         self, config: Config, *, reason: str, store: Store | None = None,

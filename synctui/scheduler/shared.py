@@ -22,6 +22,7 @@ from synctui.config.model import Config
 from synctui.scheduler.control import HostBusy, Refused
 from synctui.scheduler.control_client import HostUnreachable, RemoteControl
 from synctui.scheduler.events import EventBus, StateChanged, Subscription
+from synctui.scheduler.fallback import FallbackControl
 from synctui.scheduler.records import RunRecord
 from synctui.scheduler.status import SchedulerStatus, live_host, stored_snapshot
 from synctui.scheduler.store import Store
@@ -59,14 +60,14 @@ class SharedScheduler:
 
     @property
     def label(self) -> str:
-        """`in-process` while hosting, `attached` while attached to another host."""
+        """`in-process` while hosting, `attached` while attached to another host, or `fallback`."""
         backend = self._backend
         return backend.label if backend is not None else "attached"
 
     @property
     def hosting(self) -> bool:
-        """Whether this process hosts the scheduler now."""
-        return isinstance(self._backend, SyncScheduler)
+        """Whether this process runs the jobs now (hosting, or as the fallback)."""
+        return isinstance(self._backend, (SyncScheduler, FallbackControl))
 
     @property
     def attached_to(self) -> dict | None:
@@ -91,7 +92,7 @@ class SharedScheduler:
         with self._lock:
             self._closing = True
             backend = self._backend
-        if isinstance(backend, SyncScheduler):
+        if isinstance(backend, (SyncScheduler, FallbackControl)):
             return backend.shutdown(grace)
         if backend is not None:
             backend.close()
@@ -100,7 +101,7 @@ class SharedScheduler:
     def end_runs_now(self) -> None:
         """Interrupt the runs this process hosts now, without waiting out the grace."""
         backend = self._backend
-        if isinstance(backend, SyncScheduler):
+        if isinstance(backend, (SyncScheduler, FallbackControl)):
             backend.end_runs_now()
 
     def hand_over(self) -> None:
@@ -206,6 +207,12 @@ class SharedScheduler:
                     # Another process holds the lock: it will serve soon; attach to it.
                     if time.monotonic() - start > host_after_s + FIND_HOST_S:
                         raise
+                except Exception as error:
+                    if not taking_over:
+                        raise  # at the start: the console says why before its screen opens
+                    self._fall_back(f"the host is gone and this console could not take over:"
+                                    f" {error}")
+                    return
                 else:
                     self._use(scheduler, taking_over=taking_over)
                     return
@@ -241,6 +248,16 @@ class SharedScheduler:
             log.info("attached to the scheduler of pid %s (%s)", greeting.get("pid"),
                      greeting.get("mode"), extra={"event": "attach"})
             self.bus.publish(StateChanged(None, "attached"))
+
+    def _fall_back(self, reason: str) -> None:
+        """Nobody hosts and this process cannot: keep watch over the store (SPEC §9)."""
+        log.error("%s; falling back to re-reading the store", reason, extra={"event": "fallback"})
+        fallback = FallbackControl(self.config, reason=reason, store=self.store, bus=self.bus,
+                                   reload_config=self._reload_config)
+        fallback.begin()
+        with self._lock:
+            self._backend = fallback
+        self.bus.publish(StateChanged(None, "fallback"))
 
     def _host_lost(self) -> None:
         """The host's event stream ended (from the event thread): find or become the next host."""

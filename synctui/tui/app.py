@@ -56,6 +56,8 @@ HOST_NEWS = {
     "hosting": "This console hosts the scheduler now.",
     "attached": "",
     "handing-over": "Handing the scheduler over to another process once no run is going.",
+    "fallback": "Nobody hosts the scheduler and this console cannot: it re-reads the store"
+                " (and runs due jobs with [autorefresh] enabled).",
 }
 """What the console says when the scheduler's host changes."""
 DRAIN_DELAY_S = 0.05
