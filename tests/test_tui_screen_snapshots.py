@@ -152,7 +152,11 @@ def test_snapshot_help_on_the_demo_end(canned, snap_compare):
 def test_snapshot_palette(canned, snap_compare):
     async def palette(pilot) -> None:
         await settled(pilot, "ctrl+p")
-        await pilot.pause(0.3)
+        # The palette gathers its commands in a worker, a provider at a time.
+        listed = -1
+        while listed != (listed := pilot.app.screen.query_one("CommandList").option_count):
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause(0.1)
 
     assert snap_compare(canned(history_runs()), terminal_size=(100, 40), run_before=palette)
 

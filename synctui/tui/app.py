@@ -21,12 +21,13 @@ import threading
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Button, DataTable, Footer
 
@@ -473,6 +474,12 @@ class SyncTuiApp(App[None]):
         keys = [(self.get_key_display(binding), binding.tooltip or binding.description)
                 for binding in self._bindings_listed()]
         self.push_screen(HelpScreen(keys, places))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands but its key panel: `?` shows every key, in help."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":
+                yield command
 
     def _bindings_listed(self) -> list[Binding]:
         return [binding for binding in self.BINDINGS if isinstance(binding, Binding)]
