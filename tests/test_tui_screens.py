@@ -218,8 +218,11 @@ async def palette(pilot, query: str) -> list[str]:
     await pilot.press("ctrl+p")
     await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette))
     await pilot.press(*query)
-    await pilot.pause(0.3)
     options = pilot.app.screen.query_one("CommandList")
+    listed = -1
+    while listed != (listed := options.option_count):  # providers answer one at a time
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.1)
     return [str(options.get_option_at_index(n).prompt) for n in range(options.option_count)]
 
 
