@@ -108,22 +108,34 @@ def _job(config: Config, name: str | None) -> str | None:
     return name
 
 
-def _reach_host(store: Store):
-    """The live host's `RemoteControl`, or None when no scheduler runs for this state directory."""
-    host = live_host(store, datetime.now(timezone.utc))
-    if host is None:
-        return None
-    from synctui.scheduler.control_client import HostUnreachable, RemoteControl
+def _reach_host(config: Config):
+    """The live host's `RemoteControl`, or None when no scheduler runs for this state directory.
 
-    if host.socket is None:
-        raise CommandError(f"the scheduler (pid {host.pid}, {host.mode}) serves no control"
-                           " socket: it runs an older synctui; restart it", EXIT_FAILED)
+    It is looked for where the host said it serves (in the store) and where it serves by
+    default (for a `[control] group` member, who may not read the store). A socket that
+    takes no connection is a dead host's.
+    """
+    from synctui.scheduler.control_client import HostUnreachable, RemoteControl
+    from synctui.scheduler.protocol import socket_path
+
+    places = [socket_path(config.scheduler.state_dir)]
     try:
-        return RemoteControl(Path(host.socket))
-    except HostUnreachable as error:
-        raise CommandError(f"{error} (the scheduler is pid {host.pid}, {host.mode}; is this the"
-                           " service's user or a member of its [control] group?)",
-                           EXIT_FAILED) from None
+        store = Store(config.scheduler.state_dir)
+    except (StoreError, OSError):
+        pass
+    else:
+        host = store.host()
+        store.close()
+        if host is not None and host.socket:
+            places.insert(0, Path(host.socket))
+    for place in dict.fromkeys(places):
+        try:
+            return RemoteControl(place)
+        except HostUnreachable as error:
+            if error.denied:
+                raise CommandError(f"{error} (is this the service's user, or a member of its"
+                                   " [control] group?)", EXIT_FAILED) from None
+    return None
 
 
 def _host_words(remote) -> str:
@@ -266,7 +278,7 @@ def headless(args: argparse.Namespace) -> int:
         from synctui.headless import run_once
 
         name = _job(config, args.job)
-        remote = _reach_host(open_store(config))
+        remote = _reach_host(config)
         if remote is not None:
             if name is None:
                 raise CommandError(
@@ -310,9 +322,8 @@ def status(args: argparse.Namespace) -> int:
     """`synctui status [--json|--short] [--job NAME]`."""
     config = load(args)
     name = _job(config, args.job)
-    store = open_store(config)
-    remote = _reach_host(store)
-    snapshot = remote.status() if remote else stored_snapshot(store, config)
+    remote = _reach_host(config)
+    snapshot = remote.status() if remote else stored_snapshot(open_store(config), config)
     if name is not None:
         # The seed's top-level keys then speak of that job, not of the newest run of any job.
         job = snapshot.jobs[name]
@@ -376,7 +387,17 @@ def _table(snapshot: SchedulerStatus, config: Config) -> str:
 def history(args: argparse.Namespace) -> int:
     """`synctui history [--job NAME] [--limit N] [--json]`."""
     config = load(args)
-    runs = open_store(config).runs(_job(config, args.job), limit=args.limit)
+    name = _job(config, args.job)
+    try:
+        runs = open_store(config).runs(name, limit=args.limit)
+    except CommandError:
+        # A `[control] group` member may not read the store, but may ask the host.
+        remote = _reach_host(config)
+        if remote is None:
+            raise
+        from synctui.scheduler.protocol import MAX_HISTORY
+
+        runs = remote.history(name, min(args.limit, MAX_HISTORY))
     if args.json:
         print(json.dumps([_run_json(run) for run in runs], indent=2))
         return EXIT_OK
@@ -568,10 +589,10 @@ def run(args: argparse.Namespace) -> int:
     """`synctui run JOB [--wait]`: the running scheduler runs it; with none, it runs here."""
     config = load(args)
     name = _job(config, args.job)
-    store = open_store(config)
-    remote = _reach_host(store)
+    remote = _reach_host(config)
     if remote is not None:
         return _run_on_host(remote, name, wait=args.wait)
+    store = open_store(config)
     from synctui.scheduler.control import Refused
     from synctui.scheduler.sync_scheduler import SyncScheduler
 
@@ -645,7 +666,7 @@ def _steer(args: argparse.Namespace, act, said, absent: str, absent_status: int)
     config = load(args)
     if getattr(args, "job", None):
         _job(config, args.job)
-    remote = _reach_host(open_store(config))
+    remote = _reach_host(config)
     if remote is None:
         print(f"synctui: {absent}", file=sys.stderr)
         return absent_status
@@ -706,9 +727,8 @@ def resume(args: argparse.Namespace) -> int:
 def _set_paused(args: argparse.Namespace, paused: bool) -> int:
     config = load(args)
     names = [_job(config, args.job)] if args.job else list(config.jobs)
-    store = open_store(config)
     word = "paused" if paused else "resumed"
-    remote = _reach_host(store)
+    remote = _reach_host(config)
     if remote is not None:
         from synctui.scheduler.control import Refused
 
@@ -718,6 +738,7 @@ def _set_paused(args: argparse.Namespace, paused: bool) -> int:
             raise CommandError(str(refusal), EXIT_FAILED) from None
         print(f"{word} {', '.join(names)} ({_through(remote)})")
         return EXIT_OK
+    store = open_store(config)
     for name in names:
         store.set_paused(name, paused)
     print(f"{word} {', '.join(names)} (no scheduler is running: remembered for the next one)")

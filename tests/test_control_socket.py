@@ -143,29 +143,37 @@ def test_crowds_half_open_connections_and_a_stalled_subscriber_leave_the_schedul
     assert RemoteControl(host.server.path).status().running
 
 
-def _connect_as(path: Path, uid: int, gid: int, groups: list[int]) -> str:
-    """Connect from a child process running as `uid`; what the server said, or the error."""
+def _as_user(uid: int, gid: int, groups: list[int], work) -> str:
+    """What `work()` returns (or the OSError it raises) in a child process running as `uid`."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: drop to the user, connect, report, exit
+    if pid == 0:  # the child: drop to the user, work, report, exit
         try:
             os.close(read)
             os.setgroups(groups)
             os.setgid(gid)
             os.setuid(uid)
-            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            client.settimeout(5)
-            client.connect(str(path))
-            said = _read_line(client)
+            said = work()
         except OSError as error:
-            said = f"OSError: {error.strerror}".encode()
-        os.write(write, said)
+            said = f"OSError: {error.strerror}"
+        except BaseException as error:  # the test reads what went wrong
+            said = f"{type(error).__name__}: {error}"
+        os.write(write, said.encode())
         os._exit(0)
     os.close(write)
     with os.fdopen(read, "rb") as pipe:
         said = pipe.read().decode()
     os.waitpid(pid, 0)
     return said
+
+
+def _greeting(path: Path):
+    def connect() -> str:
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.settimeout(5)
+        client.connect(str(path))
+        return _read_line(client).decode()
+    return connect
 
 
 @pytest.fixture
@@ -190,16 +198,45 @@ def test_other_users_are_refused_and_members_of_the_control_group_accepted(share
         assert stat.S_IMODE(path.stat().st_mode) == 0o660 and path.stat().st_gid == 65534
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o750
 
-        member = json.loads(_connect_as(path, 65534, 65534, [65534]))
+        member = json.loads(_as_user(65534, 65534, [65534], _greeting(path)))
         assert member["protocol"] == PROTOCOL_VERSION
 
         # A stranger: the socket's mode stops it first...
-        assert "Permission denied" in _connect_as(path, 65533, 65533, [])
+        assert "Permission denied" in _as_user(65533, 65533, [], _greeting(path))
         # ...and were the mode too loose, the server checks the peer itself.
         path.chmod(0o666)
         path.parent.chmod(0o755)
-        refused = json.loads(_connect_as(path, 65533, 65533, []))
+        refused = json.loads(_as_user(65533, 65533, [], _greeting(path)))
         assert refused == {"ok": False, "error": refused["error"]}
         assert refused["error"].startswith("uid 65533 (pid ")
+    finally:
+        scheduler.shutdown(grace=0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_a_control_group_member_steers_the_host_without_reading_its_store(shared_dir):
+    group = grp.getgrgid(65534).gr_name
+    settings = replace(config(shared_dir, {"tick": {"command": "true", "interval_s": 3600}}),
+                       control=ControlSettings(group=group))
+    scheduler = SyncScheduler(settings, tick_s=0.1)
+    scheduler.start()
+    try:
+        for private in settings.scheduler.state_dir.glob("synctui.db*"):
+            private.chmod(0o600)  # as under the unit's UMask=0077
+
+        def steer() -> str:
+            from synctui.commands import CommandError, _reach_host, open_store
+            try:
+                open_store(settings)
+            except CommandError:
+                pass
+            else:
+                return "the store was readable"
+            remote = _reach_host(settings)
+            remote.pause("tick")
+            return f"{remote.greeting['pid']} {remote.status().jobs['tick'].paused}"
+
+        assert _as_user(65534, 65534, [65534], steer) == f"{os.getpid()} True"
+        assert scheduler.status().jobs["tick"].paused
     finally:
         scheduler.shutdown(grace=0)

@@ -9,6 +9,7 @@ get `StateChanged(None, "host-lost")` and `on_lost` is called.
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 from datetime import datetime
@@ -28,7 +29,11 @@ REQUEST_TIMEOUT_S = 30.0
 
 
 class HostUnreachable(Refused):
-    """The host cannot be reached (gone, or its socket refused this user)."""
+    """The host cannot be reached: gone, or (`denied`) not to this user."""
+
+    def __init__(self, message: str, *, denied: bool = False) -> None:
+        super().__init__(message)
+        self.denied = denied
 
 
 class _Connection:
@@ -42,13 +47,15 @@ class _Connection:
             self.socket.connect(str(path))
         except OSError as error:
             self.socket.close()
-            raise HostUnreachable(f"cannot reach the host at {path}: {error.strerror}") from None
+            raise HostUnreachable(f"cannot reach the host at {path}: {error.strerror}",
+                                  denied=error.errno in (errno.EACCES, errno.EPERM)) from None
         self._reader = self.socket.makefile("rb")
         self.client = client
         self.greeting = self.read()
         if "protocol" not in self.greeting:
             self.close()
-            raise HostUnreachable(f"the host at {path} refused: {self.greeting.get('error')}")
+            raise HostUnreachable(f"the host at {path} refused: {self.greeting.get('error')}",
+                                  denied=True)
         if self.greeting["protocol"] != PROTOCOL_VERSION:
             self.close()
             raise HostUnreachable(

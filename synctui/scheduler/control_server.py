@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import grp
-import hashlib
 import logging
 import os
 import socket
@@ -26,15 +25,12 @@ from synctui.scheduler.control import Refused
 from synctui import __version__
 from synctui.scheduler.events import EventsMissed, OutputLines, RunFinished, Subscription
 from synctui.scheduler.protocol import (
-    MAX_REQUEST_BYTES, OPERATIONS, PROTOCOL_VERSION, ProtocolError, event_to_wire, line, parse,
-    run_to_wire, status_to_wire,
+    MAX_HISTORY, MAX_REQUEST_BYTES, OPERATIONS, PROTOCOL_VERSION, ProtocolError, event_to_wire,
+    line, parse, run_to_wire, status_to_wire,
 )
 
 log = logging.getLogger("synctui.control")
 
-SOCKET_NAME = "control.sock"
-MAX_SOCKET_PATH = 100
-"""Bytes; a Unix socket path longer than this (108 on Linux, less elsewhere) cannot be bound."""
 MAX_CONNECTIONS = 512
 SUBSCRIBER_QUEUE = 10_000
 """Events or output lines held for one subscriber before it is told it missed some."""
@@ -44,16 +40,6 @@ FANOUT_QUEUE = 100_000
 
 class SocketError(Exception):
     """The control socket cannot be set up; the message says why and where."""
-
-
-def socket_path(state_dir: Path) -> Path:
-    """Where the host of `state_dir` serves: in it, or (path too long) in a private runtime dir."""
-    inside = Path(state_dir) / SOCKET_NAME
-    if len(os.fsencode(inside)) <= MAX_SOCKET_PATH:
-        return inside
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
-    digest = hashlib.sha256(os.fsencode(Path(state_dir).resolve())).hexdigest()[:16]
-    return Path(runtime) / f"synctui-{os.getuid()}" / f"{digest}.sock"
 
 
 def _group_id(group: str) -> int | None:
@@ -143,7 +129,7 @@ class ControlServer:
         self._gid = _group_id(group)
         self._greeting = {
             "synctui": __version__, "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
-            "mode": scheduler.mode, "config": str(scheduler.config.path or "") or None,
+            "mode": scheduler.mode, "config": str(scheduler.config.path) if scheduler.config.path else None,
             "state_dir": str(scheduler.config.scheduler.state_dir),
         }
         self._reload = reload
@@ -312,8 +298,8 @@ class ControlServer:
             return status_to_wire(status)
         if op == "history":
             limit = _argument(request, "limit", int, default=100)
-            if not 1 <= limit <= 10_000:
-                raise ProtocolError("limit must be between 1 and 10000")
+            if not 1 <= limit <= MAX_HISTORY:
+                raise ProtocolError(f"limit must be between 1 and {MAX_HISTORY}")
             runs = scheduler.history(
                 _argument(request, "job", str, default=None), limit,
                 _argument(request, "before_id", int, default=None),

@@ -11,7 +11,9 @@ operation the scheduler declined, as opposed to a bad request). After a
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
@@ -23,12 +25,31 @@ from synctui.scheduler.records import Result, RunRecord, Trigger
 from synctui.scheduler.status import HostInfo, JobStatus, SchedulerStatus
 
 PROTOCOL_VERSION = 1
+SOCKET_NAME = "control.sock"
+MAX_SOCKET_PATH = 100
+"""Bytes; a Unix socket path longer than this (108 on Linux, less elsewhere) cannot be bound."""
 MAX_REQUEST_BYTES = 64 * 1024
 """A request line longer than this is refused and its connection closed."""
+MAX_HISTORY = 10_000
+"""The most runs one `history` request returns."""
 OPERATIONS = (
     "status", "history", "run", "cancel", "pause", "resume", "skip", "stop", "start",
     "restart", "reload", "subscribe", "handover",
 )
+
+
+def socket_path(state_dir: Path) -> Path:
+    """Where the host of `state_dir` serves: in it, or (path too long) in a private runtime dir.
+
+    The host also writes the path it serves in the store; this is where to look without it
+    (a member of the `[control] group`, who may not read the store).
+    """
+    inside = Path(state_dir) / SOCKET_NAME
+    if len(os.fsencode(inside)) <= MAX_SOCKET_PATH:
+        return inside
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    digest = hashlib.sha256(os.fsencode(Path(state_dir).resolve())).hexdigest()[:16]
+    return Path(runtime) / f"synctui-{os.getuid()}" / f"{digest}.sock"
 
 
 class ProtocolError(Exception):

@@ -24,7 +24,8 @@ from apscheduler.schedulers.base import STATE_STOPPED
 from synctui.config import ConfigError
 from synctui.config.model import Config, JobConfig
 from synctui.scheduler.control import HostBusy, Refused
-from synctui.scheduler.control_server import ControlServer, SocketError, socket_path
+from synctui.scheduler.control_server import ControlServer, SocketError
+from synctui.scheduler.protocol import socket_path
 from synctui.scheduler.events import EventBus, RunFinished, StateChanged, Subscription
 from synctui.scheduler.hooks import Hooks
 from synctui.scheduler.host_lock import HostLock
