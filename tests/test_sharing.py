@@ -14,6 +14,8 @@ import pytest
 
 from commandline import history, runs_of, synctui, write_config
 from factories import config, finished, next_event, wait_until
+from synctui.scheduler.control import Refused
+from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.events import StateChanged
 from synctui.scheduler.records import Result
 from synctui.scheduler.shared import SharedScheduler
@@ -235,3 +237,32 @@ def test_a_console_that_cannot_take_over_falls_back_to_the_store(tmp_path):
         assert console.status().jobs["quick"].name == "quick"  # still answers
     finally:
         console.shutdown(grace=0)
+
+
+def test_reload_through_the_socket_takes_the_new_config_and_refuses_a_broken_one(
+    tmp_path, env, hosts
+):
+    jobs = """
+        [jobs.first]
+        command = "true"
+        interval = "1h"
+    """
+    config = write_config(tmp_path, jobs)
+    host = hosts(config)
+    host.wait_ready()
+    remote = RemoteControl(Path(_host_record(config).socket))
+    try:
+        write_config(tmp_path, jobs + """
+        [jobs.second]
+        command = "true"
+        interval = "1h"
+        """)
+        assert remote.reload() == "config reloaded: 2 jobs"
+        assert set(remote.status().jobs) == {"first", "second"}
+
+        config.write_text(config.read_text() + "\n[jobs.third]\ninterval = 15\n")
+        with pytest.raises(Refused, match="the new config is invalid; still running the previous"):
+            remote.reload()
+        assert set(remote.status().jobs) == {"first", "second"}
+    finally:
+        remote.close()
