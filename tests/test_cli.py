@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -540,3 +541,21 @@ def test_fast_paths_import_neither_apscheduler_nor_textual(ran, tmp_path, args, 
     )
     assert done.stdout, done.stderr  # the command did its work
     assert json.loads(result.read_text()) == {"status": status, "heavy": []}
+
+
+def test_with_the_host_stopped_a_job_whose_fire_time_passes_goes_down(tmp_path, env, hosts):
+    config = write_config(tmp_path, """
+        [jobs.often]
+        command = "true"
+        interval = "300ms"
+        grace_minutes = 0
+    """)
+    host = hosts(config)
+    host.wait_for(r"often: run \d+ success")
+    host.send(signal.SIGTERM)
+    assert host.exit_status() == 0
+    # Its next fire time passes with nobody to run it: down, not `up` for ever.
+    assert wait_until(lambda: synctui("health", "--config", str(config), env=env,
+                                      cwd=tmp_path).returncode == 1, timeout=5)
+    done = synctui("health", "--config", str(config), env=env, cwd=tmp_path)
+    assert done.stdout.startswith("often: down: ")

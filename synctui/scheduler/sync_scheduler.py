@@ -118,6 +118,8 @@ class SyncScheduler:
         for name, job in config.jobs.items():
             self._slots[name] = _Slot(job, paused=self.store.job_state(name).paused)
         self._aps: BackgroundScheduler | None = None
+        self._planned: dict[str, Fires] = {}
+        """Each job's fire times when scheduling last stopped."""
         self._lock = threading.RLock()
         self._closing = False
         self._recovered = False
@@ -197,9 +199,10 @@ class SyncScheduler:
     def stop(self) -> None:
         """Stop scheduling; runs in progress go on to their end."""
         with self._lock:
-            aps, self._aps = self._aps, None
-            if aps is None:
+            if self._aps is None:
                 raise Refused("the scheduler is already stopped")
+            self._planned = self._fires()
+            aps, self._aps = self._aps, None
             aps.shutdown(wait=False)
             for slot in self._slots.values():
                 self._cancel_retry(slot)
@@ -650,7 +653,10 @@ class SyncScheduler:
 
     def _beat(self) -> None:
         if self._hosting:
-            self.store.heartbeat(self._host.pid, utc_now(), self._aps is not None, self._fires())
+            # Stopped, the fire times it would have had stay in the store: with nobody
+            # scheduling, `health` sees them pass (late, then down), not `up` for ever.
+            fires = self._fires() if self._aps is not None else self._planned
+            self.store.heartbeat(self._host.pid, utc_now(), self._aps is not None, fires)
 
     def _start_watchdog(self) -> None:
         if self._watchdog is None or not self._watchdog.is_alive():
