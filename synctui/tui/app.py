@@ -21,13 +21,12 @@ import threading
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Button, DataTable, Footer
 
@@ -74,7 +73,8 @@ class SyncTuiApp(App[None]):
 
     TITLE = "synctui"
     CSS_PATH = "app.tcss"
-    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    COMMANDS = {ConsoleCommands}
+    """The console's actions only (theme and quit among them): one provider, one order."""
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     """Under 100 columns the status panel folds under the table (app.tcss)."""
 
@@ -474,12 +474,6 @@ class SyncTuiApp(App[None]):
         keys = [(self.get_key_display(binding), binding.tooltip or binding.description)
                 for binding in self._bindings_listed()]
         self.push_screen(HelpScreen(keys, places))
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Textual's own commands but its key panel: `?` shows every key, in help."""
-        for command in super().get_system_commands(screen):
-            if command.title != "Keys":
-                yield command
 
     def _bindings_listed(self) -> list[Binding]:
         return [binding for binding in self.BINDINGS if isinstance(binding, Binding)]
