@@ -24,8 +24,7 @@ from synctui.scheduler.store import Store
 from synctui.tui.app import SyncTuiApp
 from synctui.tui.screens.help import Places
 from test_tui_snapshots import (  # noqa: F401 - make_app is a fixture
-    NOW, SYNC_OUTPUT, ZONE, CannedControl, ago, failure_scenario, make_app, run, settled,
-    succeeded,
+    NOW, SYNC_OUTPUT, ZONE, CannedControl, ago, failure_scenario, make_app, settled, succeeded,
 )
 
 SIZE = (100, 30)

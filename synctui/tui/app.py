@@ -483,7 +483,6 @@ class SyncTuiApp(App[None]):
         keys: dict[str, str] = {}
         for binding in self._bindings_listed():
             keys.setdefault(binding.action, self.get_key_display(binding))
-        keys.setdefault("quit", "ctrl+q")
         return keys
 
     def action_history(self) -> None:
@@ -492,7 +491,7 @@ class SyncTuiApp(App[None]):
         if name is None:
             self.notify("There is no job to show", severity="warning")
             return
-        self.push_screen(HistoryScreen(self.control, name, self._zone, self._clock))
+        self.push_screen(HistoryScreen(self.control, name, self._zone))
 
     @on(DataTable.RowSelected, "#jobs")
     def _job_selected(self) -> None:

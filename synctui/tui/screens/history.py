@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Callable
 
 from rich.text import Text
 from textual import on, work
@@ -60,14 +59,11 @@ class HistoryScreen(Screen[None]):
             self.runs = runs
             self.newest = newest
 
-    def __init__(
-        self, control: SchedulerControl, job: str, zone: tzinfo, clock: Callable[[], datetime]
-    ) -> None:
+    def __init__(self, control: SchedulerControl, job: str, zone: tzinfo) -> None:
         super().__init__()
         self.job = job
         self._control = control
         self._zone = zone
-        self._clock = clock
         self._runs: dict[int, RunRecord] = {}
         self._exhausted = False
         self._loading = False
@@ -126,15 +122,14 @@ class HistoryScreen(Screen[None]):
         table = self.query_one("#runs", DataTable)
         selected = self.selected
         theme = self.app.theme_variables
-        now = self._clock()
         with self.app.batch_update():
             table.clear()
             for run in self._listed():
-                table.add_row(*self._cells(run, theme, now), key=str(run.id))
+                table.add_row(*self._cells(run, theme), key=str(run.id))
             if selected is not None and str(selected.id) in table.rows:
                 table.move_cursor(row=table.get_row_index(str(selected.id)), animate=False)
 
-    def _cells(self, run: RunRecord, theme, now: datetime) -> list[Text]:
+    def _cells(self, run: RunRecord, theme) -> list[Text]:
         zone = self._zone
 
         def moment(at: datetime | None, *, day: bool = True) -> str:
