@@ -16,6 +16,7 @@ from textual.command import CommandPalette
 from textual.widgets import DataTable
 
 import factories
+from synctui.scheduler.control import Refused
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.store import Store
 from synctui.scheduler.sync_scheduler import SyncScheduler
@@ -184,6 +185,22 @@ def test_main_screen_keys_do_nothing_on_the_history_screen(console):
         await pilot.pause(0.2)
         assert len(scheduler.history("orders")) == 5 and scheduler.status().running
         assert not scheduler.status().jobs["orders"].paused
+
+    drive(app, scenario)
+
+
+def test_a_history_the_scheduler_refuses_says_why(console, monkeypatch):
+    app, scheduler = console({"orders": QUICK})
+
+    def refuse(*args, **kwargs):
+        raise Refused("looking for the scheduler's new host; try again in a moment")
+
+    monkeypatch.setattr(scheduler, "history", refuse)
+
+    async def scenario(pilot):
+        await pilot.press("enter")
+        await until(pilot, lambda: "try again in a moment" in notifications(app))
+        assert isinstance(app.screen, HistoryScreen) and rows(app) == []
 
     drive(app, scenario)
 

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from synctui.scheduler.control import SchedulerControl
+from synctui.scheduler.control import Refused, SchedulerControl
 from synctui.scheduler.records import Result, RunRecord
 from synctui.tui import text
 from synctui.tui.screens.output import OutputScreen
@@ -54,10 +54,14 @@ class HistoryScreen(Screen[None]):
     class Loaded(Message):
         """A page of runs fetched off the UI thread; `newest`: a refresh of the first page."""
 
-        def __init__(self, runs: list[RunRecord], *, newest: bool) -> None:
+        def __init__(
+            self, runs: list[RunRecord], *, newest: bool, refused: str | None = None
+        ) -> None:
             super().__init__()
             self.runs = runs
             self.newest = newest
+            self.refused = refused
+            """Why the scheduler gave no runs (its host is gone, say), or None."""
 
     def __init__(self, control: SchedulerControl, job: str, zone: tzinfo) -> None:
         super().__init__()
@@ -88,8 +92,12 @@ class HistoryScreen(Screen[None]):
 
     @work(thread=True, group="history")
     def _fetch(self, before_id: int | None, newest: bool) -> None:
-        self.post_message(self.Loaded(self._control.history(self.job, PAGE, before_id),
-                                      newest=newest))
+        try:
+            runs = self._control.history(self.job, PAGE, before_id)
+        except Refused as refusal:
+            self.post_message(self.Loaded([], newest=newest, refused=str(refusal)))
+        else:
+            self.post_message(self.Loaded(runs, newest=newest))
 
     def _more(self) -> None:
         if not self._exhausted and not self._loading and self._runs:
@@ -98,6 +106,10 @@ class HistoryScreen(Screen[None]):
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
+        if message.refused is not None:
+            self._loading = False
+            self.notify(message.refused, title="No history", severity="warning", markup=False)
+            return
         if not message.newest:
             self._loading = False
             self._exhausted = len(message.runs) < PAGE

@@ -108,7 +108,10 @@ class OutputScreen(Screen[None]):
 
     @on(LogView.Searched)
     def _searched(self, message: LogView.Searched) -> None:
-        if message.offset is None:
+        if message.problem is not None:
+            self.notify(f"cannot read the log: {message.problem}", severity="error",
+                        markup=False)
+        elif message.offset is None:
             where = "above" if message.backward else "below"
             self.notify(f"{message.query!r} not found {where}", severity="warning", markup=False)
         else:

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.widgets import Log
 from textual.worker import get_current_worker
 
-from synctui.scheduler.control import SchedulerControl
+from synctui.scheduler.control import Refused, SchedulerControl
 from synctui.scheduler.events import Event, EventsMissed, OutputLines, RunFinished, RunStarted
 from synctui.scheduler.records import Result, RunRecord
 from synctui.scheduler.status import JobStatus
@@ -83,6 +83,14 @@ class LogTail(Log):
             self.job = job
             self.run = run
             self.lines = lines
+
+    class Unread(Message):
+        """A run's log could not be looked up (the scheduler refused): read it next time."""
+
+        def __init__(self, job: str, run_id: int) -> None:
+            super().__init__()
+            self.job = job
+            self.run_id = run_id
 
     def __init__(self, control: SchedulerControl, zone: tzinfo, *, id: str | None = None) -> None:
         super().__init__(max_lines=MAX_LINES, id=id)
@@ -186,12 +194,21 @@ class LogTail(Log):
     @work(thread=True, exclusive=True, group="log-file")
     def _load(self, job: str, run_id: int) -> None:
         """Read the end of the run's log file (off the UI thread)."""
-        found = self._control.history(job, 1, before_id=run_id + 1)
+        try:
+            found = self._control.history(job, 1, before_id=run_id + 1)
+        except Refused:
+            # The host is changing: the next status shows the run again, and reads it then.
+            self.post_message(self.Unread(job, run_id))
+            return
         if not found or found[0].id != run_id:
             return
         lines = read_tail(found[0].log_path, run_id)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(job, found[0], lines))
+
+    def on_log_tail_unread(self, message: LogTail.Unread) -> None:
+        if (message.job, message.run_id) == (self._job, self._run_id):
+            self._job = None
 
     def on_log_tail_loaded(self, message: LogTail.Loaded) -> None:
         run = message.run

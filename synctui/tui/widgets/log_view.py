@@ -70,11 +70,15 @@ class LogView(ScrollView, can_focus=True):
     class Searched(Message):
         """A search ended: found at `offset`, or not (`offset` None)."""
 
-        def __init__(self, query: str, offset: int | None, backward: bool) -> None:
+        def __init__(
+            self, query: str, offset: int | None, backward: bool, problem: str | None = None
+        ) -> None:
             super().__init__()
             self.query = query
             self.offset = offset
             self.backward = backward
+            self.problem = problem
+            """Why the file could not be read, or None."""
 
     def __init__(self, path: Path | None, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -261,7 +265,12 @@ class LogView(ScrollView, can_focus=True):
     @work(thread=True, exclusive=True, group="log-view-search")
     def _search(self, file: LogFile, query: str, start: int, backward: bool) -> None:
         worker = get_current_worker()
-        found = file.find(query, start, backward=backward, cancelled=lambda: worker.is_cancelled)
+        try:
+            found = file.find(query, start, backward=backward,
+                              cancelled=lambda: worker.is_cancelled)
+        except OSError as error:
+            self.post_message(self.Searched(query, None, backward, problem=error.strerror))
+            return
         if not worker.is_cancelled:
             self.post_message(self.Searched(query, found, backward))
 
