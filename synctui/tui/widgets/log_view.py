@@ -63,8 +63,8 @@ class LogView(ScrollView, can_focus=True):
         Binding("down,j", "line_down", "Down", show=False),
         Binding("pageup,b", "page_up", "Page up", show=False),
         Binding("pagedown,space", "page_down", "Page down", show=False),
-        Binding("g,home", "start", "Start", id="output-start"),
-        Binding("G,end", "end", "End", id="output-end"),
+        Binding("g,home", "start", "Start", key_display="g", id="output-start"),
+        Binding("G,end", "end", "End", key_display="G", id="output-end"),
     ]
 
     class Searched(Message):
