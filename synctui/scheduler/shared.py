@@ -52,7 +52,7 @@ class SharedScheduler:
         self._takeover_wait_s = takeover_wait_s
         self._tick_s = tick_s
         self._lock = threading.RLock()
-        self._backend: SyncScheduler | RemoteControl | None = None
+        self._backend: SyncScheduler | RemoteControl | FallbackControl | None = None
         self._closing = False
         self._handing_over = False
 
@@ -178,7 +178,7 @@ class SharedScheduler:
 
     # --- inside -------------------------------------------------------------------
 
-    def _current(self) -> SyncScheduler | RemoteControl:
+    def _current(self) -> SyncScheduler | RemoteControl | FallbackControl:
         backend = self._backend
         if backend is None:
             raise Refused("looking for the scheduler's new host; try again in a moment")
@@ -237,8 +237,16 @@ class SharedScheduler:
 
     def _use(self, backend: SyncScheduler | RemoteControl, *, taking_over: bool) -> None:
         with self._lock:
-            self._backend = backend
-            self._handing_over = False
+            closing = self._closing
+            if not closing:
+                self._backend = backend
+                self._handing_over = False
+        if closing:  # the console quit while this one was being found
+            if isinstance(backend, SyncScheduler):
+                backend.shutdown(grace=0)
+            else:
+                backend.close()
+            return
         if isinstance(backend, SyncScheduler):
             log.info("hosting the scheduler", extra={"event": "host"})
             if taking_over:
@@ -264,7 +272,9 @@ class SharedScheduler:
         with self._lock:
             if self._closing:
                 return
-            self._backend = None
+            gone, self._backend = self._backend, None
+        if isinstance(gone, RemoteControl):
+            gone.close()
         log.warning("the scheduler's host went away; looking for the next one",
                     extra={"event": "host_lost"})
         threading.Thread(
