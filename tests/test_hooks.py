@@ -53,7 +53,7 @@ def test_on_failure_gets_the_run_context_once_the_retries_are_used_up(tmp_path, 
 
 def test_on_success_runs_after_every_success_with_the_global_default(tmp_path, env, hosts):
     seen = tmp_path / "success.env"
-    config = write_config(tmp_path, f"""
+    config = write_config(tmp_path, """
         [jobs.orders]
         command = "echo synced"
         interval = "1h"

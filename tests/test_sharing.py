@@ -42,7 +42,7 @@ def test_a_second_headless_is_a_standby_that_takes_over_a_killed_host_within_2s(
     first = hosts(config)
     first.wait_for(r"^job\| started 1$", stdout=True)
     second = hosts(config)
-    second.wait_for(rf"already hosts .*; waiting as its standby")
+    second.wait_for(r"already hosts .*; waiting as its standby")
     assert "pid" in second.stderr() and "headless" in second.stderr()
 
     os.kill(first.pid, signal.SIGKILL)

@@ -4,7 +4,6 @@ attach, handover between runs, takeover, and exactly one host for every fire tim
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 from commandline import write_config

@@ -127,10 +127,6 @@ class RemoteControl:
     def run_now(self, name: str) -> RunRecord:
         return run_from_wire(self.request("run", job=name))
 
-    def run_and_wait(self, name: str) -> RunRecord:
-        """Start a manual run and return its record once it has ended."""
-        return run_from_wire(self.request("run", job=name, wait=True, timeout=None))
-
     def cancel(self, name: str) -> None:
         self.request("cancel", job=name)
 

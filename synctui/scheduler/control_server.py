@@ -23,7 +23,7 @@ from typing import Callable
 
 from synctui.scheduler.control import Refused
 from synctui import __version__
-from synctui.scheduler.events import EventsMissed, OutputLines, RunFinished, Subscription
+from synctui.scheduler.events import EventsMissed, OutputLines, Subscription
 from synctui.scheduler.protocol import (
     MAX_HISTORY, MAX_REQUEST_BYTES, OPERATIONS, PROTOCOL_VERSION, ProtocolError, event_to_wire,
     line, parse, run_to_wire, status_to_wire,
@@ -277,10 +277,7 @@ class ControlServer:
             return {**reply, "ok": False,
                     "error": f"unknown op {op!r} (known: {', '.join(OPERATIONS)})"}
         try:
-            if op == "run" and request.get("wait"):
-                result = await self._run_and_wait(request)
-            else:
-                result = await self._loop.run_in_executor(self._pool, self._perform, op, request)
+            result = await self._loop.run_in_executor(self._pool, self._perform, op, request)
         except Refused as refusal:
             return {**reply, "ok": False, "error": str(refusal), "refused": True}
         except ProtocolError as error:
@@ -324,29 +321,6 @@ class ControlServer:
                 raise Refused(f"the host is {self._greeting.get('mode')}: it keeps hosting")
             return self._handover()
         raise ProtocolError(f"op {op!r} takes no plain request")
-
-    async def _run_and_wait(self, request: dict) -> dict:
-        """Start a manual run and answer with its record once it has ended."""
-        ended = asyncio.Event()
-        subscription = self.scheduler.subscribe(
-            notify=lambda: self._loop.call_soon_threadsafe(ended.set), maxsize=100
-        )
-        try:
-            run = await self._loop.run_in_executor(self._pool, self._perform, "run", request)
-            while True:
-                await ended.wait()
-                ended.clear()
-                for event in subscription.drain():
-                    if isinstance(event, RunFinished) and event.run.id == run["id"]:
-                        return run_to_wire(event.run)
-                    if isinstance(event, EventsMissed):
-                        # Its end may be among what was missed: the store has it then.
-                        stored = await self._loop.run_in_executor(
-                            self._pool, self.scheduler.store.run, run["id"])
-                        if stored is not None and stored.finished:
-                            return run_to_wire(stored)
-        finally:
-            subscription.close()
 
     async def _stream(self, request: dict, reader, writer) -> None:
         """Answer `subscribe`, then send events until either side goes away."""
