@@ -153,6 +153,7 @@ def test_with_a_live_host_the_console_attaches_and_says_it_runs_another_config(
         console.read_until("⇄ attached")
         console.read_until("theirs")  # the host's jobs, not the console's config's
         console.read_until("other.toml")  # said plainly
+        console.read_until(f"pid {os.getpid()} · headless")  # in the status panel
         assert host.attached_consoles == 1
         os.kill(console.pid, signal.SIGTERM)
         assert console.wait() == 0

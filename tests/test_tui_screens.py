@@ -7,6 +7,7 @@ The history comes from a real store, filled with runs of every result.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -224,6 +225,20 @@ def test_help_tells_where_the_files_are_and_how_to_write_a_config_on_the_demo(co
             assert word in text
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+
+    drive(app, scenario, size=(100, 100))
+
+
+def test_help_names_the_host_and_its_socket(console):
+    app, scheduler = console({"orders": QUICK}, start=True)
+
+    async def scenario(pilot):
+        await until(pilot, lambda: app.selected is not None)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = "\n".join(str(block.render()) for block in app.screen.query("MarkdownBlock"))
+        assert f"hosted by pid {os.getpid()} (console)" in text
+        assert str(scheduler.server.path) in text
 
     drive(app, scenario, size=(100, 100))
 

@@ -76,6 +76,12 @@ class SharedScheduler:
         return backend.greeting if isinstance(backend, RemoteControl) else None
 
     @property
+    def reason(self) -> str | None:
+        """Why no scheduler runs here, while this console keeps watch as the fallback."""
+        backend = self._backend
+        return backend.reason if isinstance(backend, FallbackControl) else None
+
+    @property
     def attached_consoles(self) -> int:
         """How many other consoles are attached to this process (while hosting)."""
         backend = self._backend

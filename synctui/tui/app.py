@@ -18,6 +18,7 @@ import signal
 import sys
 import termios
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
 from pathlib import Path
@@ -33,6 +34,7 @@ from textual.widgets import Button, DataTable, Footer
 from synctui.scheduler.control import Refused, SchedulerControl
 from synctui.scheduler.events import OutputLines, RunFinished, RunStarted, StateChanged
 from synctui.scheduler.fallback import FallbackControl
+from synctui.scheduler.shared import SharedScheduler
 from synctui.scheduler.runner import utc_now
 from synctui.scheduler.status import JobStatus, SchedulerStatus
 from synctui.scheduler.sync_scheduler import SyncScheduler
@@ -117,7 +119,7 @@ class SyncTuiApp(App[None]):
         config_name: str,
         zone: tzinfo,
         demo: bool,
-        host: SyncScheduler | FallbackControl | None = None,
+        host: SharedScheduler | SyncScheduler | FallbackControl | None = None,
         clock: Callable[[], datetime] = utc_now,
         places: Places | None = None,
         theme_file: Path | None = None,
@@ -229,6 +231,8 @@ class SyncTuiApp(App[None]):
 
     def _host_news(self, what: str) -> None:
         """Say who hosts the scheduler now, when that changes."""
+        reason = self._host.reason if what == "fallback" and self._host is not None else None
+        self.query_one(ConsoleHeader).show_note(f"no scheduler: {reason}" if reason else None)
         greeting = self._host.attached_to if self._host is not None else None
         if what == "attached" and greeting is not None:
             text = f"Attached to the scheduler of pid {greeting['pid']} ({greeting['mode']})."
@@ -311,7 +315,8 @@ class SyncTuiApp(App[None]):
         job = self.selected
         if job is not None:
             self.query_one(StatusPanel).show(
-                job, scheduling=status.running, now=now, fetched_at=self._fetched_at
+                job, scheduling=status.running, now=now, fetched_at=self._fetched_at,
+                host=status.host if self.control.label == "attached" else None,
             )
             self.query_one(LogTail).show(job)
         toggles = (job is not None and job.paused, status.paused, status.running)
@@ -468,9 +473,7 @@ class SyncTuiApp(App[None]):
             self.screen.dismiss()
             return
         host = self._status.host if self._status is not None else None
-        places = self._places
-        if host is not None and host.socket:
-            places = Places(places.config, places.state_dir, host.socket)
+        places = replace(self._places, host=host)
         keys = [(self.get_key_display(binding), binding.tooltip or binding.description)
                 for binding in self._bindings_listed()]
         self.push_screen(HelpScreen(keys, places))

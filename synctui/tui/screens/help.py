@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Markdown
 
 from synctui.scheduler.records import Result
+from synctui.scheduler.status import HostInfo
 from synctui.scheduler.store import DB_NAME, LOGS_DIR
 from synctui.tui.text import HEALTH_SYMBOLS, RESULT_SYMBOLS
 from synctui.tui.widgets.header import BADGES
@@ -55,8 +56,8 @@ class Places:
     config: Path | None
     """The config file; None on the demo."""
     state_dir: Path | None
-    socket: str | None = None
-    """The host's control socket, when one serves it."""
+    host: HostInfo | None = None
+    """The process hosting the scheduler, as its status says (its socket included)."""
 
 
 class HelpScreen(Screen[None]):
@@ -102,7 +103,7 @@ class HelpScreen(Screen[None]):
             f"- **{RESULT_SYMBOLS[result]} {result.value}**: {meaning}"
             for result, meaning in RESULT_MEANINGS.items()
         )
-        state = places.state_dir
+        state, host = places.state_dir, places.host
         config = f"`{places.config}`" if places.config else "none: this is the demo"
         where = [
             f"- **config**: {config}",
@@ -111,10 +112,13 @@ class HelpScreen(Screen[None]):
             f"- **run logs**: `{state / LOGS_DIR / 'JOB' / 'RUN.log' if state else '-'}`"
             " (`synctui logs JOB` prints the last)",
             f"- **the console's own log**: `{state / 'console.log' if state else '-'}`",
-            f"- **control socket**: `{places.socket}`" if places.socket else
+            f"- **control socket**: `{host.socket}`" if host and host.socket else
             "- **control socket**: in the state directory while a scheduler hosts it"
             " (`synctui status --json` names it: host.socket)",
         ]
+        if host is not None:
+            where.insert(0, f"- **scheduler**: hosted by pid {host.pid} ({host.mode}), config"
+                            f" `{host.config or 'the demo'}`")
         sections = [
             "## Keys\n\n" + rows,
             "In a job's history (enter): `enter` shows a run's output, `f` filters by result,"

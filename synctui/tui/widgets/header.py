@@ -59,6 +59,16 @@ class ConsoleHeader(Horizontal):
             yield Static(self._note, id="note", markup=False)
         yield Static("", id="clock")
 
+    def show_note(self, note: str | None) -> None:
+        """Say why no scheduler runs (None: one does)."""
+        if note == self._note:
+            return
+        if self._note:
+            self.query_one("#note", Static).remove()
+        if note:
+            self.mount(Static(note, id="note", markup=False), before="#clock")
+        self._note = note
+
     def show_badge(self, word: str) -> None:
         """Show the scheduler's state; repaints only when it changed."""
         if word == self._badge:

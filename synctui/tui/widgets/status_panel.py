@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,7 +12,7 @@ from textual.content import Content
 from textual.widgets import Button, Label, Static
 
 from synctui.scheduler.records import Result
-from synctui.scheduler.status import JobStatus
+from synctui.scheduler.status import HostInfo, JobStatus
 from synctui.tui import text
 from synctui.tui.widgets.run_sparkline import RunSparkline
 
@@ -61,14 +62,16 @@ class StatusPanel(Vertical):
             yield Button("Stop", id="stop", compact=True, tooltip="Stop or start the scheduler (s)")
 
     def show(
-        self, job: JobStatus, *, scheduling: bool, now: datetime, fetched_at: datetime
+        self, job: JobStatus, *, scheduling: bool, now: datetime, fetched_at: datetime,
+        host: HostInfo | None = None,
     ) -> None:
-        """Show `job`; repaints only the parts whose text changed."""
+        """Show `job` (and `host`, the process hosting it when that is another one); repaints
+        only the parts whose text changed."""
         if (job.name, job.schedule) != self._titles:
             # Setting a border title repaints the panel even when it is the same.
             self.border_title, self.border_subtitle = Content(job.name), Content(job.schedule)
             self._titles = (job.name, job.schedule)
-        self._rows = self._describe(job, scheduling, now, fetched_at)
+        self._rows = self._describe(job, scheduling, now, fetched_at, host)
         self._lay_out()
         self.query_one(RunSparkline).runs = job.recent_durations
         self._label("#pause", "Resume" if job.paused else "Pause")
@@ -99,7 +102,8 @@ class StatusPanel(Vertical):
             button.label = label
 
     def _describe(
-        self, job: JobStatus, scheduling: bool, now: datetime, fetched_at: datetime
+        self, job: JobStatus, scheduling: bool, now: datetime, fetched_at: datetime,
+        host: HostInfo | None,
     ) -> list[Text]:
         theme = self.app.theme_variables
         zone = self._zone
@@ -133,4 +137,7 @@ class StatusPanel(Vertical):
         ]
         if job.last_error and job.last_result in _BAD:
             rows.append(("Error", text.styled(job.last_error, "$error", theme)))
+        if host is not None:
+            rows.append(("Host", Text(f"pid {host.pid} · {host.mode}")))
+            rows.append(("Its config", Text(Path(host.config).name if host.config else "demo")))
         return [Text.assemble((label.ljust(LABEL_WIDTH), "dim"), value) for label, value in rows]
