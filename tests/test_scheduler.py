@@ -307,3 +307,16 @@ def test_status_has_the_seed_keys_in_the_configured_zone(make):
     # The job is told its fire time in the zone too.
     assert run.log_path.read_text().strip().endswith("-03:00")
 
+
+
+def test_a_scheduler_that_fails_to_start_lets_the_next_one_host(tmp_path, monkeypatch):
+    jobs = {"quick": {"command": "true", "interval_s": 3600}}
+    broken = SyncScheduler(config(tmp_path, jobs))
+    monkeypatch.setattr(broken, "_add_job", lambda *args: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        broken.start()
+    monkeypatch.undo()
+    assert broken.server is None and broken.store.host() is None
+    after = SyncScheduler(config(tmp_path, jobs))
+    after.start()  # not "another synctui already hosts"
+    after.shutdown(grace=0)

@@ -167,27 +167,31 @@ class SyncScheduler:
                 raise Refused("synctui is shutting down")
             if self._aps is not None:
                 raise Refused("the scheduler is already running")
-            if not self._hosting:
+            began_hosting = not self._hosting
+            if began_hosting:
                 self._take_host_lock()
-                try:
+            try:
+                if began_hosting:
                     self._recover()
                     self._open_socket()
-                except BaseException:
-                    self._host_lock.release()
-                    raise
-                self.store.claim_host(self._host)
-                self.store.checkpoint_on_demand()
-                self._hosting = True
-            aps = BackgroundScheduler(
-                timezone=self.zone,
-                executors={"default": _HandOff()},
-                job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
-            )
-            now = utc_now()
-            starts = [self._plan_start(slot, now) for slot in self._slots.values()]
-            for slot in self._slots.values():
-                self._add_job(aps, slot, now)
-            aps.start()
+                    self.store.claim_host(self._host)
+                    self.store.checkpoint_on_demand()
+                    self._hosting = True
+                aps = BackgroundScheduler(
+                    timezone=self.zone,
+                    executors={"default": _HandOff()},
+                    job_defaults={"misfire_grace_time": None, "coalesce": True,
+                                  "max_instances": 1},
+                )
+                now = utc_now()
+                starts = [self._plan_start(slot, now) for slot in self._slots.values()]
+                for slot in self._slots.values():
+                    self._add_job(aps, slot, now)
+                aps.start()
+            except BaseException:
+                if began_hosting:
+                    self._stop_hosting()  # a host that could not start must not block the next
+                raise
             self._aps = aps
             self._start_watchdog()
             self._beat()
@@ -239,6 +243,11 @@ class SyncScheduler:
         self._watchdog_stop.set()
         if self._watchdog is not None:
             self._watchdog.join()
+        self._stop_hosting()
+        return records
+
+    def _stop_hosting(self) -> None:
+        """Let another process host: the socket closed, the host record and lock released."""
         if self.server is not None:
             self.server.close()
             self.server = None
@@ -246,7 +255,6 @@ class SyncScheduler:
             self.store.release_host(self._host.pid)
             self._hosting = False
         self._host_lock.release()
-        return records
 
     def hand_over(self) -> None:
         """Shut down at the first moment no run is going (blocking until then), so that
