@@ -1,8 +1,9 @@
 """The one interface the console steers a scheduler through, wherever that scheduler runs.
 
-`SyncScheduler` implements it in-process; the control-socket client implements it
-for a scheduler hosted by another process. The console tells them apart only by
-`label`.
+`SyncScheduler` implements it in-process; `RemoteControl` for a scheduler hosted
+by another process, over its control socket; `FallbackControl` over the store alone,
+when nobody hosts; `SharedScheduler` follows whichever applies. The console tells
+them apart only by `label`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class SchedulerControl(Protocol):
     """Status, history, the operator's actions, and a stream of events."""
 
     label: str
-    """`in-process` or `attached`: the only difference the console may show."""
+    """`in-process`, `attached` or `fallback`: the only difference the console may show."""
 
     def status(self) -> SchedulerStatus:
         """The snapshot of SPEC §8."""
