@@ -1,4 +1,5 @@
-"""The control contract, in-process (`SyncScheduler`) and over the control socket (`RemoteControl`)."""
+"""The control contract: in-process (`SyncScheduler`), over the control socket (`RemoteControl`),
+and as a console attached to a host sees it (`SharedScheduler`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from contract import ControlContract
 from factories import config
 from synctui.scheduler.control_client import RemoteControl
+from synctui.scheduler.shared import SharedScheduler
 from synctui.scheduler.sync_scheduler import SyncScheduler
 
 
@@ -50,3 +52,22 @@ class TestOverTheSocket(ControlContract):
         yield attach
         for client in clients:
             client.close()
+
+
+class TestAConsoleAttached(ControlContract):
+    """`SharedScheduler`, the console's hold on the scheduler, attached to another host."""
+
+    @pytest.fixture
+    def control(self, hosted):
+        consoles = []
+
+        def attach(jobs):
+            scheduler = hosted(jobs)
+            console = SharedScheduler(scheduler.config)
+            console.open()
+            consoles.append(console)
+            return console
+
+        yield attach
+        for console in consoles:
+            console.shutdown(grace=0)
