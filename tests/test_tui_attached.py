@@ -1,0 +1,88 @@
+"""A console attached to a scheduler another process hosts, driven with Pilot over a real
+control socket: what it shows, what asks first, and quitting without stopping the host."""
+
+from __future__ import annotations
+
+import os
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import factories
+from synctui.scheduler.shared import SharedScheduler
+from synctui.scheduler.sync_scheduler import SyncScheduler
+from synctui.tui.app import SyncTuiApp
+from synctui.tui.questions import ConfirmScreen
+from test_tui_screens import drive, until
+
+LONG = {"command": "echo started; sleep 30", "interval_s": 3600, "manual_cooldown_s": 0}
+
+
+@pytest.fixture
+def attached(tmp_path):
+    """(app, host): a console attached to a scheduler hosted elsewhere (here: in this process)."""
+    host = SyncScheduler(factories.config(tmp_path, {"long": LONG}), mode="headless", tick_s=0.1)
+    host.start()
+    console = SharedScheduler(host.config)
+    console.open()
+    app = SyncTuiApp(console, config_name="test", zone=ZoneInfo("UTC"), demo=False, host=console)
+    app.animation_level = "none"
+    yield app, host
+    console.shutdown(grace=0)
+    host.shutdown(grace=0)
+
+
+def _badge(app) -> str:
+    return str(app.query_one("#badge").render())
+
+
+def test_stop_pause_all_and_cancel_ask_first_and_act_on_the_host(attached):
+    app, host = attached
+
+    async def scenario(pilot):
+        await until(pilot, lambda: "attached" in _badge(app) and app.selected is not None)
+        details = str(app.query_one("#details").render())
+        assert f"pid {os.getpid()} · headless" in details
+
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert host.is_running  # "no" did nothing
+
+        await pilot.press("P")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: host.status().paused)
+        await pilot.press("P")  # resuming all asks nothing
+        await until(pilot, lambda: not host.status().paused)
+
+        await pilot.press("r")  # neither does a run
+        await until(pilot, lambda: host.status().jobs["long"].running)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: not host.status().jobs["long"].running)
+        assert host.history("long")[0].result.value == "cancelled"
+
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: not host.is_running)
+        await until(pilot, lambda: "stopped" in _badge(app))
+
+    drive(app, scenario)
+
+
+def test_quitting_an_attached_console_leaves_the_host_running(attached):
+    app, host = attached
+
+    async def scenario(pilot):
+        await until(pilot, lambda: "attached" in _badge(app))
+        await pilot.press("r")
+        await until(pilot, lambda: host.status().jobs["long"].running)
+        await pilot.press("q")  # no question: the runs are the host's
+
+    drive(app, scenario)
+    assert app.return_code == 0  # it quit, without asking
+    assert host.is_running and host.status().jobs["long"].running
