@@ -53,12 +53,12 @@ def test_stop_pause_all_and_cancel_ask_first_and_act_on_the_host(attached):
         await pilot.press("P")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await until(pilot, lambda: host.status().paused)
+        await until(pilot, lambda: host.status().paused and "paused" in _badge(app))
         await pilot.press("P")  # resuming all asks nothing
-        await until(pilot, lambda: not host.status().paused)
+        await until(pilot, lambda: not host.status().paused and "attached" in _badge(app))
 
         await pilot.press("r")  # neither does a run
-        await until(pilot, lambda: host.status().jobs["long"].running)
+        await until(pilot, lambda: app.selected.running)
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
