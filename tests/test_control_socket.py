@@ -240,3 +240,22 @@ def test_a_control_group_member_steers_the_host_without_reading_its_store(shared
         assert scheduler.status().jobs["tick"].paused
     finally:
         scheduler.shutdown(grace=0)
+
+
+def test_a_state_dir_too_long_for_a_socket_path_serves_from_a_private_runtime_dir(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir(mode=0o700)
+    deep = tmp_path / ("a-long-directory-name-" * 5) / "state"
+    scheduler = SyncScheduler(config(tmp_path, {"tick": TICKING}, state_dir=deep), tick_s=0.1)
+    scheduler.start()
+    try:
+        path = scheduler.server.path
+        assert path.parent == tmp_path / "run" / f"synctui-{os.getuid()}"
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        assert scheduler.status().host.socket == str(path)  # what `status --json` names
+        assert RemoteControl(path).status().running
+    finally:
+        scheduler.shutdown(grace=0)
+    assert not path.exists()
