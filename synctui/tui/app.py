@@ -56,7 +56,7 @@ log = logging.getLogger("synctui.console")
 HOST_NEWS = {
     "host-lost": "The scheduler's host went away: looking for the next host (or taking over).",
     "hosting": "This console hosts the scheduler now.",
-    "attached": "",
+    "attached": "Attached to the scheduler of pid {pid} ({mode}).",
     "handing-over": "Handing the scheduler over to another process once no run is going.",
     "fallback": "Nobody hosts the scheduler and this console cannot: it re-reads the store"
                 " (and runs due jobs with [autorefresh] enabled).",
@@ -233,16 +233,18 @@ class SyncTuiApp(App[None]):
         """Say who hosts the scheduler now, when that changes."""
         reason = self._host.reason if what == "fallback" and self._host is not None else None
         self.query_one(ConsoleHeader).show_note(f"no scheduler: {reason}" if reason else None)
-        greeting = self._host.attached_to if self._host is not None else None
-        if what == "attached" and greeting is not None:
-            text = f"Attached to the scheduler of pid {greeting['pid']} ({greeting['mode']})."
-            theirs, ours = greeting.get("config"), self._host.config.path
-            if theirs != (str(ours) if ours else None):
-                text += (f" It runs another config file, {theirs or 'the demo'}, not"
-                         f" {ours or 'the demo'}: its jobs are shown.")
-            self.notify(text, title="Attached", timeout=8, markup=False)
-        else:
+        if what != "attached":
             self.notify(HOST_NEWS[what], title="Scheduler", markup=False)
+            return
+        greeting = self._host.attached_to if self._host is not None else None
+        if greeting is None:
+            return  # gone again already: its `host-lost` follows
+        text = HOST_NEWS[what].format(**greeting)
+        theirs, ours = greeting.get("config"), self._host.config.path
+        if theirs != (str(ours) if ours else None):
+            text += (f" It runs another config file, {theirs or 'the demo'}, not"
+                     f" {ours or 'the demo'}: its jobs are shown.")
+        self.notify(text, title="Attached", timeout=8, markup=False)
 
     def _want_status(self) -> None:
         if not self._status_due:
