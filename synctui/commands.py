@@ -204,9 +204,6 @@ def console(args: argparse.Namespace) -> int:
         shared.open()
     except Refused as refusal:
         raise CommandError(str(refusal), EXIT_FAILED) from None
-    except Exception as error:  # the store or APScheduler failed: the fallback keeps watch
-        shared.shutdown()
-        return _console_fallback(args, config, f"{type(error).__name__}: {error}")
     try:
         app.run()
     finally:
@@ -226,28 +223,6 @@ def _console_places(config: Config) -> dict:
     from synctui.tui.themes import theme_file
 
     return {"places": Places(config.path, config.scheduler.state_dir), "theme_file": theme_file()}
-
-
-def _console_fallback(args: argparse.Namespace, config: Config, reason: str) -> int:
-    """The console when no scheduler could start: it re-reads the store and runs due jobs."""
-    from zoneinfo import ZoneInfo
-
-    from synctui.scheduler.fallback import FallbackControl
-    from synctui.tui.app import SyncTuiApp
-
-    logging.getLogger("synctui.console").error("no scheduler could start: %s", reason)
-    fallback = FallbackControl(config, reason=reason,
-                               reload_config=(lambda: read_config(args)) if config.path else None)
-    app = SyncTuiApp(
-        fallback, config_name=config.name, zone=ZoneInfo(config.scheduler.timezone),
-        demo=config.path is None, host=fallback, **_console_places(config),
-    )
-    fallback.begin()
-    try:
-        app.run()
-    finally:
-        fallback.shutdown()
-    return app.return_code or EXIT_OK
 
 
 def _log_to_file(path: Path) -> None:

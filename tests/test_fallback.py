@@ -23,7 +23,7 @@ from synctui.scheduler.control import Refused
 from synctui.scheduler.events import StateChanged
 from synctui.scheduler.fallback import FallbackControl
 from synctui.scheduler.records import Result, Trigger
-from synctui.scheduler.shared import SharedScheduler
+from synctui.scheduler.sync_scheduler import SyncScheduler
 from synctui.tui.app import SyncTuiApp
 from synctui.tui.widgets.jobs_table import JobsTable
 
@@ -137,7 +137,7 @@ def test_when_no_scheduler_can_start_the_console_runs_due_jobs_with_trigger_fall
 
         asyncio.run(scenario())
 
-    monkeypatch.setattr(SharedScheduler, "open", cannot_start)
+    monkeypatch.setattr(SyncScheduler, "start", cannot_start)
     monkeypatch.setattr(SyncTuiApp, "run", drive)
     args = argparse.Namespace(config=str(path), secrets=None, demo=False)
     assert commands.console(args) == 0

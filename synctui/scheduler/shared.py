@@ -90,7 +90,8 @@ class SharedScheduler:
     # --- coming and going ---------------------------------------------------------
 
     def open(self) -> None:
-        """Host the scheduler, or attach to its live host; Refused if neither can be done."""
+        """Host the scheduler, or attach to its live host, or (neither possible) fall back
+        to re-reading the store; `HostBusy` if a process holds the lock and never serves."""
         self._settle(host_after_s=0.0, taking_over=False)
 
     def shutdown(self, grace: float | None = None) -> list[RunRecord]:
@@ -213,11 +214,11 @@ class SharedScheduler:
                     # Another process holds the lock: it will serve soon; attach to it.
                     if time.monotonic() - start > host_after_s + FIND_HOST_S:
                         raise
-                except Exception as error:
-                    if not taking_over:
-                        raise  # at the start: the console says why before its screen opens
-                    self._fall_back(f"the host is gone and this console could not take over:"
-                                    f" {error}")
+                except Exception as error:  # the store, the socket or APScheduler failed
+                    self._fall_back(
+                        f"the host is gone and this console could not take over: {error}"
+                        if taking_over else f"{type(error).__name__}: {error}"
+                    )
                     return
                 else:
                     self._use(scheduler, taking_over=taking_over)
