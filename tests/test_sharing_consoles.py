@@ -3,6 +3,8 @@ attach, handover between runs, takeover, and exactly one host for every fire tim
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -118,3 +120,31 @@ def test_quitting_a_hosting_console_hands_over_to_an_attached_one(tmp_path, env,
     assert [result for _, result, *_ in _runs(config)].count("interrupted") == 0
     second.press("q")
     assert second.exit_status() == 0, second.screen()
+
+
+def test_when_a_hosting_console_is_killed_one_attached_console_takes_over(tmp_path, terminal):
+    config = write_config(tmp_path, """
+        [jobs.work]
+        command = "echo begin; sleep 30"
+        interval = "1h"
+        run_on_start = true
+    """)
+    first = terminal(f"{SYNCTUI} --config {config}")
+    assert first.shows("work", "▶ running", "begin"), first.screen()
+    first_pid = _host_pid(config)
+    others = [terminal(f"{SYNCTUI} --config {config}") for _ in range(2)]
+    for other in others:
+        assert other.shows("⇄ attached"), other.screen()
+
+    os.kill(first_pid, signal.SIGKILL)
+    assert wait_until(lambda: _host_pid(config) not in (None, first_pid), timeout=10)
+
+    def badges() -> list[str]:
+        screens = [other.screen() for other in others]
+        return sorted("host" if "▶ running" in screen else "attached" if "⇄ attached" in screen
+                      else "?" for screen in screens)
+
+    assert wait_until(lambda: badges() == ["attached", "host"]), [o.screen() for o in others]
+    killed, *after = _runs(config)
+    assert (killed[1], killed[4]) == ("interrupted", first_pid)  # recorded by the new host
+    assert {run[4] for run in after} == {_host_pid(config)}  # which runs the job on from there
