@@ -110,7 +110,8 @@ def test_quitting_a_hosting_console_hands_over_to_an_attached_one(tmp_path, env,
     assert second.shows("⇄ attached"), second.screen()
 
     first.press("q")
-    assert first.shows("1 other console is attached", "Hand over (h)"), first.screen()
+    # (The question's wording depends on whether a run is going at that moment.)
+    assert first.shows("Hand over (h)"), first.screen()
     first.press("h")
     assert first.exit_status() == 0, first.screen()
     assert wait_until(lambda: _host_pid(config) not in (None, first_pid))
