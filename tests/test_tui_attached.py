@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import factories
+from factories import wait_until
+from synctui.scheduler.records import Result
 from synctui.scheduler.shared import SharedScheduler
 from synctui.scheduler.sync_scheduler import SyncScheduler
 from synctui.tui.app import SyncTuiApp
-from synctui.tui.questions import ConfirmScreen
+from synctui.tui.questions import ConfirmScreen, QuitScreen
 from test_tui_screens import drive, until
 
 LONG = {"command": "echo started; sleep 30", "interval_s": 3600, "manual_cooldown_s": 0}
@@ -86,3 +88,33 @@ def test_quitting_an_attached_console_leaves_the_host_running(attached):
     drive(app, scenario)
     assert app.return_code == 0  # it quit, without asking
     assert host.is_running and host.status().jobs["long"].running
+
+
+def test_quitting_a_hosting_console_with_one_attached_hands_over_after_the_run(tmp_path):
+    job = {"command": "echo started; sleep 0.5; echo done", "interval_s": 3600}
+    host = SyncScheduler(factories.config(tmp_path, {"job": job}), tick_s=0.1)
+    host.start()
+    other = SharedScheduler(host.config, takeover_wait_s=0.1)
+    other.open()
+    app = SyncTuiApp(host, config_name="test", zone=ZoneInfo("UTC"), demo=False, host=host)
+    app.animation_level = "none"
+
+    async def scenario(pilot):
+        await until(pilot, lambda: app.selected is not None)
+        await pilot.press("r")
+        await until(pilot, lambda: app.selected.running)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen))
+        question = str(app.screen.query_one("#question").render())
+        assert "job is running" in question and "1 other console is attached" in question
+        await pilot.press("h")
+        await until(pilot, lambda: app.return_code is not None)
+
+    try:
+        drive(app, scenario)
+        assert host.history("job")[0].result is Result.SUCCESS  # it ran to its end
+        assert wait_until(lambda: other.hosting)
+        assert other.status().running
+    finally:
+        other.shutdown(grace=0)
+        host.shutdown(grace=0)
