@@ -14,6 +14,7 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
+from textual.widgets.data_table import CellDoesNotExist
 
 import factories
 from commandline import synctui, write_config
@@ -53,7 +54,11 @@ def fallbacks():
 
 
 def cell(app: SyncTuiApp, job: str, column: str) -> str:
-    return app.query_one(JobsTable).get_cell(job, column).plain
+    """What the jobs table shows (nothing before the first status has drawn the job's row)."""
+    try:
+        return app.query_one(JobsTable).get_cell(job, column).plain
+    except CellDoesNotExist:
+        return ""
 
 
 async def until(pilot, predicate, timeout: float = 15.0) -> None:
@@ -88,7 +93,7 @@ def test_runs_made_by_another_process_appear_in_the_console(tmp_path, env, fallb
             await until(pilot, lambda: cell(app, "orders", "result") == "✓ success")
             assert app.query_one("#status-panel").query_one("#details").render().plain.count(
                 "once") == 1  # its trigger
-            assert "synced by cron" in app.query_one("#log-tail").lines
+            await until(pilot, lambda: "synced by cron" in app.query_one("#log-tail").lines)
 
     asyncio.run(scenario())
     assert [run.trigger for run in fallback.history("orders")] == [Trigger.ONCE]
