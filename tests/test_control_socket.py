@@ -207,7 +207,7 @@ def test_other_users_are_refused_and_members_of_the_control_group_accepted(share
         path.chmod(0o666)
         path.parent.chmod(0o755)
         refused = json.loads(_as_user(65533, 65533, [], _greeting(path)))
-        assert refused == {"ok": False, "error": refused["error"]}
+        assert refused == {"ok": False, "error": refused["error"], "denied": True}
         assert refused["error"].startswith("uid 65533 (pid ")
     finally:
         scheduler.shutdown(grace=0)

@@ -55,7 +55,7 @@ class _Connection:
         if "protocol" not in self.greeting:
             self.close()
             raise HostUnreachable(f"the host at {path} refused: {self.greeting.get('error')}",
-                                  denied=True)
+                                  denied=bool(self.greeting.get("denied")))
         if self.greeting["protocol"] != PROTOCOL_VERSION:
             self.close()
             raise HostUnreachable(

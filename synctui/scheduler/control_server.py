@@ -232,7 +232,7 @@ class ControlServer:
         refusal = self._refuse_peer(peer_pid, uid, gid)
         if refusal:
             log.warning("control socket: %s", refusal, extra={"event": "control_refused"})
-            writer.write(line({"ok": False, "error": refusal}))
+            writer.write(line({"ok": False, "error": refusal, "denied": True}))
             await writer.drain()
             return
         writer.write(line(self._greeting))

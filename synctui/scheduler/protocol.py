@@ -4,7 +4,9 @@ A connection starts with the host's greeting (`{"synctui": ..., "protocol": 1, .
 Each request is one line, `{"id": 7, "op": "status", ...arguments}`; its reply is
 one line, `{"id": 7, "ok": true, "result": ...}` or
 `{"id": 7, "ok": false, "error": "...", "refused": true}` (`refused` for an
-operation the scheduler declined, as opposed to a bad request). After a
+operation the scheduler declined, as opposed to a bad request). A peer the host
+does not accept gets `{"ok": false, "error": "...", "denied": true}` instead of the
+greeting. After a
 `subscribe` request is answered, the connection carries only events,
 `{"event": {...}}`, one a line. Times travel as ISO 8601 in UTC.
 """
