@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import socket
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -26,6 +27,8 @@ from synctui.scheduler.records import RunRecord
 from synctui.scheduler.status import SchedulerStatus
 
 REQUEST_TIMEOUT_S = 30.0
+CONNECT_PATIENCE_S = 5.0
+"""How long a connection waits for room in a busy host's backlog."""
 
 
 class HostUnreachable(Refused):
@@ -36,6 +39,20 @@ class HostUnreachable(Refused):
         self.denied = denied
 
 
+def _connect(connection: socket.socket, path: Path) -> None:
+    """Connect, waiting up to `CONNECT_PATIENCE_S` while the host's backlog is full."""
+    deadline = time.monotonic() + CONNECT_PATIENCE_S
+    while True:
+        try:
+            connection.connect(str(path))
+            return
+        except BlockingIOError:
+            # A crowd of clients at once fills the backlog: EAGAIN, not a refusal.
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 class _Connection:
     """One connection to the host: its greeting read, then lines both ways."""
 
@@ -44,7 +61,7 @@ class _Connection:
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.socket.settimeout(timeout)
         try:
-            self.socket.connect(str(path))
+            _connect(self.socket, path)
         except OSError as error:
             self.socket.close()
             raise HostUnreachable(f"cannot reach the host at {path}: {error.strerror}",

@@ -32,6 +32,8 @@ from synctui.scheduler.protocol import (
 log = logging.getLogger("synctui.control")
 
 MAX_CONNECTIONS = 512
+BACKLOG = 512
+"""Connections waiting to be accepted (the kernel caps it at net.core.somaxconn)."""
 SUBSCRIBER_QUEUE = 10_000
 """Events or output lines held for one subscriber before it is told it missed some."""
 FANOUT_QUEUE = 100_000
@@ -81,7 +83,7 @@ def _bind(path: Path, gid: int | None) -> socket.socket:
         if gid is not None:
             os.chown(temporary, -1, gid)
         os.chmod(temporary, 0o660 if gid is not None else 0o600)
-        listener.listen(128)
+        listener.listen(BACKLOG)
         os.replace(temporary, path)
     except OSError as error:
         listener.close()
@@ -197,7 +199,7 @@ class ControlServer:
 
     async def _main(self, ready: threading.Event) -> None:
         server = await asyncio.start_unix_server(
-            self._accept, sock=self._listener, limit=MAX_REQUEST_BYTES
+            self._accept, sock=self._listener, limit=MAX_REQUEST_BYTES, backlog=BACKLOG
         )
         fan_out = asyncio.ensure_future(self._fan_out())
         ready.set()
