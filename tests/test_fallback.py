@@ -14,9 +14,9 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from textual.widgets.data_table import CellDoesNotExist
 
 import factories
+from pilot import cell, until
 from commandline import synctui, write_config
 from synctui import commands
 from synctui.config.model import AutorefreshSettings
@@ -51,21 +51,6 @@ def fallbacks():
     yield make
     for fallback in made:
         fallback.shutdown(grace=0)
-
-
-def cell(app: SyncTuiApp, job: str, column: str) -> str:
-    """What the jobs table shows (nothing before the first status has drawn the job's row)."""
-    try:
-        return app.query_one(JobsTable).get_cell(job, column).plain
-    except CellDoesNotExist:
-        return ""
-
-
-async def until(pilot, predicate, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "never shown"
-        await pilot.pause(0.05)
 
 
 def test_runs_made_by_another_process_appear_in_the_console(tmp_path, env, fallbacks):

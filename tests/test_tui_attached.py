@@ -10,12 +10,12 @@ import pytest
 
 import factories
 from factories import wait_until
+from pilot import badge, drive, until
 from synctui.scheduler.records import Result
 from synctui.scheduler.shared import SharedScheduler
 from synctui.scheduler.sync_scheduler import SyncScheduler
 from synctui.tui.app import SyncTuiApp
 from synctui.tui.questions import ConfirmScreen, QuitScreen
-from test_tui_screens import drive, until
 
 LONG = {"command": "echo started; sleep 30", "interval_s": 3600, "manual_cooldown_s": 0}
 
@@ -34,15 +34,11 @@ def attached(tmp_path):
     host.shutdown(grace=0)
 
 
-def _badge(app) -> str:
-    return str(app.query_one("#badge").render())
-
-
 def test_stop_pause_all_and_cancel_ask_first_and_act_on_the_host(attached):
     app, host = attached
 
     async def scenario(pilot):
-        await until(pilot, lambda: "attached" in _badge(app) and app.selected is not None)
+        await until(pilot, lambda: "attached" in badge(app) and app.selected is not None)
         details = str(app.query_one("#details").render())
         assert f"pid {os.getpid()} · headless" in details
 
@@ -55,9 +51,9 @@ def test_stop_pause_all_and_cancel_ask_first_and_act_on_the_host(attached):
         await pilot.press("P")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await until(pilot, lambda: host.status().paused and "paused" in _badge(app))
+        await until(pilot, lambda: host.status().paused and "paused" in badge(app))
         await pilot.press("P")  # resuming all asks nothing
-        await until(pilot, lambda: not host.status().paused and "attached" in _badge(app))
+        await until(pilot, lambda: not host.status().paused and "attached" in badge(app))
 
         await pilot.press("r")  # neither does a run
         await until(pilot, lambda: app.selected.running)
@@ -71,7 +67,7 @@ def test_stop_pause_all_and_cancel_ask_first_and_act_on_the_host(attached):
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await until(pilot, lambda: not host.is_running)
-        await until(pilot, lambda: "stopped" in _badge(app))
+        await until(pilot, lambda: "stopped" in badge(app))
 
     drive(app, scenario)
 
@@ -80,7 +76,7 @@ def test_quitting_an_attached_console_leaves_the_host_running(attached):
     app, host = attached
 
     async def scenario(pilot):
-        await until(pilot, lambda: "attached" in _badge(app))
+        await until(pilot, lambda: "attached" in badge(app))
         await pilot.press("r")
         await until(pilot, lambda: host.status().jobs["long"].running)
         await pilot.press("q")  # no question: the runs are the host's

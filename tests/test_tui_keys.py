@@ -6,7 +6,6 @@ on the scheduler's own state.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import factories
+from pilot import badge, cell, drive, notifications, until
 from synctui.scheduler.control import Refused
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.sync_scheduler import SyncScheduler
@@ -47,43 +47,10 @@ def console(tmp_path):
         scheduler.shutdown(grace=0)
 
 
-def drive(app: SyncTuiApp, scenario, size: tuple[int, int] = (100, 30)) -> None:
-    """Run the app headless and play `scenario(pilot)` on it."""
-
-    async def main() -> None:
-        async with app.run_test(size=size, notifications=True) as pilot:
-            await until(pilot, lambda: app.selected is not None)
-            await scenario(pilot)
-
-    asyncio.run(main())
-
-
-async def until(pilot, predicate, timeout: float = 10.0) -> None:
-    """Let the app run until `predicate()` holds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never shown; notifications: {notifications(pilot.app)!r}")
-        await pilot.pause(0.05)
-
-
-def cell(app: SyncTuiApp, job: str, column: str) -> str:
-    return app.query_one(JobsTable).get_cell(job, column).plain
-
-
-def notifications(app: SyncTuiApp) -> str:
-    """The text of every notification on screen."""
-    return "\n".join(toast.render().plain for toast in app.screen.query("Toast"))
-
-
 def shown(app: SyncTuiApp, selector: str) -> str:
     """The text a widget of the current screen draws."""
     widget = app.screen.query_one(selector)
     return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
-
-
-def badge(app: SyncTuiApp) -> str:
-    return str(app.query_one("#badge").render())
 
 
 def footer_keys(app: SyncTuiApp) -> list[str]:

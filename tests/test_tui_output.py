@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from textual.app import App
 
+from pilot import until
 from synctui.scheduler.records import Result, RunRecord, Trigger
 from synctui.tui import log_file
 from synctui.tui.log_file import LogFile
@@ -59,13 +60,6 @@ def drive(run: RunRecord, scenario, size=(80, 24)) -> OutputApp:
 
     asyncio.run(main())
     return app
-
-
-async def until(pilot, predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "never happened"
-        await pilot.pause(0.02)
 
 
 def numbered(tmp_path: Path, count: int) -> Path:

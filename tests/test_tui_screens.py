@@ -6,9 +6,7 @@ The history comes from a real store, filled with runs of every result.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -17,6 +15,7 @@ from textual.command import CommandPalette
 from textual.widgets import DataTable
 
 import factories
+from pilot import drive, notifications, until
 from synctui.scheduler.control import Refused
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.store import Store
@@ -77,26 +76,6 @@ def console(tmp_path):
     yield make
     for scheduler in made:
         scheduler.shutdown(grace=0)
-
-
-def drive(app: SyncTuiApp, scenario, size=(100, 30)) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size, notifications=True) as pilot:
-            await until(pilot, lambda: app.selected is not None)
-            await scenario(pilot)
-
-    asyncio.run(main())
-
-
-async def until(pilot, predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"never shown; notifications: {notifications(pilot.app)}"
-        await pilot.pause(0.02)
-
-
-def notifications(app) -> str:
-    return "\n".join(toast.render().plain for toast in app.screen.query("Toast"))
 
 
 def rows(app) -> list[list[str]]:
