@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factories import config
+from factories import config, wait_until
 from synctui.config.model import ControlSettings
 from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.protocol import MAX_REQUEST_BYTES, PROTOCOL_VERSION
@@ -259,3 +259,33 @@ def test_a_state_dir_too_long_for_a_socket_path_serves_from_a_private_runtime_di
     finally:
         scheduler.shutdown(grace=0)
     assert not path.exists()
+
+
+def test_a_subscriber_that_falls_behind_is_told_how_many_events_it_missed(tmp_path):
+    flood = {"command": "seq 1 300000", "interval_s": 3600, "manual_cooldown_s": 0}
+    scheduler = SyncScheduler(config(tmp_path, {"flood": flood}), tick_s=0.1)
+    scheduler.start()
+    try:
+        slow, _ = _connect(scheduler.server.path)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        assert _ask(slow, b'{"op": "subscribe"}\n')["ok"]
+        record = scheduler.run_now("flood")  # reading nothing meanwhile
+        assert wait_until(lambda: scheduler.history("flood")[0].finished, timeout=30)
+        slow.settimeout(1)
+        received = b""
+        try:
+            while chunk := slow.recv(1 << 20):
+                received += chunk
+        except TimeoutError:
+            pass  # all sent
+        events = [json.loads(line)["event"] for line in received.splitlines()]
+        assert events[0]["type"] == "run-started" and events[0]["run"]["id"] == record.id
+        missed = [event["count"] for event in events if event["type"] == "missed"]
+        assert missed and all(count > 0 for count in missed)
+        lines = sum(len(event["lines"]) for event in events if event["type"] == "output")
+        assert lines < 300_000  # some were dropped, and it was told so
+        assert events[-1]["type"] == "missed"  # the last word: fetch the status to catch up
+        slow.close()
+        assert RemoteControl(scheduler.server.path).history("flood")[0].finished
+    finally:
+        scheduler.shutdown(grace=0)
