@@ -122,7 +122,8 @@ HOST = textwrap.dedent("""
     done = runner.run(RunRequest(JobConfig("quick", command="echo done"), Trigger.MANUAL, now))
     print("finished", done.id, flush=True)
     events = bus.subscribe()
-    command = f"sleep 300 & echo $! > {pidfile}; echo started; sleep 300"
+    # Both sleeps are forked before `started` is said: the kill finds two, always.
+    command = f"sleep 300 & echo $! > {pidfile}; sleep 300 & echo started; wait"
     runner.start(RunRequest(JobConfig("stuck", command=command), Trigger.SCHEDULED, now))
     while not any(isinstance(e, OutputLines) and "started" in e.lines for e in events.get(5)):
         pass
