@@ -37,7 +37,9 @@ def test_success_records_output_context_and_events(runner, bus, store):
     assert datetime.fromisoformat(scheduled).utcoffset() is not None
     assert len(scheduled.split(".")[1]) >= 6  # microseconds
 
-    events = subscription.drain()
+    events = []  # RunFinished is published just after `run()` returns
+    while not (events and isinstance(events[-1], RunFinished)):
+        events += subscription.get(timeout=5)
     assert isinstance(events[0], RunStarted) and events[0].run.id == record.id
     assert isinstance(events[-1], RunFinished) and events[-1].run == record
     lines = [line for e in events if isinstance(e, OutputLines) for line in e.lines]

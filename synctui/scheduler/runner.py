@@ -311,8 +311,6 @@ class RunHandle:
             record = replace(self.run, result=result, finished_at=self._runner.clock(),
                              duration_s=duration, exit_code=exit_code, signal=signal_name,
                              error=error, log_bytes=self._log_bytes)
-        # Announced before waiters are released: whoever `wait()`ed finds it published.
-        self._runner.bus.publish(RunFinished(record))
         with self._lock:
             # Under the lock `_stop` checks `done`, so no wake-up is ever written to
             # these descriptors once closed (their numbers get reused).
@@ -320,6 +318,8 @@ class RunHandle:
             self._done.set()
             os.close(self._wake_r)
             os.close(self._wake_w)
+        # Announced once done: whoever acts on the news finds the run ended (not busy).
+        self._runner.bus.publish(RunFinished(record))
         if self._on_finish is not None:
             self._on_finish(self)
 
