@@ -10,7 +10,7 @@ import pytest
 
 import factories
 from factories import wait_until
-from pilot import badge, drive, until
+from pilot import badge, drive, notifications, until
 from synctui.scheduler.records import Result
 from synctui.scheduler.shared import SharedScheduler
 from synctui.scheduler.sync_scheduler import SyncScheduler
@@ -51,7 +51,9 @@ def test_stop_pause_all_and_cancel_ask_first_and_act_on_the_host(attached):
         await pilot.press("P")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await until(pilot, lambda: host.status().paused and "paused" in badge(app))
+        await until(pilot, lambda: "every job paused" in notifications(app))
+        # Told it is done, the console shows it at once: the next `P` resumes.
+        assert host.status().paused and "paused" in badge(app)
         await pilot.press("P")  # resuming all asks nothing
         await until(pilot, lambda: not host.status().paused and "attached" in badge(app))
 

@@ -381,15 +381,18 @@ class SyncTuiApp(App[None]):
         except Refused as refusal:
             self.post_message(Steered(str(refusal), refused=True))
         else:
-            self.post_message(Steered(said(name, outcome)))
+            after = StatusFetched(self.control.status(), self._clock())
+            self.post_message(Steered(said(name, outcome), after=after))
 
     @on(Steered)
     def _steered(self, message: Steered) -> None:
         if message.refused:
             self.notify(message.text, title="Refused", severity="warning", markup=False)
+            self._want_status()
         else:
+            self._status, self._fetched_at = message.after.status, message.after.at
+            self._show(self._clock())
             self.notify(message.text, markup=False)
-        self._want_status()
 
     def action_run_now(self) -> None:
         """Run the selected job now."""

@@ -28,10 +28,15 @@ class StatusFetched(Message):
 class Steered(Message):
     """An operator's action ended: what happened, or why the scheduler refused it."""
 
-    def __init__(self, text: str, *, refused: bool = False) -> None:
+    def __init__(
+        self, text: str, *, refused: bool = False, after: StatusFetched | None = None
+    ) -> None:
         super().__init__()
         self.text = text
         self.refused = refused
+        self.after = after
+        """The status fetched once the action was done: the keys shown with the outcome act on
+        the state it made (a second `P` resumes what the first paused)."""
 
 
 class SchedulerShutDown(Message):
