@@ -92,12 +92,17 @@ def open_store(config: Config) -> Store:
     try:
         return Store(config.scheduler.state_dir)
     except (StoreError, OSError) as error:
-        message = str(error) if isinstance(error, StoreError) else (
-            f"{config.scheduler.state_dir}: cannot use the state directory: {error.strerror}"
-        )
-        raise CommandError(
-            f"{message} (is it owned by the service's user? try `sudo -u USER synctui ...`)"
-        ) from None
+        raise _unusable(config, error) from None
+
+
+def _unusable(config: Config, error: StoreError | OSError, also: str = "") -> CommandError:
+    """Why the store cannot be opened (`also`: more of the story), as the operator reads it."""
+    message = str(error) if isinstance(error, StoreError) else (
+        f"{config.scheduler.state_dir}: cannot use the state directory: {error.strerror}"
+    )
+    return CommandError(
+        f"{message}{also} (is it owned by the service's user? try `sudo -u USER synctui ...`)"
+    )
 
 
 def _job(config: Config, name: str | None) -> str | None:
@@ -185,20 +190,21 @@ def console(args: argparse.Namespace) -> int:
     Every error the operator can fix is reported before the screen opens.
     """
     config = load(args, demo_when_missing=True)
-    open_store(config).close()  # a clean error before the screen opens
+    guest = _guest(config)
     from zoneinfo import ZoneInfo
 
     from synctui.scheduler.control import Refused
     from synctui.scheduler.shared import SharedScheduler
     from synctui.tui.app import SyncTuiApp
 
-    _log_to_file(config.scheduler.state_dir / "console.log")
+    console_log = _console_log(config, guest)
+    _log_to_file(console_log)
     shared = SharedScheduler(
-        config, reload_config=(lambda: read_config(args)) if config.path else None
+        config, guest=guest, reload_config=(lambda: read_config(args)) if config.path else None
     )
     app = SyncTuiApp(
         shared, config_name=config.name, zone=ZoneInfo(config.scheduler.timezone),
-        demo=config.path is None, host=shared, **_console_places(config),
+        demo=config.path is None, host=shared, **_console_places(config, console_log),
     )
     try:
         shared.open()
@@ -217,12 +223,41 @@ def console(args: argparse.Namespace) -> int:
     return app.return_code or EXIT_OK
 
 
-def _console_places(config: Config) -> dict:
+def _guest(config: Config) -> bool:
+    """Whether the console can only attach: this user cannot use the state directory, but
+    the scheduler running there takes them (a `[control] group` member). Every other case
+    where the store cannot be opened is an error before the screen opens."""
+    try:
+        Store(config.scheduler.state_dir).close()
+    except (StoreError, OSError) as error:
+        host = _reach_host(config)
+        if host is None:
+            raise _unusable(config, error, "; no scheduler runs there to attach to") from None
+        host.close()
+        return True
+    return False
+
+
+def _console_log(config: Config, guest: bool) -> Path:
+    """Where the console logs: its state directory, or a guest's own log directory."""
+    if not guest:
+        return config.scheduler.state_dir / "console.log"
+    from platformdirs import user_log_path
+
+    folder = user_log_path("synctui")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{config.name}-console.log"
+
+
+def _console_places(config: Config, console_log: Path) -> dict:
     """What the console shows of where things are, and where it remembers the theme."""
     from synctui.tui.screens.help import Places
     from synctui.tui.themes import theme_file
 
-    return {"places": Places(config.path, config.scheduler.state_dir), "theme_file": theme_file()}
+    return {
+        "places": Places(config.path, config.scheduler.state_dir, console_log),
+        "theme_file": theme_file(),
+    }
 
 
 def _log_to_file(path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,15 @@ def _no_inherited_config(monkeypatch):
 @pytest.fixture
 def env(tmp_path):
     return isolated_env(tmp_path)
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory other users may traverse (pytest's own temporary directories are private)."""
+    place = Path(tempfile.mkdtemp(prefix="synctui-group-"))
+    place.chmod(0o711)
+    yield place
+    shutil.rmtree(place)
 
 
 @pytest.fixture

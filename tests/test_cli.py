@@ -559,3 +559,19 @@ def test_with_the_host_stopped_a_job_whose_fire_time_passes_goes_down(tmp_path, 
                                       cwd=tmp_path).returncode == 1, timeout=5)
     done = synctui("health", "--config", str(config), env=env, cwd=tmp_path)
     assert done.stdout.startswith("often: down: ")
+
+
+def test_the_console_on_an_unusable_state_directory_with_no_host_is_a_clean_error(
+    tmp_path, env
+):
+    config = write_config(tmp_path, """
+        [jobs.a]
+        command = "true"
+        interval = "1h"
+    """)
+    (tmp_path / "state").write_text("a file, not a directory")
+    done = synctui("--config", str(config), env=env, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    [line] = _usage_error_lines(done)
+    assert line.startswith(f"synctui: {tmp_path / 'state'}: cannot use the state directory: ")
+    assert "; no scheduler runs there to attach to (is it owned by the service's user?" in line

@@ -6,10 +6,8 @@ from __future__ import annotations
 import grp
 import json
 import os
-import shutil
 import socket
 import stat
-import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -174,15 +172,6 @@ def _greeting(path: Path):
         client.connect(str(path))
         return _read_line(client).decode()
     return connect
-
-
-@pytest.fixture
-def shared_dir():
-    """A directory other users may traverse (pytest's own temporary directories are private)."""
-    place = Path(tempfile.mkdtemp(prefix="synctui-group-"))
-    place.chmod(0o711)
-    yield place
-    shutil.rmtree(place)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")

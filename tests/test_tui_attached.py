@@ -3,19 +3,28 @@ control socket: what it shows, what asks first, and quitting without stopping th
 
 from __future__ import annotations
 
+import grp
 import os
+import signal
+import sqlite3
 from zoneinfo import ZoneInfo
 
 import pytest
+from textual.widgets import Static
 
 import factories
+from commandline import write_config
 from factories import wait_until
 from pilot import badge, drive, notifications, until
+from synctui.commands import _console_log, _guest
+from synctui.config.loading import load_config
 from synctui.scheduler.records import Result
 from synctui.scheduler.shared import SharedScheduler
 from synctui.scheduler.sync_scheduler import SyncScheduler
 from synctui.tui.app import SyncTuiApp
 from synctui.tui.questions import ConfirmScreen, QuitScreen
+from synctui.tui.widgets.header import ConsoleHeader
+from synctui.tui.widgets.log_tail import LogTail
 
 LONG = {"command": "echo started; sleep 30", "interval_s": 3600, "manual_cooldown_s": 0}
 
@@ -116,3 +125,102 @@ def test_quitting_a_hosting_console_with_one_attached_hands_over_after_the_run(t
     finally:
         other.shutdown(grace=0)
         host.shutdown(grace=0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
+    shared_dir, hosts
+):
+    """A member of `[control] group` can neither read the store nor host: its console
+    attaches, steers, waits while no host runs and attaches to the next one. (It plays in a
+    forked child that switched users: here the interpreter itself is private to root.)"""
+    path = write_config(shared_dir, f"""
+        [control]
+        group = "{grp.getgrgid(65534).gr_name}"
+
+        [jobs.work]
+        command = "echo hello from run $SYNCTUI_RUN_ID"
+        interval = "1h"
+    """)
+    path.chmod(0o644)
+    config = load_config(path)
+    home = shared_dir / "guest"
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    first = hosts(path)
+    first.wait_ready()
+    for private in (shared_dir / "state").glob("synctui.db*"):
+        private.chmod(0o600)  # as under the unit's UMask=0077
+
+    def as_guest(say) -> None:
+        os.environ["XDG_STATE_HOME"] = str(home / "state")
+        guest = _guest(config)
+        say(f"guest {guest} {_console_log(config, guest)}")
+        shared = SharedScheduler(config, guest=guest)
+        shared.open()
+        app = SyncTuiApp(shared, config_name="test", zone=ZoneInfo("UTC"), demo=False, host=shared)
+        app.animation_level = "none"
+
+        def tail() -> str:
+            return "\n".join(app.query_one(LogTail).lines)
+
+        async def scenario(pilot):
+            await until(pilot, lambda: "attached" in badge(app))
+            say(f"attached {shared.attached_to['pid']}")
+            await pilot.press("r")
+            await until(pilot, lambda: "hello from run 1" in tail())
+            say("ran")
+            await until(pilot, lambda: "waiting" in badge(app))
+            say(f"waiting: {app.query_one(ConsoleHeader).query_one('#note', Static).render()}")
+            await until(pilot, lambda: "attached" in badge(app))
+            say(f"attached {shared.attached_to['pid']}")
+            await pilot.press("r")
+            await until(pilot, lambda: "hello from run 2" in tail())
+            say("ran")
+
+        try:
+            drive(app, scenario)
+        finally:
+            shared.shutdown()
+
+    guest = _as_nobody(as_guest)
+    assert next(guest) == f"guest True {home / 'state/synctui/log/synctui-console.log'}"
+    assert next(guest) == f"attached {first.pid}"
+    assert next(guest) == "ran"
+    first.send(signal.SIGKILL)
+    assert next(guest) == ("waiting: no scheduler: its host is gone and this user cannot host"
+                           " it; waiting for the next host")
+    second = hosts(path)
+    second.wait_ready()
+    assert next(guest) == f"attached {second.pid}"
+    assert next(guest) == "ran"
+    assert next(guest, "done") == "done"
+    assert second.process.poll() is None  # the console only detached
+    with sqlite3.connect(shared_dir / "state" / "synctui.db") as db:
+        runs = db.execute("SELECT trigger, result, host_pid FROM runs ORDER BY id").fetchall()
+    assert runs == [("manual", "success", first.pid), ("manual", "success", second.pid)]
+
+
+def _as_nobody(work):
+    """The lines `work(say)` says, played in a forked child running as nobody (group nogroup);
+    then what went wrong, if it did."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        with os.fdopen(write, "w", buffering=1) as pipe:
+            try:
+                os.setgroups([65534])
+                os.setgid(65534)
+                os.setuid(65534)
+                work(lambda line: pipe.write(line + "\n"))
+            except BaseException as error:  # the test reads what went wrong
+                pipe.write(f"{type(error).__name__}: {error}".replace("\n", " ") + "\n")
+        os._exit(0)
+    os.close(write)
+    try:
+        with os.fdopen(read) as pipe:
+            for line in pipe:
+                yield line.rstrip("\n")
+    finally:
+        os.waitpid(pid, 0)

@@ -28,7 +28,8 @@ from test_tui_snapshots import (  # noqa: F401 - make_app is a fixture
 )
 
 SIZE = (100, 30)
-PLACES = Places(Path("/etc/synctui/config.toml"), Path("/var/lib/synctui"))
+PLACES = Places(Path("/etc/synctui/config.toml"), Path("/var/lib/synctui"),
+                Path("/var/lib/synctui/console.log"))
 OUTPUT = [f"batch {n}/400: upserted {20 + n % 7} rows" for n in range(1, 401)]
 OUTPUT[249] = "batch 250/400: upstream answered 429 Too Many Requests, retrying in 2s"
 
@@ -76,7 +77,7 @@ def canned(tmp_path):
             running=True, paused=False, timezone=ZONE, interval_minutes=15.0, last_run=None,
             last_result=None, next_run=None, host=None, jobs={"orders": orders, "report": report},
         )
-        places = Places(None, PLACES.state_dir) if demo else PLACES
+        places = Places(None, PLACES.state_dir, PLACES.console_log) if demo else PLACES
         app = SyncTuiApp(CannedControl(status, records), config_name="demo" if demo else "shop",
                          zone=ZoneInfo(ZONE), demo=demo, clock=lambda: NOW, places=places)
         app.animation_level = "none"

@@ -7,6 +7,9 @@ dies it waits briefly for a standby headless to take over, then takes over
 itself if none did (the first console to take the lock wins; the others attach
 to it). Its label says which it is now; its events come from whichever
 scheduler it is on, through one bus, so the console subscribes once.
+
+A guest (a `[control] group` member, who may steer the host but cannot use the
+state directory) only ever attaches: between hosts it waits for the next one.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from synctui.scheduler.control import HostBusy, Refused
 from synctui.scheduler.control_client import HostUnreachable, RemoteControl
 from synctui.scheduler.events import EventBus, StateChanged, Subscription
 from synctui.scheduler.fallback import FallbackControl
+from synctui.scheduler.protocol import socket_path
 from synctui.scheduler.records import RunRecord
 from synctui.scheduler.status import SchedulerStatus, live_host, stored_snapshot
 from synctui.scheduler.store import Store
@@ -41,12 +45,16 @@ class SharedScheduler:
     """Hosting or attached, as the other processes on the state directory allow."""
 
     def __init__(
-        self, config: Config, *, store: Store | None = None,
+        self, config: Config, *, store: Store | None = None, guest: bool = False,
         reload_config: Callable[[], Config] | None = None,
         takeover_wait_s: float = TAKEOVER_WAIT_S, tick_s: float | None = None,
     ) -> None:
         self.config = config
-        self.store = store or Store(config.scheduler.state_dir)
+        self.guest = guest
+        """Attach only: this user cannot open the store (nor host)."""
+        self.store = None if guest else store or Store(config.scheduler.state_dir)
+        self._last_status: SchedulerStatus | None = None
+        """A guest's answer to `status` between hosts."""
         self.bus = EventBus()
         self._reload_config = reload_config
         self._takeover_wait_s = takeover_wait_s
@@ -60,9 +68,12 @@ class SharedScheduler:
 
     @property
     def label(self) -> str:
-        """`in-process` while hosting, `attached` while attached to another host, or `fallback`."""
+        """`in-process` while hosting, `attached` while attached to another host, `fallback`,
+        or (a guest between hosts) `waiting`."""
         backend = self._backend
-        return backend.label if backend is not None else "attached"
+        if backend is not None:
+            return backend.label
+        return "waiting" if self.guest else "attached"
 
     @property
     def hosting(self) -> bool:
@@ -77,9 +88,14 @@ class SharedScheduler:
 
     @property
     def reason(self) -> str | None:
-        """Why no scheduler runs here, while this console keeps watch as the fallback."""
+        """Why no scheduler runs here, while this console keeps watch as the fallback or (a
+        guest) waits for the next host."""
         backend = self._backend
-        return backend.reason if isinstance(backend, FallbackControl) else None
+        if isinstance(backend, FallbackControl):
+            return backend.reason
+        if backend is None and self.guest:
+            return "its host is gone and this user cannot host it; waiting for the next host"
+        return None
 
     @property
     def attached_consoles(self) -> int:
@@ -91,8 +107,21 @@ class SharedScheduler:
 
     def open(self) -> None:
         """Host the scheduler, or attach to its live host, or (neither possible) fall back
-        to re-reading the store; `HostBusy` if a process holds the lock and never serves."""
-        self._settle(host_after_s=0.0, taking_over=False)
+        to re-reading the store; `HostBusy` if a process holds the lock and never serves.
+
+        A guest attaches, or is `Refused` when no scheduler runs.
+        """
+        if not self.guest:
+            self._settle(host_after_s=0.0, taking_over=False)
+            return
+        remote = self._attach()
+        try:
+            self._last_status = remote.status() if remote is not None else None
+        except HostUnreachable:
+            remote.close()
+        if self._last_status is None:
+            raise Refused(f"no scheduler runs for {self.config.scheduler.state_dir} to attach to")
+        self._use(remote, taking_over=False)
 
     def shutdown(self, grace: float | None = None) -> list[RunRecord]:
         """Leave: a hosted scheduler shuts down (runs get `grace`); an attached one goes on."""
@@ -125,15 +154,19 @@ class SharedScheduler:
 
     # --- the interface ------------------------------------------------------------
 
-    # Reads never fail between two hosts: the store answers them meanwhile.
+    # Reads never fail between two hosts: the store answers them meanwhile (a guest's
+    # status is the last one it had; its history waits for the next host).
 
     def status(self) -> SchedulerStatus:
         backend = self._backend
         if backend is not None:
             try:
-                return backend.status()
+                self._last_status = backend.status()
+                return self._last_status
             except HostUnreachable:
                 pass  # gone this very moment: `_host_lost` is on its way
+        if self.store is None:
+            return self._last_status  # a guest has had one: `open` fetched it
         return stored_snapshot(self.store, self.config)
 
     def history(
@@ -145,6 +178,8 @@ class SharedScheduler:
                 return backend.history(job, limit, before_id)
             except HostUnreachable:
                 pass
+        if self.store is None:
+            raise Refused("the scheduler's host is gone: its history comes back with the next")
         return self.store.runs(job, limit=limit, before_id=before_id)
 
     def run_now(self, name: str) -> RunRecord:
@@ -202,7 +237,7 @@ class SharedScheduler:
             if remote is not None:
                 self._use(remote, taking_over=taking_over)
                 return
-            if time.monotonic() - start >= host_after_s:
+            if not self.guest and time.monotonic() - start >= host_after_s:
                 scheduler = SyncScheduler(
                     self.config, mode="console", store=self.store, bus=self.bus,
                     reload_config=self._reload_config, on_handover=self._asked_to_hand_over,
@@ -226,13 +261,15 @@ class SharedScheduler:
             time.sleep(POLL_S)
 
     def _attach(self) -> RemoteControl | None:
-        host = live_host(self.store, datetime.now(timezone.utc))
-        if host is None or host.socket is None:
-            return None
+        if self.store is None:  # where a host serves by default: no store says where
+            place = socket_path(self.config.scheduler.state_dir)
+        else:
+            host = live_host(self.store, datetime.now(timezone.utc))
+            if host is None or host.socket is None:
+                return None
+            place = Path(host.socket)
         try:
-            remote = RemoteControl(
-                Path(host.socket), client="console", bus=self.bus, on_lost=self._host_lost
-            )
+            remote = RemoteControl(place, client="console", bus=self.bus, on_lost=self._host_lost)
         except HostUnreachable:
             return None
         try:

@@ -54,7 +54,7 @@ from synctui.tui.widgets.status_panel import StatusPanel
 log = logging.getLogger("synctui.console")
 
 HOST_NEWS = {
-    "host-lost": "The scheduler's host went away: looking for the next host (or taking over).",
+    "host-lost": "The scheduler's host went away: looking for the next host.",
     "hosting": "This console hosts the scheduler now.",
     "attached": "Attached to the scheduler of pid {pid} ({mode}).",
     "handing-over": "Handing the scheduler over to another process once no run is going.",
@@ -231,7 +231,9 @@ class SyncTuiApp(App[None]):
 
     def _host_news(self, what: str) -> None:
         """Say who hosts the scheduler now, when that changes."""
-        reason = self._host.reason if what == "fallback" and self._host is not None else None
+        # Why no scheduler runs here: fallen back, or a guest waiting for the next host.
+        reason = (self._host.reason if what in ("fallback", "host-lost") and self._host is not None
+                  else None)
         self.query_one(ConsoleHeader).show_note(f"no scheduler: {reason}" if reason else None)
         if what != "attached":
             self.notify(HOST_NEWS[what], title="Scheduler", markup=False)
@@ -329,11 +331,14 @@ class SyncTuiApp(App[None]):
     def _badge(self, status: SchedulerStatus) -> str:
         if self._stopping:
             return "stopping"
+        label = self.control.label
+        if label == "waiting":
+            return label
         if not status.running:
             return "stopped"
         if status.paused:
             return "paused"
-        return {"fallback": "fallback", "attached": "attached"}.get(self.control.label, "running")
+        return label if label in ("fallback", "attached") else "running"
 
     def _theme_changed(self, theme: Theme) -> None:
         """Cell colours are resolved when drawn: draw them again; remember the operator's pick."""

@@ -24,6 +24,8 @@ BADGE_MEANINGS = {
     "stopped": "no runs start on schedule (s starts the scheduler again)",
     "stopping": "the console is quitting and lets running jobs end",
     "attached": "another process hosts the scheduler; this console steers it",
+    "waiting": "the host is gone and this user cannot host (a [control] group member): the"
+               " console attaches to the next host",
     "fallback": "no scheduler could start: the console re-reads the history every few seconds"
                 " and, with [autorefresh] enabled, runs due jobs itself every"
                 " autorefresh interval",
@@ -56,6 +58,7 @@ class Places:
     config: Path | None
     """The config file; None on the demo."""
     state_dir: Path | None
+    console_log: Path | None = None
     host: HostInfo | None = None
     """The process hosting the scheduler, as its status says (its socket included)."""
 
@@ -111,7 +114,7 @@ class HelpScreen(Screen[None]):
             f"- **history**: `{state / DB_NAME if state else '-'}`",
             f"- **run logs**: `{state / LOGS_DIR / 'JOB' / 'RUN.log' if state else '-'}`"
             " (`synctui logs JOB` prints the last)",
-            f"- **the console's own log**: `{state / 'console.log' if state else '-'}`",
+            f"- **the console's own log**: `{places.console_log or '-'}`",
             f"- **control socket**: `{host.socket}`" if host and host.socket else
             "- **control socket**: in the state directory while a scheduler hosts it"
             " (`synctui status --json` names it: host.socket)",

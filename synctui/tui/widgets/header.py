@@ -9,7 +9,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 BADGES = {"running": "▶", "paused": "‖", "stopped": "■", "stopping": "◌", "fallback": "↻",
-          "attached": "⇄"}
+          "attached": "⇄", "waiting": "…"}
 """The badge's words and their symbols (colour is never the only signal)."""
 
 
@@ -28,7 +28,7 @@ class ConsoleHeader(Horizontal):
         & > #badge.-running { background: $success-muted; }
         & > #badge.-paused { background: $warning-muted; }
         & > #badge.-stopped, & > #badge.-stopping { background: $error-muted; }
-        & > #badge.-fallback { background: $warning-muted; }
+        & > #badge.-fallback, & > #badge.-waiting { background: $warning-muted; }
         & > #demo { background: $primary-muted; text-style: bold; }
         & > #demo-note, & > #note { width: 1fr; color: $text-muted; text-overflow: ellipsis; }
         & > #clock { dock: right; }
