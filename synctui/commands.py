@@ -261,13 +261,20 @@ def _console_places(config: Config, console_log: Path) -> dict:
 
 
 def _log_to_file(path: Path) -> None:
-    """Send every log record to `path` (rotated at 1 MB): nothing may print over the screen."""
+    """Send every log record to `path` (rotated at 1 MB): nothing may print over the screen.
+
+    Every console on a state directory writes the same file: the handler locks it around
+    each write and rotation, so one console's rotation never loses another's lines.
+    """
     import logging
-    from logging.handlers import RotatingFileHandler
+
+    from concurrent_log_handler import ConcurrentRotatingFileHandler
 
     from synctui.log_format import TextFormatter
 
-    handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=1, encoding="utf-8")
+    handler = ConcurrentRotatingFileHandler(
+        path, maxBytes=1_000_000, backupCount=1, encoding="utf-8"
+    )
     handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import subprocess
+import sys
 import textwrap
 from datetime import datetime
 
@@ -121,3 +123,31 @@ def test_on_a_terminal_warnings_and_errors_are_coloured():
     assert line(logging.WARNING).endswith(" \x1b[33mWARNING\x1b[0m said")
     assert line(logging.ERROR).endswith(" \x1b[31;1mERROR\x1b[0m said")
     assert line(logging.INFO).endswith(" INFO said")
+
+
+_CONSOLE_LOGGING = """
+import logging, sys
+from pathlib import Path
+from synctui.commands import _log_to_file
+
+_log_to_file(Path(sys.argv[1]))
+log = logging.getLogger("synctui.console")
+for number in range(12_000):
+    log.info("%s line %d %s", sys.argv[2], number, "x" * 100)
+log.info("%s done", sys.argv[2])
+"""
+
+
+def test_consoles_sharing_a_console_log_keep_their_latest_lines_through_rotations(tmp_path):
+    """Every console on a state directory logs to its console.log: one's rotation must not
+    send the other's lines to a file it then deletes."""
+    path = tmp_path / "console.log"
+    consoles = [subprocess.Popen([sys.executable, "-c", _CONSOLE_LOGGING, str(path), name])
+                for name in ("first", "second")]
+    assert [console.wait(60) for console in consoles] == [0, 0]
+    kept = [line for log in sorted(tmp_path.glob("console.log*"))
+            for line in log.read_text(encoding="utf-8").splitlines()]
+    assert sum(len(line) + 1 for line in kept) > 1_000_000  # it rotated
+    assert any(line.endswith("first done") for line in kept)
+    assert any(line.endswith("second done") for line in kept)
+    assert all(line.endswith((" done", "x" * 100)) for line in kept)  # whole lines only

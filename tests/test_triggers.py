@@ -113,17 +113,23 @@ def test_latest_fire_finds_the_most_recent_missed_time():
 
 
 def test_a_cron_job_fires_through_the_scheduler_in_a_dst_zone(tmp_path):
-    """The scheduler fires a crontab job (caught up here, to not wait for a minute)."""
+    """The scheduler fires a crontab job, caught up here so as not to wait: its minute of the
+    hour is half an hour from now, so no fire of its own races the catch-up."""
+    now = datetime.now(timezone.utc)
+    minute = (now.minute + 30) % 60
+    latest = now.replace(minute=minute, second=0, microsecond=0)
+    if latest > now:
+        latest -= timedelta(hours=1)
     store = Store(tmp_path / "state")
-    long_ago = datetime.now(timezone.utc) - timedelta(minutes=10)
+    long_ago = now - timedelta(hours=2, minutes=30)  # two fire times ago, at least
     old = store.begin_run("nightly", Trigger.SCHEDULED, long_ago, long_ago)
     store.finish_run(old.id, Result.SUCCESS, long_ago, 0.1)
     store.close()
-    settings = {"command": "echo $SYNCTUI_SCHEDULED_AT", "cron": parse_crontab("* * * * *")}
+    settings = {"command": "echo $SYNCTUI_SCHEDULED_AT",
+                "cron": parse_crontab(f"{minute} * * * *")}
     scheduler = SyncScheduler(config(tmp_path, {"nightly": settings}, timezone="America/New_York"),
                               tick_s=0.1)
     events = scheduler.subscribe()
-    before_start = datetime.now(timezone.utc)
     try:
         scheduler.start()
         run = finished(events, "nightly")
@@ -131,8 +137,5 @@ def test_a_cron_job_fires_through_the_scheduler_in_a_dst_zone(tmp_path):
         scheduler.shutdown(grace=0)
     assert run.trigger is Trigger.CATCH_UP and run.result is Result.SUCCESS
     told = datetime.fromisoformat(run.log_path.read_text().strip())
-    assert told == run.scheduled_at and told.second == 0 and told.microsecond == 0
+    assert told == run.scheduled_at == latest  # the latest missed fire time, not an older one
     assert told.utcoffset() in (timedelta(hours=-5), timedelta(hours=-4))
-    # The latest fire time before the start, not an old one (it may fall in the
-    # next minute when the start crosses a minute boundary).
-    assert before_start - told < timedelta(minutes=1)
