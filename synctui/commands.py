@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 from dataclasses import replace
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -448,15 +449,29 @@ def _run_json(run: RunRecord) -> dict:
 
 def logs(args: argparse.Namespace) -> int:
     """`synctui logs JOB [--run ID] [-f]`."""
+    from synctui.scheduler.control import Refused
+
     config = load(args)
     name = _job(config, args.job)
-    store = open_store(config)
+    try:
+        store = open_store(config)
+    except CommandError:
+        # A `[control] group` member may not read the store, but may ask the host, whose
+        # run logs are readable by the group.
+        remote = _reach_host(config)
+        if remote is None:
+            raise
+        record = partial(_hosted_run, remote, name)
+        recent = partial(remote.history, name, 50)
+        held = None  # a host that went away makes `record` fail
+    else:
+        record, recent, held = store.run, partial(store.runs, name, limit=50), partial(_held, store)
     if args.run is not None:
-        run = store.run(args.run)
+        run = record(args.run)
         if run is None or run.job != name:
             raise CommandError(f"{name} has no run {args.run}")
     else:
-        run = next((r for r in store.runs(name, limit=50) if r.log_path is not None), None)
+        run = next((r for r in recent() if r.log_path is not None), None)
         if run is None:
             raise CommandError(f"{name} has no run with a log yet", EXIT_FAILED)
     if run.log_path is None or not run.log_path.exists():
@@ -471,12 +486,21 @@ def logs(args: argparse.Namespace) -> int:
                 out.write(chunk)
                 out.flush()
                 continue
-            if not _held(store, run.id):
+            if held is not None and not held(run.id):
                 break  # its process died; the next start records it interrupted
             time.sleep(FOLLOW_POLL_S)
-            run = store.run(run.id) or run
+            try:
+                run = record(run.id) or run
+            except Refused:
+                break  # the host went away meanwhile
         out.write(log.read())
     return EXIT_OK
+
+
+def _hosted_run(remote, name: str, run_id: int) -> RunRecord | None:
+    """Run `run_id` of job `name`, as the live host tells it."""
+    found = remote.history(name, 1, before_id=run_id + 1)
+    return found[0] if found and found[0].id == run_id else None
 
 
 def _held(store: Store, run_id: int) -> bool:

@@ -17,7 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factories import config, wait_until
+from commandline import write_config
+from factories import config, finished, wait_until
+from synctui.config.loading import load_config
 from synctui.config.model import ControlSettings
 from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.protocol import MAX_REQUEST_BYTES, PROTOCOL_VERSION
@@ -227,6 +229,45 @@ def test_a_control_group_member_steers_the_host_without_reading_its_store(shared
 
         assert _as_user(65534, 65534, [65534], steer) == f"{os.getpid()} True"
         assert scheduler.status().jobs["tick"].paused
+    finally:
+        scheduler.shutdown(grace=0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_a_control_group_member_reads_the_run_logs_and_nothing_else(shared_dir, capfdbinary):
+    group = grp.getgrgid(65534)
+    path = write_config(shared_dir, f"""
+        [control]
+        group = "{group.gr_name}"
+
+        [jobs.work]
+        command = "echo hello from run $SYNCTUI_RUN_ID"
+        interval = "1h"
+    """)
+    path.chmod(0o644)
+    scheduler = SyncScheduler(load_config(path), tick_s=0.1)
+    events = scheduler.subscribe()
+    scheduler.start()
+    try:
+        scheduler.run_now("work")
+        run = finished(events, "work")
+        for private in (shared_dir / "state").glob("synctui.db*"):
+            private.chmod(0o600)  # as under the unit's UMask=0077
+        logs = shared_dir / "state" / "logs"
+        for place, mode in ((logs, 0o750), (logs / "work", 0o750), (run.log_path, 0o640)):
+            info = place.stat()
+            assert (stat.S_IMODE(info.st_mode), info.st_gid) == (mode, group.gr_gid), place
+
+        def read_logs() -> str:
+            from synctui.cli import main
+            said = [main([verb, *args, "--config", str(path)])
+                    for verb, *args in (("logs", "work"), ("status",))]
+            return " ".join(map(str, said))
+
+        assert _as_user(65534, 65534, [65534], read_logs) == "0 0"
+        printed = capfdbinary.readouterr().out.decode()
+        assert printed.startswith("hello from run 1\n")  # then the status, through the host
+        assert "work" in printed.splitlines()[-1]
     finally:
         scheduler.shutdown(grace=0)
 

@@ -13,7 +13,7 @@ import pytest
 from textual.widgets import Static
 
 import factories
-from commandline import write_config
+from commandline import synctui, write_config
 from factories import wait_until
 from pilot import badge, drive, notifications, until
 from synctui.commands import _console_log, _guest
@@ -129,7 +129,7 @@ def test_quitting_a_hosting_console_with_one_attached_hands_over_after_the_run(t
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
 def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
-    shared_dir, hosts
+    shared_dir, env, hosts
 ):
     """A member of `[control] group` can neither read the store nor host: its console
     attaches, steers, waits while no host runs and attaches to the next one. (It plays in a
@@ -141,6 +141,7 @@ def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
         [jobs.work]
         command = "echo hello from run $SYNCTUI_RUN_ID"
         interval = "1h"
+        manual_cooldown_seconds = 0
     """)
     path.chmod(0o644)
     config = load_config(path)
@@ -149,6 +150,8 @@ def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
     os.chown(home, 65534, 65534)
     first = hosts(path)
     first.wait_ready()
+    assert synctui("run", "work", "--wait", "--config", str(path), env=env,
+                   cwd=shared_dir).returncode == 0
     for private in (shared_dir / "state").glob("synctui.db*"):
         private.chmod(0o600)  # as under the unit's UMask=0077
 
@@ -167,15 +170,17 @@ def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
         async def scenario(pilot):
             await until(pilot, lambda: "attached" in badge(app))
             say(f"attached {shared.attached_to['pid']}")
+            await until(pilot, lambda: "reading the log" not in tail())
+            say(tail().splitlines()[1])  # the last run's, from its file: the group may read it
             await pilot.press("r")
-            await until(pilot, lambda: "hello from run 1" in tail())
+            await until(pilot, lambda: "hello from run 2" in tail())
             say("ran")
             await until(pilot, lambda: "waiting" in badge(app))
             say(f"waiting: {app.query_one(ConsoleHeader).query_one('#note', Static).render()}")
             await until(pilot, lambda: "attached" in badge(app))
             say(f"attached {shared.attached_to['pid']}")
             await pilot.press("r")
-            await until(pilot, lambda: "hello from run 2" in tail())
+            await until(pilot, lambda: "hello from run 3" in tail())
             say("ran")
 
         try:
@@ -186,6 +191,7 @@ def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
     guest = _as_nobody(as_guest)
     assert next(guest) == f"guest True {home / 'state/synctui/log/synctui-console.log'}"
     assert next(guest) == f"attached {first.pid}"
+    assert next(guest) == "hello from run 1"
     assert next(guest) == "ran"
     first.send(signal.SIGKILL)
     assert next(guest) == ("waiting: no scheduler: its host is gone and this user cannot host"
@@ -198,7 +204,7 @@ def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
     assert second.process.poll() is None  # the console only detached
     with sqlite3.connect(shared_dir / "state" / "synctui.db") as db:
         runs = db.execute("SELECT trigger, result, host_pid FROM runs ORDER BY id").fetchall()
-    assert runs == [("manual", "success", first.pid), ("manual", "success", second.pid)]
+    assert runs == [("manual", "success", first.pid)] * 2 + [("manual", "success", second.pid)]
 
 
 def _as_nobody(work):

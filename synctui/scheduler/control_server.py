@@ -128,7 +128,8 @@ class ControlServer:
         """
         self.scheduler = scheduler
         self.path = Path(path)
-        self._gid = _group_id(group)
+        self.gid = _group_id(group)
+        """`[control] group`'s id (None: none)."""
         self._greeting = {
             "synctui": __version__, "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
             "mode": scheduler.mode, "config": str(scheduler.config.path) if scheduler.config.path else None,
@@ -159,10 +160,10 @@ class ControlServer:
         """Create the socket (private, or for the group) and serve it on a thread."""
         inside_state_dir = self.path.parent == Path(self.scheduler.config.scheduler.state_dir)
         try:
-            _private_directory(self.path.parent, self._gid, own=not inside_state_dir)
+            _private_directory(self.path.parent, self.gid, own=not inside_state_dir)
         except OSError as error:
             raise SocketError(f"{self.path.parent}: {error.strerror}") from None
-        self._listener = _bind(self.path, self._gid)
+        self._listener = _bind(self.path, self.gid)
         # Its inode says whether the file is still this server's when it closes (the next
         # host may have put its own in its place).
         self._inode = os.stat(self.path).st_ino
@@ -268,7 +269,7 @@ class ControlServer:
     def _refuse_peer(self, pid: int, uid: int, gid: int) -> str | None:
         if uid in (0, os.getuid()):
             return None
-        if self._gid is not None and (gid == self._gid or self._gid in _groups_of(pid)):
+        if self.gid is not None and (gid == self.gid or self.gid in _groups_of(pid)):
             return None
         return f"uid {uid} (pid {pid}) may not use this scheduler's control socket"
 

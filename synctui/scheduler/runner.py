@@ -91,7 +91,10 @@ class Runner:
         stat = read_stat(host)
         self._host = (host, stat.start_ticks if stat else None)
         self._boot_id = boot_id()
-        self._log_dirs: set[str] = set()
+        self._log_dirs: set[tuple[str, int | None]] = set()
+        self.log_group: int | None = None
+        """A group that may read the run logs: the `[control] group` while its members
+        may steer (they already see every line live; the history stays private)."""
 
     def start(
         self, request: RunRequest, on_finish: Callable[[RunHandle], None] | None = None
@@ -159,11 +162,20 @@ class Runner:
         return argv
 
     def _log_file(self, path: Path) -> int:
-        folder = str(path.parent)
-        if folder not in self._log_dirs:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._log_dirs.add(folder)
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        group = self.log_group
+        folder = path.parent
+        if (str(folder), group) not in self._log_dirs:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for place in (folder.parent, folder):  # logs/ and logs/<job>/
+                if group is not None:
+                    os.chown(place, -1, group)
+                os.chmod(place, 0o750 if group is not None else 0o700)
+            self._log_dirs.add((str(folder), group))
+        log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        if group is not None:  # set after the open: a umask (UMask=0077) would narrow it
+            os.fchown(log, -1, group)
+            os.fchmod(log, 0o640)
+        return log
 
 
 class _CannotStart(Exception):

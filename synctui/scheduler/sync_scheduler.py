@@ -645,6 +645,7 @@ class SyncScheduler:
         except SocketError as error:
             raise Refused(str(error)) from None
         self.server = server
+        self.runner.log_group = server.gid
         self._host = replace(self._host, socket=str(server.path))
 
     def _recover(self) -> None:

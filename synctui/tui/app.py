@@ -231,9 +231,7 @@ class SyncTuiApp(App[None]):
 
     def _host_news(self, what: str) -> None:
         """Say who hosts the scheduler now, when that changes."""
-        # Why no scheduler runs here: fallen back, or a guest waiting for the next host.
-        reason = (self._host.reason if what in ("fallback", "host-lost") and self._host is not None
-                  else None)
+        reason = self._host.reason if what == "fallback" and self._host is not None else None
         self.query_one(ConsoleHeader).show_note(f"no scheduler: {reason}" if reason else None)
         if what != "attached":
             self.notify(HOST_NEWS[what], title="Scheduler", markup=False)
@@ -314,7 +312,10 @@ class SyncTuiApp(App[None]):
         status = self._status
         if status is None:
             return
-        header.show_badge(self._badge(status))
+        badge = self._badge(status)
+        header.show_badge(badge)
+        if badge == "waiting":  # a guest between hosts (attaching clears it: `_host_news`)
+            header.show_note(f"no scheduler: {self._host.reason}")
         self.query_one(JobsTable).show(status, now)
         job = self.selected
         if job is not None:
