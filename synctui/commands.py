@@ -22,7 +22,7 @@ from synctui.config import Config, ConfigError, default_state_dir, discover_conf
 from synctui.scheduler.health import unhealthy
 from synctui.scheduler.records import Result, RunRecord
 from synctui.scheduler.status import SchedulerStatus, live_host, stored_snapshot
-from synctui.scheduler.store import Store, StoreError
+from synctui.scheduler.store import DB_NAME, Store, StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FOLLOW_POLL_S = 0.2
@@ -225,15 +225,22 @@ def console(args: argparse.Namespace) -> int:
 
 
 def _guest(config: Config) -> bool:
-    """Whether the console can only attach: this user cannot use the state directory, but
-    the scheduler running there takes them (a `[control] group` member). Every other case
-    where the store cannot be opened is an error before the screen opens."""
+    """Whether the console can only attach: the state directory is not this user's to
+    write, but the scheduler running there takes them (a `[control] group` member). Every
+    other case where the store cannot be opened is an error before the screen opens."""
+    state_dir = config.scheduler.state_dir
     try:
-        Store(config.scheduler.state_dir).close()
+        Store(state_dir).close()
     except (StoreError, OSError) as error:
-        host = _reach_host(config)
+        database = state_dir / DB_NAME
+        not_ours = os.path.isdir(state_dir) and (
+            not os.access(state_dir, os.W_OK | os.X_OK)
+            or os.path.exists(database) and not os.access(database, os.R_OK | os.W_OK)
+        )
+        host = _reach_host(config) if not_ours else None
         if host is None:
-            raise _unusable(config, error, "; no scheduler runs there to attach to") from None
+            also = "; and no scheduler runs there that this user may attach to" if not_ours else ""
+            raise _unusable(config, error, also) from None
         host.close()
         return True
     return False
@@ -246,7 +253,10 @@ def _console_log(config: Config, guest: bool) -> Path:
     from platformdirs import user_log_path
 
     folder = user_log_path("synctui")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f"{folder}: cannot keep the console's log: {error.strerror}") from None
     return folder / f"{config.name}-console.log"
 
 
@@ -273,9 +283,12 @@ def _log_to_file(path: Path) -> None:
 
     from synctui.log_format import TextFormatter
 
-    handler = ConcurrentRotatingFileHandler(
-        path, maxBytes=1_000_000, backupCount=1, encoding="utf-8"
-    )
+    try:
+        handler = ConcurrentRotatingFileHandler(
+            path, maxBytes=1_000_000, backupCount=1, encoding="utf-8"
+        )
+    except OSError as error:
+        raise CommandError(f"{path}: cannot keep the console's log: {error.strerror}") from None
     handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

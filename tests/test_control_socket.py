@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +26,7 @@ from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.protocol import MAX_REQUEST_BYTES, PROTOCOL_VERSION
 from synctui.scheduler.records import Trigger
 from synctui.scheduler.sync_scheduler import SyncScheduler
+from users import as_user
 
 TICKING = {"command": "true", "interval_s": 0.1}
 
@@ -143,28 +145,9 @@ def test_crowds_half_open_connections_and_a_stalled_subscriber_leave_the_schedul
     assert RemoteControl(host.server.path).status().running
 
 
-def _as_user(uid: int, gid: int, groups: list[int], work) -> str:
+def _as_user(uid: int, gid: int, groups: list[int], work: Callable[[], str]) -> str:
     """What `work()` returns (or the OSError it raises) in a child process running as `uid`."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop to the user, work, report, exit
-        try:
-            os.close(read)
-            os.setgroups(groups)
-            os.setgid(gid)
-            os.setuid(uid)
-            said = work()
-        except OSError as error:
-            said = f"OSError: {error.strerror}"
-        except BaseException as error:  # the test reads what went wrong
-            said = f"{type(error).__name__}: {error}"
-        os.write(write, said.encode())
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        said = pipe.read().decode()
-    os.waitpid(pid, 0)
-    return said
+    return "\n".join(as_user(uid, gid, groups, lambda say: say(work())))
 
 
 def _greeting(path: Path):

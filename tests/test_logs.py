@@ -126,15 +126,27 @@ def test_on_a_terminal_warnings_and_errors_are_coloured():
 
 
 _CONSOLE_LOGGING = """
-import logging, sys
+import logging, sys, time
 from pathlib import Path
 from synctui.commands import _log_to_file
 
-_log_to_file(Path(sys.argv[1]))
+path, name = Path(sys.argv[1]), sys.argv[2]
+
+
+def meet(step):
+    # Both consoles start writing together and end together.
+    (path.parent / f"{name}.{step}").touch()
+    while len(list(path.parent.glob(f"*.{step}"))) < 2:
+        time.sleep(0.01)
+
+
+_log_to_file(path)
 log = logging.getLogger("synctui.console")
+meet("start")
 for number in range(12_000):
-    log.info("%s line %d %s", sys.argv[2], number, "x" * 100)
-log.info("%s done", sys.argv[2])
+    log.info("%s line %d %s", name, number, "x" * 100)
+meet("end")
+log.info("%s done", name)
 """
 
 
@@ -142,12 +154,18 @@ def test_consoles_sharing_a_console_log_keep_their_latest_lines_through_rotation
     """Every console on a state directory logs to its console.log: one's rotation must not
     send the other's lines to a file it then deletes."""
     path = tmp_path / "console.log"
-    consoles = [subprocess.Popen([sys.executable, "-c", _CONSOLE_LOGGING, str(path), name])
+    consoles = [subprocess.Popen([sys.executable, "-c", _CONSOLE_LOGGING, str(path), name],
+                                 stderr=subprocess.PIPE, text=True)
                 for name in ("first", "second")]
-    assert [console.wait(60) for console in consoles] == [0, 0]
+    errors = [console.communicate(timeout=60)[1] for console in consoles]
+    assert [console.returncode for console in consoles] == [0, 0] and errors == ["", ""], errors
     kept = [line for log in sorted(tmp_path.glob("console.log*"))
             for line in log.read_text(encoding="utf-8").splitlines()]
-    assert sum(len(line) + 1 for line in kept) > 1_000_000  # it rotated
-    assert any(line.endswith("first done") for line in kept)
-    assert any(line.endswith("second done") for line in kept)
+    assert sum(len(line) + 1 for line in kept) > 1_000_000  # it rotated, and kept a full copy
     assert all(line.endswith((" done", "x" * 100)) for line in kept)  # whole lines only
+    for name in ("first", "second"):
+        # What is kept of each is its latest lines, every one of them, to its end.
+        numbers = sorted(int(line.split(f" {name} line ")[1].split()[0])
+                         for line in kept if f" {name} line " in line)
+        assert numbers and numbers == list(range(numbers[0], 12_000)), f"{name} lost lines"
+        assert any(line.endswith(f"{name} done") for line in kept)

@@ -239,6 +239,50 @@ def test_a_console_that_cannot_take_over_falls_back_to_the_store(tmp_path):
         console.shutdown(grace=0)
 
 
+def test_a_guest_console_only_attaches_and_waits_between_hosts(tmp_path):
+    """A `[control] group` member's hold (`guest`): never hosts, never falls back."""
+    jobs = {"quick": {"command": "echo hi", "interval_s": 3600}}
+    guest = SharedScheduler(config(tmp_path, jobs), guest=True)
+    with pytest.raises(Refused, match="not attached to a scheduler yet"):
+        guest.status()
+    with pytest.raises(Refused, match="no scheduler runs for .* to attach to"):
+        guest.open()
+    assert not (tmp_path / "state" / "host.lock").exists()  # it did not try to host
+
+    first = SyncScheduler(config(tmp_path, jobs), tick_s=0.1)
+    first.start()
+    other = SharedScheduler(config(tmp_path, jobs))
+    guest = SharedScheduler(config(tmp_path, jobs), guest=True)
+    try:
+        guest.open()
+        other.open()
+        assert (guest.label, guest.attached_to["pid"]) == ("attached", os.getpid())
+        assert first.attached_consoles == 1  # the other console: a guest cannot take over
+        events = guest.subscribe()
+        guest.run_now("quick")
+        assert finished(events, "quick").result is Result.SUCCESS
+        other.shutdown()
+        first.shutdown(grace=0)
+        next_event(events, lambda e: e == StateChanged(None, "host-lost"))
+        assert wait_until(lambda: guest.label == "waiting")
+        assert "cannot host it; waiting for the next host" in guest.reason
+        waiting = guest.status()
+        assert (waiting.running, waiting.host, waiting.jobs["quick"].running) == (False, None, False)
+        with pytest.raises(Refused, match="comes back with the next"):
+            guest.history("quick")
+
+        second = SyncScheduler(config(tmp_path, jobs), tick_s=0.1)
+        second.start()
+        try:
+            next_event(events, lambda e: e == StateChanged(None, "attached"))
+            assert guest.label == "attached" and guest.status().running
+            assert [run.job for run in guest.history("quick")] == ["quick"]
+        finally:
+            second.shutdown(grace=0)
+    finally:
+        guest.shutdown()
+
+
 def test_reload_through_the_socket_takes_the_new_config_and_refuses_a_broken_one(
     tmp_path, env, hosts
 ):

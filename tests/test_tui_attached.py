@@ -25,6 +25,7 @@ from synctui.tui.app import SyncTuiApp
 from synctui.tui.questions import ConfirmScreen, QuitScreen
 from synctui.tui.widgets.header import ConsoleHeader
 from synctui.tui.widgets.log_tail import LogTail
+from users import as_user
 
 LONG = {"command": "echo started; sleep 30", "interval_s": 3600, "manual_cooldown_s": 0}
 
@@ -174,6 +175,7 @@ def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
             say(tail().splitlines()[1])  # the last run's, from its file: the group may read it
             await pilot.press("r")
             await until(pilot, lambda: "hello from run 2" in tail())
+            await until(pilot, lambda: "── ✓ success" in tail().split("run 2")[-1])  # recorded
             say("ran")
             await until(pilot, lambda: "waiting" in badge(app))
             say(f"waiting: {app.query_one(ConsoleHeader).query_one('#note', Static).render()}")
@@ -188,7 +190,7 @@ def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
         finally:
             shared.shutdown()
 
-    guest = _as_nobody(as_guest)
+    guest = as_user(65534, 65534, [65534], as_guest)
     assert next(guest) == f"guest True {home / 'state/synctui/log/synctui-console.log'}"
     assert next(guest) == f"attached {first.pid}"
     assert next(guest) == "hello from run 1"
@@ -206,27 +208,9 @@ def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
         runs = db.execute("SELECT trigger, result, host_pid FROM runs ORDER BY id").fetchall()
     assert runs == [("manual", "success", first.pid)] * 2 + [("manual", "success", second.pid)]
 
+    second.end()  # with no scheduler to attach to, the member is told so before any screen
+    [said] = as_user(65534, 65534, [65534], lambda say: say(str(_guest(config))))
+    assert said.startswith("CommandError: ") and said.endswith(
+        "; and no scheduler runs there that this user may attach to"
+        " (is it owned by the service's user? try `sudo -u USER synctui ...`)"), said
 
-def _as_nobody(work):
-    """The lines `work(say)` says, played in a forked child running as nobody (group nogroup);
-    then what went wrong, if it did."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read)
-        with os.fdopen(write, "w", buffering=1) as pipe:
-            try:
-                os.setgroups([65534])
-                os.setgid(65534)
-                os.setuid(65534)
-                work(lambda line: pipe.write(line + "\n"))
-            except BaseException as error:  # the test reads what went wrong
-                pipe.write(f"{type(error).__name__}: {error}".replace("\n", " ") + "\n")
-        os._exit(0)
-    os.close(write)
-    try:
-        with os.fdopen(read) as pipe:
-            for line in pipe:
-                yield line.rstrip("\n")
-    finally:
-        os.waitpid(pid, 0)

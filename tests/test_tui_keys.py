@@ -246,19 +246,24 @@ def test_j_k_and_the_arrows_move_between_jobs(console):
 def test_the_buttons_run_pause_and_stop(console):
     app, scheduler = console({"quick": QUICK})
 
+    async def click_again(pilot, button: str) -> None:
+        # A button ignores clicks for a moment after one (Textual's "active" effect).
+        await until(pilot, lambda: not app.query_one(button).has_class("-active"))
+        await pilot.click(button)
+
     async def scenario(pilot):
         await pilot.click("#run-now")
         await until(pilot, lambda: cell(app, "quick", "result") == "✓ success")
         await pilot.click("#pause")
         await until(pilot, lambda: "Resume" in shown(app, "#pause"))  # drawn whole
         assert scheduler.status().jobs["quick"].paused
-        await pilot.click("#pause")
+        await click_again(pilot, "#pause")
         await until(pilot, lambda: str(app.query_one("#pause").label) == "Pause")
         assert not scheduler.status().jobs["quick"].paused
         await pilot.click("#stop")
         await until(pilot, lambda: "Start" in shown(app, "#stop"))
         assert not scheduler.status().running
-        await pilot.click("#stop")
+        await click_again(pilot, "#stop")
         await until(pilot, lambda: badge(app) == "▶ running")
 
     drive(app, scenario)

@@ -115,7 +115,8 @@ class RemoteControl:
         """
         Args:
             path: The host's control socket.
-            client: What this process is, for the host (`console` counts for handing over).
+            client: What this process is, for the host (`console` counts for handing over;
+                `guest`, a console that may not host, does not).
             bus: Where events from the host are published (one of its own by default).
             on_lost: Called once, from the event thread, when the host's stream ends.
         """
@@ -129,6 +130,8 @@ class RemoteControl:
         self._on_lost = on_lost
         self._stream: _Connection | None = None
         self._closed = False
+        self.lost = False
+        """The host's event stream ended (set before `host-lost` and `on_lost`)."""
 
     # --- the interface ------------------------------------------------------------
 
@@ -234,6 +237,7 @@ class RemoteControl:
             pass
         finally:
             self._stream.close()
+        self.lost = True
         if not self._closed:
             self.bus.publish(StateChanged(None, "host-lost"))
             if self._on_lost is not None:

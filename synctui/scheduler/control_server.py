@@ -258,7 +258,7 @@ class ControlServer:
                 writer.write(line({"ok": False, "error": f"malformed request: {error}"}))
                 await writer.drain()
                 continue
-            if request.get("client") in ("console", "cli", "headless"):
+            if request.get("client") in ("console", "guest", "cli", "headless"):
                 self.clients[task] = (request["client"], peer_pid)
             if request.get("op") == "subscribe":
                 await self._stream(request, reader, writer)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -39,6 +40,8 @@ TAKEOVER_WAIT_S = 1.0
 FIND_HOST_S = 10.0
 """How long to keep looking for a host that holds the lock but is not reachable yet."""
 POLL_S = 0.05
+GUEST_POLL_S = 0.25
+"""How often a guest looks for the next host while none runs (it may be hours)."""
 
 
 class SharedScheduler:
@@ -54,7 +57,9 @@ class SharedScheduler:
         """Attach only: this user cannot open the store (nor host)."""
         self.store = None if guest else store or Store(config.scheduler.state_dir)
         self._last_status: SchedulerStatus | None = None
-        """A guest's answer to `status` between hosts."""
+        """A guest's last status from a host: between hosts, what it answers (stopped)."""
+        self._refusal: str | None = None
+        """Why the host refused a guest, while it does (its group changed, say)."""
         self.bus = EventBus()
         self._reload_config = reload_config
         self._takeover_wait_s = takeover_wait_s
@@ -94,7 +99,9 @@ class SharedScheduler:
         if isinstance(backend, FallbackControl):
             return backend.reason
         if backend is None and self.guest:
-            return "its host is gone and this user cannot host it; waiting for the next host"
+            return (f"the host refuses this user ({self._refusal}); trying again"
+                    if self._refusal else
+                    "its host is gone and this user cannot host it; waiting for the next host")
         return None
 
     @property
@@ -119,9 +126,10 @@ class SharedScheduler:
             self._last_status = remote.status() if remote is not None else None
         except HostUnreachable:
             remote.close()
-        if self._last_status is None:
-            raise Refused(f"no scheduler runs for {self.config.scheduler.state_dir} to attach to")
-        self._use(remote, taking_over=False)
+        if self._last_status is None or not self._use(remote, taking_over=False):
+            self._closing = True  # and a `_host_lost` under way finds nothing to do
+            raise Refused(self._refusal or
+                          f"no scheduler runs for {self.config.scheduler.state_dir} to attach to")
 
     def shutdown(self, grace: float | None = None) -> list[RunRecord]:
         """Leave: a hosted scheduler shuts down (runs get `grace`); an attached one goes on."""
@@ -155,19 +163,28 @@ class SharedScheduler:
     # --- the interface ------------------------------------------------------------
 
     # Reads never fail between two hosts: the store answers them meanwhile (a guest's
-    # status is the last one it had; its history waits for the next host).
+    # status is the last one it had, stopped; its history waits for the next host).
 
     def status(self) -> SchedulerStatus:
         backend = self._backend
         if backend is not None:
             try:
-                self._last_status = backend.status()
-                return self._last_status
+                status = backend.status()
             except HostUnreachable:
                 pass  # gone this very moment: `_host_lost` is on its way
-        if self.store is None:
-            return self._last_status  # a guest has had one: `open` fetched it
-        return stored_snapshot(self.store, self.config)
+            else:
+                if self.guest:
+                    self._last_status = status
+                return status
+        if self.store is not None:
+            return stored_snapshot(self.store, self.config)
+        if self._last_status is None:
+            raise Refused("not attached to a scheduler yet")
+        last = self._last_status
+        return replace(last, running=False, host=None, jobs={
+            name: replace(job, running=False, running_run_id=None, next_run=None)
+            for name, job in last.jobs.items()
+        }, next_run=None)
 
     def history(
         self, job: str | None = None, limit: int = 100, before_id: int | None = None
@@ -237,7 +254,10 @@ class SharedScheduler:
             if remote is not None:
                 self._use(remote, taking_over=taking_over)
                 return
-            if not self.guest and time.monotonic() - start >= host_after_s:
+            if self.guest:
+                time.sleep(GUEST_POLL_S)
+                continue
+            if time.monotonic() - start >= host_after_s:
                 scheduler = SyncScheduler(
                     self.config, mode="console", store=self.store, bus=self.bus,
                     reload_config=self._reload_config, on_handover=self._asked_to_hand_over,
@@ -269,9 +289,13 @@ class SharedScheduler:
                 return None
             place = Path(host.socket)
         try:
-            remote = RemoteControl(place, client="console", bus=self.bus, on_lost=self._host_lost)
-        except HostUnreachable:
+            # A guest is not counted among the consoles a host may hand over to.
+            remote = RemoteControl(place, client="guest" if self.guest else "console",
+                                   bus=self.bus, on_lost=self._host_lost)
+        except HostUnreachable as error:
+            self._refusal = str(error) if error.denied else None
             return None
+        self._refusal = None
         try:
             remote.follow()
         except HostUnreachable:
@@ -279,18 +303,21 @@ class SharedScheduler:
             return None
         return remote
 
-    def _use(self, backend: SyncScheduler | RemoteControl, *, taking_over: bool) -> None:
+    def _use(self, backend: SyncScheduler | RemoteControl, *, taking_over: bool) -> bool:
+        """Steer through `backend` from now on; False if it is gone already (its `_host_lost`
+        then looks for the next) or the console quit meanwhile."""
         with self._lock:
             closing = self._closing
-            if not closing:
+            lost = isinstance(backend, RemoteControl) and backend.lost
+            if not closing and not lost:
                 self._backend = backend
                 self._handing_over = False
-        if closing:  # the console quit while this one was being found
+        if closing or lost:
             if isinstance(backend, SyncScheduler):
                 backend.shutdown(grace=0)
             else:
                 backend.close()
-            return
+            return False
         if isinstance(backend, SyncScheduler):
             log.info("hosting the scheduler", extra={"event": "host"})
             if taking_over:
@@ -300,6 +327,7 @@ class SharedScheduler:
             log.info("attached to the scheduler of pid %s (%s)", greeting.get("pid"),
                      greeting.get("mode"), extra={"event": "attach"})
             self.bus.publish(StateChanged(None, "attached"))
+        return True
 
     def _fall_back(self, reason: str) -> None:
         """Nobody hosts and this process cannot: keep watch over the store (SPEC §9)."""

@@ -18,6 +18,7 @@ import signal
 import sys
 import termios
 import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
@@ -40,7 +41,9 @@ from synctui.scheduler.status import JobStatus, SchedulerStatus
 from synctui.scheduler.sync_scheduler import SyncScheduler
 from synctui.tui import themes
 from synctui.tui.driver import ConsoleDriver
-from synctui.tui.messages import EventsWaiting, SchedulerShutDown, StatusFetched, Steered
+from synctui.tui.messages import (
+    EventsWaiting, SchedulerShutDown, Snapshot, StatusFetched, Steered,
+)
 from synctui.tui.palette import MAIN_SCREEN_ACTIONS, ConsoleCommands
 from synctui.tui.questions import ConfirmScreen, QuitScreen
 from synctui.tui.screens.help import HelpScreen, Places
@@ -54,7 +57,7 @@ from synctui.tui.widgets.status_panel import StatusPanel
 log = logging.getLogger("synctui.console")
 
 HOST_NEWS = {
-    "host-lost": "The scheduler's host went away: looking for the next host.",
+    "host-lost": "The scheduler's host went away: looking for the next host (or taking over).",
     "hosting": "This console hosts the scheduler now.",
     "attached": "Attached to the scheduler of pid {pid} ({mode}).",
     "handing-over": "Handing the scheduler over to another process once no run is going.",
@@ -62,6 +65,8 @@ HOST_NEWS = {
                 " (and runs due jobs with [autorefresh] enabled).",
 }
 """What the console says when the scheduler's host changes."""
+GUEST_HOST_LOST = "The scheduler's host went away: waiting for the next host."
+"""`host-lost` for a console that may not host (a `[control] group` member)."""
 DRAIN_DELAY_S = 0.05
 """Events are applied this long after the first of a batch arrives, so a flood collapses."""
 STATUS_DELAY_S = 0.1
@@ -154,6 +159,8 @@ class SyncTuiApp(App[None]):
                 self.theme = chosen
         self._status: SchedulerStatus | None = None
         self._fetched_at = clock()
+        self._asked = float("-inf")
+        """When the status on screen was asked for (`time.monotonic()`)."""
         self._toggles: tuple | None = None
         self._stopping = False
         self._drain_due = False
@@ -234,7 +241,9 @@ class SyncTuiApp(App[None]):
         reason = self._host.reason if what == "fallback" and self._host is not None else None
         self.query_one(ConsoleHeader).show_note(f"no scheduler: {reason}" if reason else None)
         if what != "attached":
-            self.notify(HOST_NEWS[what], title="Scheduler", markup=False)
+            guest = isinstance(self._host, SharedScheduler) and self._host.guest
+            text = GUEST_HOST_LOST if what == "host-lost" and guest else HOST_NEWS[what]
+            self.notify(text, title="Scheduler", markup=False)
             return
         greeting = self._host.attached_to if self._host is not None else None
         if greeting is None:
@@ -262,7 +271,12 @@ class SyncTuiApp(App[None]):
 
     @work(thread=True, group="status")
     def _status_worker(self) -> None:
-        self.post_message(StatusFetched(self.control.status(), self._clock()))
+        self.post_message(StatusFetched(self._snapshot()))
+
+    def _snapshot(self) -> Snapshot:
+        """The status now (called off the UI thread: it may wait on the scheduler's socket)."""
+        asked = time.monotonic()
+        return Snapshot(self.control.status(), self._clock(), asked)
 
     @on(StatusFetched)
     def _status_fetched(self, message: StatusFetched) -> None:
@@ -271,10 +285,17 @@ class SyncTuiApp(App[None]):
             if self._fetch_again:
                 self._fetch_again = False
                 self._want_status()
-        self._status, self._fetched_at = message.status, message.at
-        self._show(self._clock())
+        self._take(message.snapshot)
         if message.quitting:
             self._ask_or_quit()
+
+    def _take(self, snapshot: Snapshot) -> None:
+        """Show `snapshot`, unless one asked for later is on screen already."""
+        if snapshot.asked < self._asked:
+            return
+        self._asked = snapshot.asked
+        self._status, self._fetched_at = snapshot.status, snapshot.at
+        self._show(self._clock())
 
     def _tick(self) -> None:
         now = self._clock()
@@ -385,19 +406,17 @@ class SyncTuiApp(App[None]):
         try:
             outcome = act(self.control, name)
         except Refused as refusal:
-            self.post_message(Steered(str(refusal), refused=True))
+            self.post_message(Steered(str(refusal)))
         else:
-            after = StatusFetched(self.control.status(), self._clock())
-            self.post_message(Steered(said(name, outcome), after=after))
+            self.post_message(Steered(said(name, outcome), self._snapshot()))
 
     @on(Steered)
     def _steered(self, message: Steered) -> None:
-        if message.refused:
+        if message.snapshot is None:
             self.notify(message.text, title="Refused", severity="warning", markup=False)
             self._want_status()
         else:
-            self._status, self._fetched_at = message.after.status, message.after.at
-            self._show(self._clock())
+            self._take(message.snapshot)
             self.notify(message.text, markup=False)
 
     def action_run_now(self) -> None:
@@ -573,7 +592,7 @@ class SyncTuiApp(App[None]):
 
     @work(thread=True, exclusive=True, group="quit-check")
     def _fetch_before_quitting(self) -> None:
-        self.post_message(StatusFetched(self.control.status(), self._clock(), quitting=True))
+        self.post_message(StatusFetched(self._snapshot(), quitting=True))
 
     def _ask_or_quit(self) -> None:
         if self._stopping or isinstance(self.screen, QuitScreen):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from textual.message import Message
@@ -13,14 +14,24 @@ class EventsWaiting(Message):
     """The scheduler's events wait in the subscription (posted from the scheduler's threads)."""
 
 
-class StatusFetched(Message):
-    """A fresh status snapshot, fetched off the UI thread."""
+@dataclass(frozen=True)
+class Snapshot:
+    """The scheduler's status, fetched off the UI thread."""
 
-    def __init__(self, status: SchedulerStatus, at: datetime, *, quitting: bool = False) -> None:
+    status: SchedulerStatus
+    at: datetime
+    """When it was fetched, by the app's clock."""
+    asked: float
+    """`time.monotonic()` when the fetch began: fetches may overtake each other, and of
+    two, the one asked for later is the truer."""
+
+
+class StatusFetched(Message):
+    """A fresh status snapshot."""
+
+    def __init__(self, snapshot: Snapshot, *, quitting: bool = False) -> None:
         super().__init__()
-        self.status = status
-        self.at = at
-        """When it was fetched, by the app's clock."""
+        self.snapshot = snapshot
         self.quitting = quitting
         """Fetched for the operator's `q`: whether to ask first depends on it."""
 
@@ -28,15 +39,13 @@ class StatusFetched(Message):
 class Steered(Message):
     """An operator's action ended: what happened, or why the scheduler refused it."""
 
-    def __init__(
-        self, text: str, *, refused: bool = False, after: StatusFetched | None = None
-    ) -> None:
+    def __init__(self, text: str, snapshot: Snapshot | None = None) -> None:
         super().__init__()
         self.text = text
-        self.refused = refused
-        self.after = after
-        """The status fetched once the action was done: the keys shown with the outcome act on
-        the state it made (a second `P` resumes what the first paused)."""
+        self.snapshot = snapshot
+        """The status fetched once the action was done, so that the keys shown with its
+        outcome act on the state it made (a second `P` resumes what the first paused);
+        None: the scheduler refused it."""
 
 
 class SchedulerShutDown(Message):

@@ -59,6 +59,7 @@ class Places:
     """The config file; None on the demo."""
     state_dir: Path | None
     console_log: Path | None = None
+    """The console's own log (in the state directory, or for a guest in its own)."""
     host: HostInfo | None = None
     """The process hosting the scheduler, as its status says (its socket included)."""
 
