@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -648,8 +649,19 @@ def run(args: argparse.Namespace) -> int:
         return _run_on_host(remote, name, wait=args.wait)
     store = open_store(config)
     from synctui.scheduler.control import Refused
+    from synctui.scheduler.host_lock import HostLock
     from synctui.scheduler.sync_scheduler import SyncScheduler
 
+    # Held while the job runs here, as `--once` holds it: no other one-shot runs the
+    # same jobs alongside, and a scheduler that starts meanwhile waits as a standby.
+    lock = HostLock(config.scheduler.state_dir)
+    if not lock.acquire():
+        other = store.host()
+        raise CommandError(
+            f"another synctui{f' (pid {other.pid}, {other.mode})' if other else ''} runs jobs of"
+            f" {config.scheduler.state_dir} without a control socket (a `run` or `--once`):"
+            " try again when it ends"
+        )
     scheduler = SyncScheduler(config, mode="once", store=store, serve=False)
     events = scheduler.subscribe()
     try:
@@ -658,12 +670,17 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(refusal), EXIT_FAILED) from None
     print(f"run {record.id} of {name} started (no scheduler is running: it runs here)",
           file=sys.stderr)
+    # Stopped by the operator (ctrl-c), a supervisor (SIGTERM) or a dropped SSH link
+    # (SIGHUP), the run here ends too, and is recorded so.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.default_int_handler)
     try:
         final = _follow(events, record, lambda: store.run(record.id))
     except KeyboardInterrupt:
         scheduler.shutdown(grace=0)
         final = store.run(record.id)
     scheduler.shutdown()
+    lock.release()
     return _ran(final, args.wait)
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from factories import wait_until
 from synctui import __version__
-from commandline import history, isolated_env, synctui, write_config
+from commandline import SYNCTUI, history, isolated_env, synctui, write_config
 from synctui.scheduler.store import Store
 
 ZONE = "America/Sao_Paulo"
@@ -353,6 +353,52 @@ def test_run_wait_exits_with_the_run_result_and_prints_its_output(tmp_path, env)
     assert [(r["job"], r["trigger"]) for r in history(config, env)] == [
         ("bad", "manual"), ("bad", "manual"), ("ok", "manual"),
     ]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_run_here_stopped_by_a_signal_ends_its_job_and_is_recorded(tmp_path, env, signum):
+    config = write_config(tmp_path, """
+        [jobs.long]
+        command = "echo $$ > job.pid; echo started; exec sleep 300"
+        interval = "1h"
+    """)
+    here = subprocess.Popen([SYNCTUI, "run", "long", "--wait", "--config", str(config)],
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert here.stdout.readline() == "started\n"
+    job = int((tmp_path / "job.pid").read_text())
+    here.send_signal(signum)
+    assert here.wait(10) == 1  # the run did not succeed
+    assert wait_until(lambda: not _alive(job)), "the job outlived the synctui that ran it"
+    [run] = history(config, env)
+    assert run["result"] in ("cancelled", "interrupted"), run
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return not Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except FileNotFoundError:
+        return False
+
+
+def test_a_run_here_refuses_to_run_beside_another_one_shot(tmp_path, env):
+    config = write_config(tmp_path, """
+        [jobs.slow]
+        command = "echo started; sleep 30"
+        interval = "1h"
+    """)
+    first = subprocess.Popen([SYNCTUI, "run", "slow", "--wait", "--config", str(config)],
+                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                             stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert first.stdout.readline() == "started\n"
+        second = synctui("run", "slow", "--config", str(config), env=env, cwd=tmp_path)
+        assert second.returncode == 2, second.stderr
+        assert _usage_error_lines(second)[0].endswith("(a `run` or `--once`): try again when it ends")
+        assert [run["id"] for run in history(config, env)] == [1]  # never two at once
+    finally:
+        first.terminate()
+        first.wait(10)
 
 
 # --- pause and resume -----------------------------------------------------------------
