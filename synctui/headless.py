@@ -205,21 +205,38 @@ def _wait_for(
 
 
 def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> int:
-    """Run every job (or one) once with trigger `once`; 0 if all succeeded, else 1."""
+    """Run every job (or one) once with trigger `once`, except paused ones.
+
+    Returns 0 if every job that ran succeeded (also when none ran), 1 if one did not,
+    2 if another synctui holds the state directory (then nothing ran).
+    """
     scheduler = SyncScheduler(config, mode="once")
+    asked = [job] if job else list(config.jobs)
+    # Pausing is how a cron user switches a job off, so it holds here too.
+    paused = [name for name in asked if scheduler.store.job_state(name).paused]
+    for name in paused:
+        log.info("%s: paused, not run (synctui resume %s)", name, name,
+                 extra={"event": "not_run", "job": name})
+    names = [name for name in asked if name not in paused]
     results: dict = {}
     refusals: list[Refused] = []
 
     def work() -> None:
         try:
-            results.update(scheduler.run_once([job] if job else None))
+            results.update(scheduler.run_once(names))
         except Refused as refusal:
             refusals.append(refusal)
 
     with _Passthrough(scheduler, passthrough), _Signals() as signals:
-        _wait_for(threading.Thread(target=work, name="once"), scheduler, signals)
+        if names:  # `run_once([])` would run every job
+            _wait_for(threading.Thread(target=work, name="once"), scheduler, signals)
     scheduler.shutdown()
     for refusal in refusals:
+        if isinstance(refusal, HostBusy):
+            # Nothing ran, so nothing failed: cron must not report it as a job's failure.
+            log.error("cannot run --once: %s without a control socket (a `run` or another"
+                      " `--once`): try again when it ends", refusal, extra={"event": "host"})
+            return 2
         log.error("cannot run --once: %s", refusal, extra={"event": "host"})
     failed = [name for name, record in results.items() if record.result is not Result.SUCCESS]
-    return 1 if failed or not results else 0
+    return 1 if failed or len(results) < len(names) else 0

@@ -371,3 +371,55 @@ def test_once_refuses_while_a_headless_host_runs_the_same_jobs(tmp_path, env, ho
     assert f"a scheduler already runs these jobs (pid {host.pid}, headless)" in line
     assert all(run["trigger"] != "once" for run in history(config, env))
 
+
+
+def test_once_leaves_a_paused_job_out_says_so_and_exits_by_the_jobs_that_ran(tmp_path, env):
+    config = write_config(tmp_path, _TWO_GOOD + """
+        [jobs.broken]
+        command = "echo no luck; exit 3"
+        interval = "1h"
+    """)
+    paused = synctui("pause", "broken", "--config", str(config), env=env, cwd=tmp_path)
+    assert paused.returncode == 0, paused.stderr
+
+    done = synctui("--headless", "--once", "--config", str(config), env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr  # the failing job was switched off
+    assert sorted(done.stdout.splitlines()) == ["first| first ran", "second| second ran"]
+    [said] = [line for line in done.stderr.splitlines() if "broken" in line]
+    assert said.endswith(" INFO broken: paused, not run (synctui resume broken)")
+    assert sorted(run["job"] for run in history(config, env)) == ["first", "second"]
+
+
+def test_once_naming_a_paused_job_runs_nothing_and_exits_0(tmp_path, env):
+    config = write_config(tmp_path, _TWO_GOOD)
+    synctui("pause", "second", "--config", str(config), env=env, cwd=tmp_path)
+
+    done = synctui("--headless", "--once", "--job", "second", "--config", str(config),
+                   env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.endswith(" INFO second: paused, not run (synctui resume second)")
+    assert history(config, env) == []
+
+
+@pytest.mark.parametrize("job", [(), ("--job", "job")], ids=["every-job", "one-job"])
+def test_once_beside_another_once_is_refused_with_exit_2_and_one_line(tmp_path, env, hosts, job):
+    config = write_config(tmp_path, """
+        [jobs.job]
+        command = "echo started; sleep 30"
+        interval = "1h"
+    """)
+    first = hosts(config, "--once")  # holds the hosting lock, serves no control socket
+    first.wait_for(r"^job\| started$", stdout=True)
+
+    done = synctui("--headless", "--once", *job, "--config", str(config), env=env, cwd=tmp_path)
+    assert done.returncode == 2  # nothing ran, so no job failed
+    [line] = done.stderr.splitlines()
+    assert line.endswith(
+        f" ERROR cannot run --once: another synctui already hosts {tmp_path / 'state'} without a"
+        " control socket (a `run` or another `--once`): try again when it ends"
+    )
+    assert done.stdout == ""
+    assert [run["id"] for run in history(config, env)] == [1]  # only the first one's run
+    assert first.process.poll() is None

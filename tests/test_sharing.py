@@ -17,6 +17,7 @@ from factories import config, finished, next_event, wait_until
 from synctui.scheduler.control import Refused
 from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.events import StateChanged
+from synctui.scheduler.host_lock import HostLock
 from synctui.scheduler.records import Result
 from synctui.scheduler.shared import SharedScheduler
 from synctui.scheduler.store import Store
@@ -237,6 +238,31 @@ def test_a_console_that_cannot_take_over_falls_back_to_the_store(tmp_path):
         assert console.status().jobs["quick"].name == "quick"  # still answers
     finally:
         console.shutdown(grace=0)
+
+
+def test_a_console_opened_while_a_one_shot_holds_the_lock_waits_for_it_then_hosts(tmp_path):
+    """A `run` or `--once` holds the lock without serving: the console opens at once,
+    waiting (it shows the store meanwhile), and hosts when the lock is let go."""
+    jobs = {"quick": {"command": "echo hi", "interval_s": 3600}}
+    Store(tmp_path / "state").close()
+    one_shot = HostLock(tmp_path / "state")
+    assert one_shot.acquire()
+    console = SharedScheduler(config(tmp_path, jobs), tick_s=0.1)
+    try:
+        console.open()
+        assert console.label == "waiting"
+        assert console.reason.endswith("already hosts"
+                                       f" {tmp_path / 'state'}; hosting once it ends")
+        events = console.subscribe()
+        assert list(console.status().jobs) == ["quick"]  # read from the store meanwhile
+        with pytest.raises(Refused, match="try again in a moment"):
+            console.run_now("quick")
+        one_shot.release()
+        next_event(events, lambda e: e == StateChanged(None, "hosting"))
+        assert (console.label, console.reason) == ("in-process", None)
+    finally:
+        console.shutdown(grace=0)
+        one_shot.release()
 
 
 def test_a_guest_console_only_attaches_and_waits_between_hosts(tmp_path):

@@ -38,10 +38,14 @@ log = logging.getLogger("synctui.shared")
 TAKEOVER_WAIT_S = 1.0
 """How long a console leaves a dead host's standby headless to take over before trying itself."""
 FIND_HOST_S = 10.0
-"""How long to keep looking for a host that holds the lock but is not reachable yet."""
+"""After handing over: how long to wait for the new host to serve before hosting again."""
+OPEN_WAIT_S = 2.0
+"""How long `open` waits for a process that holds the lock but does not serve (a starting
+host; or a `run` or `--once`) before the console opens, waiting for it on a thread."""
 POLL_S = 0.05
-GUEST_POLL_S = 0.25
-"""How often a guest looks for the next host while none runs (it may be hours)."""
+WAITING_POLL_S = 0.25
+"""How often a console looks again while it waits (a guest for the next host, others for
+the lock): it may be hours."""
 
 
 class SharedScheduler:
@@ -60,6 +64,8 @@ class SharedScheduler:
         """A guest's last status from a host: between hosts, what it answers (stopped)."""
         self._refusal: str | None = None
         """Why the host refused a guest, while it does (its group changed, say)."""
+        self._busy: str | None = None
+        """Who holds the lock without serving, while this console waits for it."""
         self.bus = EventBus()
         self._reload_config = reload_config
         self._takeover_wait_s = takeover_wait_s
@@ -74,11 +80,12 @@ class SharedScheduler:
     @property
     def label(self) -> str:
         """`in-process` while hosting, `attached` while attached to another host, `fallback`,
-        or (a guest between hosts) `waiting`."""
+        or `waiting`: a guest between hosts, or for a lock held by a process that does not
+        serve."""
         backend = self._backend
         if backend is not None:
             return backend.label
-        return "waiting" if self.guest else "attached"
+        return "waiting" if self.guest or self._busy else "attached"
 
     @property
     def hosting(self) -> bool:
@@ -98,6 +105,8 @@ class SharedScheduler:
         backend = self._backend
         if isinstance(backend, FallbackControl):
             return backend.reason
+        if backend is None and self._busy:
+            return f"{self._busy}; hosting once it ends"
         if backend is None and self.guest:
             return (f"the host refuses this user ({self._refusal}); trying again"
                     if self._refusal else
@@ -114,12 +123,16 @@ class SharedScheduler:
 
     def open(self) -> None:
         """Host the scheduler, or attach to its live host, or (neither possible) fall back
-        to re-reading the store; `HostBusy` if a process holds the lock and never serves.
+        to re-reading the store. While a process holds the lock without serving, it returns
+        `waiting`, and hosts or attaches on a thread as soon as it can.
 
         A guest attaches, or is `Refused` when no scheduler runs.
         """
         if not self.guest:
-            self._settle(host_after_s=0.0, taking_over=False)
+            if not self._settle(host_after_s=0.0, taking_over=False, give_up_s=OPEN_WAIT_S):
+                log.warning("%s; waiting for it", self._busy, extra={"event": "host_busy"})
+                threading.Thread(target=self._settle, args=(0.0,), name="synctui-wait-host",
+                                 daemon=True).start()
             return
         remote = self._attach()
         try:
@@ -243,8 +256,11 @@ class SharedScheduler:
             raise Refused("looking for the scheduler's new host; try again in a moment")
         return backend
 
-    def _settle(self, host_after_s: float, *, taking_over: bool = True) -> None:
-        """Attach to the live host, or host after `host_after_s` if none appears.
+    def _settle(
+        self, host_after_s: float, *, taking_over: bool = True, give_up_s: float | None = None
+    ) -> bool:
+        """Attach to the live host, or host after `host_after_s` if none appears; False if a
+        process still held the lock without serving after `give_up_s`.
 
         `taking_over`: another host came before (so the console is told who hosts now).
         """
@@ -253,10 +269,11 @@ class SharedScheduler:
             remote = self._attach()
             if remote is not None:
                 self._use(remote, taking_over=taking_over)
-                return
-            if self.guest:
-                time.sleep(GUEST_POLL_S)
-                continue
+                return True
+            if self.guest or self._busy:
+                time.sleep(WAITING_POLL_S)
+                if self.guest:
+                    continue
             if time.monotonic() - start >= host_after_s:
                 scheduler = SyncScheduler(
                     self.config, mode="console", store=self.store, bus=self.bus,
@@ -265,20 +282,23 @@ class SharedScheduler:
                 )
                 try:
                     scheduler.start()
-                except HostBusy:
-                    # Another process holds the lock: it will serve soon; attach to it.
-                    if time.monotonic() - start > host_after_s + FIND_HOST_S:
-                        raise
+                except HostBusy as busy:
+                    # Another process holds the lock: a host serves soon (then this attaches
+                    # to it), or a `run` or `--once` ends (then this hosts).
+                    if give_up_s is not None and time.monotonic() - start > give_up_s:
+                        self._busy = str(busy)
+                        return False
                 except Exception as error:  # the store, the socket or APScheduler failed
                     self._fall_back(
                         f"the host is gone and this console could not take over: {error}"
                         if taking_over else f"{type(error).__name__}: {error}"
                     )
-                    return
+                    return True
                 else:
                     self._use(scheduler, taking_over=taking_over)
-                    return
+                    return True
             time.sleep(POLL_S)
+        return True
 
     def _attach(self) -> RemoteControl | None:
         if self.store is None:  # where a host serves by default: no store says where
@@ -312,6 +332,7 @@ class SharedScheduler:
             if not closing and not lost:
                 self._backend = backend
                 self._handing_over = False
+                self._busy = None
         if closing or lost:
             if isinstance(backend, SyncScheduler):
                 backend.shutdown(grace=0)
@@ -337,6 +358,7 @@ class SharedScheduler:
         fallback.begin()
         with self._lock:
             self._backend = fallback
+            self._busy = None
         self.bus.publish(StateChanged(None, "fallback"))
 
     def _host_lost(self) -> None:

@@ -24,8 +24,9 @@ BADGE_MEANINGS = {
     "stopped": "no runs start on schedule (s starts the scheduler again)",
     "stopping": "the console is quitting and lets running jobs end",
     "attached": "another process hosts the scheduler; this console steers it",
-    "waiting": "the host is gone and this user cannot host (a [control] group member): the"
-               " console attaches to the next host",
+    "waiting": "no scheduler for this console yet: another synctui (a run or --once) holds"
+               " the state directory, or (a [control] group member, who cannot host) the host"
+               " is gone; it hosts or attaches as soon as it can",
     "fallback": "no scheduler could start: the console re-reads the history every few seconds"
                 " and, with [autorefresh] enabled, runs due jobs itself every"
                 " autorefresh interval",
