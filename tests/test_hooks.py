@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 import signal
 import textwrap
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from commandline import runs_of, synctui, write_config
 from factories import pid_alive, wait_until
 from synctui.config import load_config
+from synctui.scheduler.records import Trigger
+from synctui.scheduler.store import Store
+from synctui.scheduler.sync_scheduler import SyncScheduler
 
 
 def _environment(path: Path) -> dict[str, str]:
@@ -195,3 +199,41 @@ def test_hook_timeout_is_a_scheduler_default_that_a_job_may_override(tmp_path):
     assert (jobs["own"].on_failure, jobs["own"].hook_timeout_s) == (("notify", "own"), 2)
     path.write_text(path.read_text().replace('hook_timeout_seconds = "5s"', ""))
     assert load_config(path, environ={"HOME": str(tmp_path)}).jobs["inherits"].hook_timeout_s == 60
+
+
+def test_a_run_found_interrupted_at_start_gets_its_on_failure_hook(tmp_path):
+    seen = tmp_path / "recovered.env"
+    path = tmp_path / "synctui.toml"
+    path.write_text(textwrap.dedent(f"""
+        [scheduler]
+        timezone = "UTC"
+        state_dir = "{tmp_path / 'state'}"
+        on_failure = "env > {seen}.part && mv {seen}.part {seen}"
+
+        [jobs.orders]
+        command = "true"
+        interval = "1h"
+        retries = 2
+    """))
+    path.chmod(0o600)
+    config = load_config(path, environ={"HOME": str(tmp_path)})
+    store = Store(tmp_path / "state")
+    started = datetime.now(timezone.utc) - timedelta(seconds=5)
+    # Its host was killed outright: a pid above any pid_max is never alive.
+    orphan = store.begin_run("orders", Trigger.SCHEDULED, started, started, host=(2**22 + 1, 0))
+    store.close()
+
+    scheduler = SyncScheduler(config, serve=False, tick_s=0.1)
+    try:
+        scheduler.start()
+        assert wait_until(seen.exists)
+    finally:
+        scheduler.shutdown(grace=0)
+        scheduler.store.close()
+    seen_env = _environment(seen)
+    assert seen_env["SYNCTUI_HOOK"] == "on_failure"
+    assert seen_env["SYNCTUI_JOB"] == "orders"
+    assert seen_env["SYNCTUI_RUN_ID"] == str(orphan.id)
+    assert seen_env["SYNCTUI_RESULT"] == "interrupted"
+    assert seen_env["SYNCTUI_ATTEMPT"] == "1"  # no retry follows a recovered run
+    assert seen_env["SYNCTUI_ERROR"] == f"the scheduler (pid {2**22 + 1}) died while it ran"

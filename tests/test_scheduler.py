@@ -169,6 +169,35 @@ def test_skip_next_drops_exactly_the_next_fire_time(make):
     assert run.scheduled_at == skipped + timedelta(seconds=0.5)
 
 
+def test_a_skip_holds_through_pause_and_resume_until_its_fire_time_passes(make):
+    scheduler = make({"s": {"command": ["true"], "interval_s": 0.5}})
+    events = scheduler.subscribe()
+    scheduler.start()
+    skipped = scheduler.skip_next("s")
+    after_skip = scheduler.status().jobs["s"].next_run
+    assert after_skip == skipped + timedelta(seconds=0.5)
+    scheduler.pause("s")
+    scheduler.resume("s")
+    assert scheduler.status().jobs["s"].next_run == after_skip
+    scheduler.pause()
+    scheduler.resume()
+    assert scheduler.status().jobs["s"].next_run == after_skip
+    run = finished(events, "s")
+    assert run.scheduled_at == after_skip
+
+    # Paused past the skipped fire time, the skip is used up: the job fires as usual.
+    skipped = scheduler.skip_next("s")
+    scheduler.pause("s")
+    assert wait_until(lambda: datetime.now(timezone.utc) > skipped + timedelta(seconds=0.5))
+    discard(events)
+    resumed_at = datetime.now(timezone.utc)
+    scheduler.resume("s")
+    upcoming = scheduler.status().jobs["s"].next_run
+    assert resumed_at < upcoming <= resumed_at + timedelta(seconds=0.5)
+    assert finished(events, "s").scheduled_at == upcoming
+    assert skipped not in {run.scheduled_at for run in scheduler.history("s")}
+
+
 def test_pause_and_resume_one_job_and_all(tmp_path, make):
     scheduler = make({
         "a": {"command": ["true"], "interval_s": 0.2},

@@ -71,6 +71,8 @@ class _Slot:
     """monotonic() of the job's last start, for the manual cooldown."""
     fires: Fires = field(default_factory=Fires)
     paused: bool = False
+    skipped: datetime | None = None
+    """The fire time `skip_next` dropped, while it is to come: a resume must not bring it back."""
     idle: threading.Condition = field(default_factory=threading.Condition)
 
     @property
@@ -333,7 +335,7 @@ class SyncScheduler:
                 raise Refused("the scheduler is stopped: there is no next run to skip")
             if slot.paused or aps_job.next_run_time is None:
                 raise Refused(f"{name} is paused: there is no next run to skip")
-            skipped = aps_job.next_run_time
+            skipped = slot.skipped = aps_job.next_run_time
             aps_job.modify(next_run_time=aps_job.trigger.get_next_fire_time(skipped, skipped))
         log.info("%s: next run (%s) will be skipped", name, skipped.isoformat(),
                  extra={"event": "skip_next", "job": name})
@@ -455,6 +457,7 @@ class SyncScheduler:
         return slot
 
     def _add_job(self, aps: BackgroundScheduler, slot: _Slot, now: datetime) -> None:
+        slot.skipped = None  # a skip was of the schedule this one replaces
         last = self.store.runs(slot.job.name, limit=1)
         anchor = last[0].started_at if last and last[0].started_at else now
         aps.add_job(
@@ -610,12 +613,27 @@ class SyncScheduler:
                     if paused:
                         self._aps.pause_job(slot.job.name)
                     else:
-                        self._aps.resume_job(slot.job.name)
+                        self._resume_job(slot)
             self._beat()
         word = "paused" if paused else "resumed"
         for slot in slots:
             log.info("%s: %s", slot.job.name, word, extra={"event": word, "job": slot.job.name})
             self.bus.publish(StateChanged(slot.job.name, word))
+
+    def _resume_job(self, slot: _Slot) -> None:
+        """Give a resumed job its next fire time, still without the one `skip_next` dropped."""
+        name = slot.job.name
+        if slot.skipped is not None and slot.skipped <= utc_now():
+            slot.skipped = None  # it passed while the job was paused: the skip is used up
+        if slot.skipped is None:
+            self._aps.resume_job(name)
+            return
+        # APScheduler's resume counts from now, which brings the skipped fire time back;
+        # count from the skipped one, as `skip_next` did.
+        aps_job = self._aps.get_job(name)
+        aps_job.modify(
+            next_run_time=aps_job.trigger.get_next_fire_time(slot.skipped, slot.skipped)
+        )
 
     def _fires(self) -> dict[str, Fires]:
         fires = {}
@@ -649,7 +667,7 @@ class SyncScheduler:
         self._host = replace(self._host, socket=str(server.path))
 
     def _recover(self) -> None:
-        """Record the runs of a dead host `interrupted` (once per process)."""
+        """Record the runs of a dead host `interrupted` (once per process), with their hooks."""
         if self._recovered:
             return
         for record in self.runner.recover():
@@ -658,6 +676,11 @@ class SyncScheduler:
                 extra={"event": "run_recovered", "job": record.job, "run_id": record.id,
                        "result": record.result.value},
             )
+            slot = self._slots.get(record.job)
+            if slot is not None:
+                # The host that should have called `on_failure` died with the run; no
+                # retry follows a run found this late.
+                self.hooks.after(slot.job, record, self.zone, retrying=False)
         self._recovered = True
 
     def _beat(self) -> None:
@@ -701,7 +724,10 @@ class SyncScheduler:
             if stored != slot.paused:
                 slot.paused = stored
                 if self._aps is not None:
-                    (self._aps.pause_job if stored else self._aps.resume_job)(name)
+                    if stored:
+                        self._aps.pause_job(name)
+                    else:
+                        self._resume_job(slot)
                 word = "paused" if stored else "resumed"
                 log.info("%s: %s (from the command line)", name, word, extra={"event": word, "job": name})
                 self.bus.publish(StateChanged(name, word))
