@@ -307,7 +307,7 @@ def headless(args: argparse.Namespace) -> int:
     if args.once and (args.metrics_port is not None or args.metrics_host is not None):
         raise CommandError("--metrics-port and --metrics-host go with --headless, not --once")
     if args.once:
-        from synctui.headless import run_once
+        from synctui.headless import left_out, run_once
 
         name = _job(config, args.job)
         remote = _reach_host(config)
@@ -316,6 +316,9 @@ def headless(args: argparse.Namespace) -> int:
                 raise CommandError(
                     f"a scheduler already runs these jobs ({_host_words(remote)});"
                     " --once would run them alongside it: give --job NAME to have it run one")
+            if remote.status().jobs[name].paused:  # as `run_once` leaves it out
+                left_out(name)
+                return EXIT_OK
             return _run_on_host(remote, name, wait=True)
         return run_once(config, name, passthrough=not args.no_passthrough)
     if args.job:

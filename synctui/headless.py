@@ -204,6 +204,12 @@ def _wait_for(
     work.join()
 
 
+def left_out(name: str) -> None:
+    """Say that `--once` leaves out job `name`: it is paused."""
+    log.info("%s: paused, not run (synctui resume %s)", name, name,
+             extra={"event": "not_run", "job": name})
+
+
 def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> int:
     """Run every job (or one) once with trigger `once`, except paused ones.
 
@@ -215,8 +221,7 @@ def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> in
     # Pausing is how a cron user switches a job off, so it holds here too.
     paused = [name for name in asked if scheduler.store.job_state(name).paused]
     for name in paused:
-        log.info("%s: paused, not run (synctui resume %s)", name, name,
-                 extra={"event": "not_run", "job": name})
+        left_out(name)
     names = [name for name in asked if name not in paused]
     results: dict = {}
     refusals: list[Refused] = []

@@ -150,6 +150,10 @@ def test_once_refuses_while_a_host_runs_unless_it_names_a_job(tmp_path, env, hos
     bad = once("--job", "bad")
     assert bad.returncode == 1
     assert "failure" in bad.stderr
+    assert synctui("pause", "bad", "--config", str(config), env=env, cwd=tmp_path).returncode == 0
+    paused = once("--job", "bad")  # paused is off, for --once too
+    assert (paused.returncode, paused.stdout) == (0, "")
+    assert "bad: paused, not run (synctui resume bad)" in paused.stderr
     runs = history(config, env)
     assert [(run["job"], run["trigger"], run["result"]) for run in runs] == [
         ("bad", "manual", "failure"), ("good", "manual", "success")]
