@@ -581,14 +581,15 @@ def check(args: argparse.Namespace) -> int:
         problem = _command_problem(job)
         if problem:
             problems.append(f"{where}: jobs.{name}: {problem}")
-    store = open_store(config)
-    store.close()
+    state_dir = config.scheduler.state_dir
+    if state_dir.exists() and not state_dir.is_dir():
+        problems.append(f"{where}: scheduler.state_dir: {state_dir} is not a directory")
     if problems:
         raise CommandError("\n".join(problems))
     zone = ZoneInfo(config.scheduler.timezone)
     now = datetime.now(timezone.utc)
     print(f"{where}: ok · {len(config.jobs)} jobs · zone {config.scheduler.timezone}"
-          f" · state {config.scheduler.state_dir}")
+          f" · state {state_dir}{_state_note(state_dir)}")
     for name, job in config.jobs.items():
         fires = next_fires(job_trigger(job, zone, now, jitter=False), now, 5)
         print(f"\n{name}: {describe_schedule(job)}"
@@ -596,6 +597,16 @@ def check(args: argparse.Namespace) -> int:
         for fire in fires:
             print(f"  {fire.astimezone(zone).strftime('%a %Y-%m-%d %H:%M:%S %Z')}")
     return EXIT_OK
+
+
+def _state_note(state_dir: Path) -> str:
+    """What `check` says of the state directory: it checks a config, it needs no state (it
+    may run before the first start, or as a user other than the service's)."""
+    if not state_dir.exists():
+        return " (created at the first start)"
+    if not os.access(state_dir, os.W_OK | os.X_OK):
+        return " (not writable by this user: the scheduler's own user must be able to write it)"
+    return ""
 
 
 def _command_problem(job) -> str | None:

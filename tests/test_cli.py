@@ -310,6 +310,24 @@ def test_check_names_a_job_whose_command_does_not_exist(tmp_path, env):
     assert done.stdout == ""
 
 
+def test_check_needs_no_state_and_creates_none(tmp_path, env):
+    config = write_config(tmp_path, """
+        [jobs.fine]
+        command = ["true"]
+    """)
+    done = synctui("check", "--config", str(config), env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    header = done.stdout.splitlines()[0]
+    assert header.endswith(f"state {tmp_path / 'state'} (created at the first start)"), header
+    assert not (tmp_path / "state").exists()
+
+    (tmp_path / "state").write_text("not a directory")
+    broken = synctui("check", "--config", str(config), env=env, cwd=tmp_path)
+    assert broken.returncode == 2
+    assert _usage_error_lines(broken) == [
+        f"synctui: {config}: scheduler.state_dir: {tmp_path / 'state'} is not a directory"]
+
+
 def test_init_writes_an_example_that_check_accepts_and_never_overwrites(tmp_path, env):
     target = tmp_path / "mine.toml"
     done = synctui("init", str(target), env=env, cwd=tmp_path)
