@@ -89,18 +89,18 @@ def _demo() -> Config:
     return demo_config(state_dir, local_zone())
 
 
-def open_store(config: Config) -> Store:
-    """The config's history store, or a CommandError saying why it cannot be opened."""
+def open_store(state_dir: Path) -> Store:
+    """The history store in `state_dir`, or a CommandError saying why it cannot be opened."""
     try:
-        return Store(config.scheduler.state_dir)
+        return Store(state_dir)
     except (StoreError, OSError) as error:
-        raise _unusable(config, error) from None
+        raise _unusable(state_dir, error) from None
 
 
-def _unusable(config: Config, error: StoreError | OSError, also: str = "") -> CommandError:
+def _unusable(state_dir: Path, error: StoreError | OSError, also: str = "") -> CommandError:
     """Why the store cannot be opened (`also`: more of the story), as the operator reads it."""
     message = str(error) if isinstance(error, StoreError) else (
-        f"{config.scheduler.state_dir}: cannot use the state directory: {error.strerror}"
+        f"{state_dir}: cannot use the state directory: {error.strerror}"
     )
     return CommandError(
         f"{message}{also} (is it owned by the service's user? try `sudo -u USER synctui ...`)"
@@ -241,7 +241,7 @@ def _guest(config: Config) -> bool:
         host = _reach_host(config) if not_ours else None
         if host is None:
             also = "; and no scheduler runs there that this user may attach to" if not_ours else ""
-            raise _unusable(config, error, also) from None
+            raise _unusable(state_dir, error, also) from None
         host.close()
         return True
     return False
@@ -331,7 +331,7 @@ def _host(args: argparse.Namespace, config: Config) -> int:
     from synctui.log_format import setup_logging
 
     setup_logging(args.log_format)
-    open_store(config).close()  # a clean error before anything starts
+    open_store(config.scheduler.state_dir).close()  # a clean error before anything starts
     return run_headless(config, lambda: read_config(args), passthrough=not args.no_passthrough,
                         metrics=_metrics_server(args))
 
@@ -358,7 +358,8 @@ def status(args: argparse.Namespace) -> int:
     config = load(args)
     name = _job(config, args.job)
     remote = _reach_host(config)
-    snapshot = remote.status() if remote else stored_snapshot(open_store(config), config)
+    snapshot = (remote.status() if remote
+                else stored_snapshot(open_store(config.scheduler.state_dir), config))
     if name is not None:
         # The seed's top-level keys then speak of that job, not of the newest run of any job.
         job = snapshot.jobs[name]
@@ -424,7 +425,7 @@ def history(args: argparse.Namespace) -> int:
     config = load(args)
     name = _job(config, args.job)
     try:
-        runs = open_store(config).runs(name, limit=args.limit)
+        runs = open_store(config.scheduler.state_dir).runs(name, limit=args.limit)
     except CommandError:
         # A `[control] group` member may not read the store, but may ask the host.
         remote = _reach_host(config)
@@ -471,7 +472,7 @@ def logs(args: argparse.Namespace) -> int:
     config = load(args)
     name = _job(config, args.job)
     try:
-        store = open_store(config)
+        store = open_store(config.scheduler.state_dir)
     except CommandError:
         # A `[control] group` member may not read the store, but may ask the host, whose
         # run logs are readable by the group.
@@ -532,22 +533,12 @@ def _held(store: Store, run_id: int) -> bool:
 
 def health(args: argparse.Namespace) -> int:
     """`synctui health [--job NAME] [--json] [--liveness]`."""
+    if args.liveness:
+        return _liveness(args)
     config = load(args)
     name = _job(config, args.job)
-    store = open_store(config)
+    store = open_store(config.scheduler.state_dir)
     now = datetime.now(timezone.utc)
-    if args.liveness:
-        host = live_host(store, now)
-        alive = host is not None
-        reason = (f"scheduler pid {host.pid} ticked"
-                  f" {(now - host.heartbeat_at).total_seconds():.0f}s ago ({host.mode})"
-                  + ("" if host.scheduling else "; scheduling is stopped by the operator")
-                  if alive else "no scheduler is running for this state directory")
-        if args.json:
-            print(json.dumps({"live": alive, "reason": reason}))
-        else:
-            print(("live: " if alive else "not live: ") + reason)
-        return EXIT_OK if alive else EXIT_FAILED
     snapshot = stored_snapshot(store, config, now)
     jobs = {n: j for n, j in snapshot.jobs.items() if name is None or n == name}
     reasons = unhealthy(jobs)
@@ -565,6 +556,34 @@ def health(args: argparse.Namespace) -> int:
 
 
 # --- the config ---------------------------------------------------------------------
+
+
+def _liveness(args: argparse.Namespace) -> int:
+    """`health --liveness`: whether a scheduler runs and ticks, whatever its jobs do.
+
+    Whatever the config file says now, too: one edited wrong under a running scheduler
+    (which refused to reload it and runs on) must not get that scheduler restarted.
+    """
+    try:
+        state_dir = read_config(args).scheduler.state_dir
+    except ConfigError as error:
+        if error.state_dir is None:
+            raise CommandError("\n".join(error.problems)) from None
+        print(f"synctui: warning: {error.problems[0]} (a running scheduler goes on with the"
+              " config it read before)", file=sys.stderr)
+        state_dir = error.state_dir
+    now = datetime.now(timezone.utc)
+    host = live_host(open_store(state_dir), now)
+    alive = host is not None
+    reason = (f"scheduler pid {host.pid} ticked"
+              f" {(now - host.heartbeat_at).total_seconds():.0f}s ago ({host.mode})"
+              + ("" if host.scheduling else "; scheduling is stopped by the operator")
+              if alive else "no scheduler is running for this state directory")
+    if args.json:
+        print(json.dumps({"live": alive, "reason": reason}))
+    else:
+        print(("live: " if alive else "not live: ") + reason)
+    return EXIT_OK if alive else EXIT_FAILED
 
 
 def check(args: argparse.Namespace) -> int:
@@ -661,7 +680,7 @@ def run(args: argparse.Namespace) -> int:
     remote = _reach_host(config)
     if remote is not None:
         return _run_on_host(remote, name, wait=args.wait)
-    store = open_store(config)
+    store = open_store(config.scheduler.state_dir)
     from synctui.scheduler.control import Refused
     from synctui.scheduler.host_lock import HostLock
     from synctui.scheduler.sync_scheduler import SyncScheduler
@@ -823,7 +842,7 @@ def _set_paused(args: argparse.Namespace, paused: bool) -> int:
             raise CommandError(str(refusal), EXIT_FAILED) from None
         print(f"{word} {', '.join(names)} ({_through(remote)})")
         return EXIT_OK
-    store = open_store(config)
+    store = open_store(config.scheduler.state_dir)
     for name in names:
         store.set_paused(name, paused)
     print(f"{word} {', '.join(names)} (no scheduler is running: remembered for the next one)")

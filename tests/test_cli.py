@@ -195,6 +195,30 @@ def test_status_with_a_live_host_says_it_runs_and_when_next(tmp_path, env, hosts
     assert liveness.stdout.startswith(f"live: scheduler pid {host.pid} ticked ")
 
 
+def test_liveness_holds_while_the_config_on_disk_is_broken_under_a_running_host(
+    tmp_path, env, hosts
+):
+    config = write_config(tmp_path, """
+        [jobs.tick]
+        command = "true"
+        interval = "1h"
+    """)
+    host = hosts(config)
+    host.wait_ready()
+    config.write_text(config.read_text() + '\n[jobs.new]\ncommand = "true"\ninterval = "bogus"\n')
+    liveness = synctui("health", "--liveness", "--json", "--config", str(config), env=env,
+                       cwd=tmp_path)
+    assert liveness.returncode == 0, liveness.stderr
+    assert json.loads(liveness.stdout)["live"] is True
+    [warning] = liveness.stderr.splitlines()
+    assert warning.startswith(f"synctui: warning: {config}: jobs.new.interval: expected a duration")
+    assert warning.endswith(" (a running scheduler goes on with the config it read before)")
+    # Where the broken part is the state directory itself, it cannot tell which host to ask.
+    config.write_text(config.read_text().replace('state_dir = "', 'state_dir = 7 #"'))
+    lost = synctui("health", "--liveness", "--config", str(config), env=env, cwd=tmp_path)
+    assert lost.returncode == 2 and "scheduler.state_dir" in lost.stderr
+
+
 # --- history --------------------------------------------------------------------------
 
 

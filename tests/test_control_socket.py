@@ -201,7 +201,7 @@ def test_a_control_group_member_steers_the_host_without_reading_its_store(shared
         def steer() -> str:
             from synctui.commands import CommandError, _reach_host, open_store
             try:
-                open_store(settings)
+                open_store(settings.scheduler.state_dir)
             except CommandError:
                 pass
             else:

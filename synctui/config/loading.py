@@ -120,10 +120,13 @@ _HOMES = {
 class ConfigError(Exception):
     """A config that cannot be used, with every problem found, one line each."""
 
-    def __init__(self, problems: Iterable[str] | str) -> None:
+    def __init__(self, problems: Iterable[str] | str, *, state_dir: Path | None = None) -> None:
         if isinstance(problems, str):
             problems = (problems,)
         self.problems: tuple[str, ...] = tuple(_one_line(problem) for problem in problems)
+        self.state_dir = state_dir
+        """The state directory the config names all the same, when that much of it is sound
+        (what a liveness probe needs of a config edited wrong under a running scheduler)."""
         super().__init__("\n".join(self.problems))
 
     def __str__(self) -> str:
@@ -217,7 +220,8 @@ def load_config(
         else:
             settings.scheduler["state_dir"] = state_dir
     if problems:
-        raise ConfigError(problems)
+        sound = document is not None and not any("state_dir" in problem for problem in problems)
+        raise ConfigError(problems, state_dir=settings.scheduler.get("state_dir") if sound else None)
 
     if "timezone" not in settings.scheduler:
         settings.scheduler["timezone"] = local_zone()  # reads files: only when needed
