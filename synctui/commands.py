@@ -137,11 +137,18 @@ def _reach_host(config: Config):
             places.insert(0, Path(host.socket))
     for place in dict.fromkeys(places):
         try:
-            return RemoteControl(place)
+            remote = RemoteControl(place)
         except HostUnreachable as error:
             if error.denied:
                 raise CommandError(f"{error} (is this the service's user, or a member of its"
                                    " [control] group?)", EXIT_FAILED) from None
+            continue
+        theirs, ours = remote.greeting.get("config"), config.path
+        if theirs != (str(ours) if ours else None):
+            print(f"synctui: warning: the scheduler of this state directory ({_host_words(remote)})"
+                  f" runs another config, {theirs or 'the demo'}: what it says is of its jobs",
+                  file=sys.stderr)
+        return remote
     return None
 
 

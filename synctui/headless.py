@@ -143,6 +143,12 @@ def _become_host(scheduler: SyncScheduler, signals: _Signals) -> bool:
             if host is not None and host.pid != asked:
                 asked = host.pid
                 log.info("%s; waiting as its standby", busy, extra={"event": "standby"})
+                ours = scheduler.config.path
+                if host.config != (str(ours) if ours else None):
+                    # Two configs on one state directory: this one's jobs do not run meanwhile.
+                    log.warning("the host runs another config, %s, not %s: these jobs wait",
+                                host.config or "the demo", ours or "the demo",
+                                extra={"event": "standby"})
                 if host.mode == "console" and host.socket:
                     _ask_for_handover(host.socket)
         number = signals.next(timeout=STANDBY_POLL_S)

@@ -122,6 +122,26 @@ def test_every_subcommand_acts_through_the_live_host(tmp_path, env, hosts):
     assert not socket.exists()  # a host that stops takes its socket with it
 
 
+def test_another_config_on_the_same_state_directory_is_said_plainly(tmp_path, env, hosts):
+    jobs = """
+        [jobs.job]
+        command = "true"
+        interval = "1h"
+    """
+    config = write_config(tmp_path, jobs)
+    other = write_config(tmp_path, jobs, name="other.toml")  # the same state_dir
+    host = hosts(config)
+    host.wait_ready()
+    status = synctui("status", "--config", str(other), env=env, cwd=tmp_path)
+    assert status.returncode == 0
+    assert status.stderr == (
+        f"synctui: warning: the scheduler of this state directory (pid {host.pid}, headless)"
+        f" runs another config, {config}: what it says is of its jobs\n")
+    standby = hosts(other)
+    standby.wait_for(f"WARNING the host runs another config, {config}, not {other}: these"
+                     " jobs wait")
+
+
 def test_once_refuses_while_a_host_runs_unless_it_names_a_job(tmp_path, env, hosts):
     config = write_config(tmp_path, """
         [jobs.good]
