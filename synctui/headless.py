@@ -20,7 +20,7 @@ from synctui import __version__
 from synctui.config import Config
 from synctui.scheduler.control import HostBusy, Refused
 from synctui.scheduler.control_client import RemoteControl
-from synctui.scheduler.events import EventsMissed, OutputLines, Subscription
+from synctui.scheduler.events import EventsMissed, OutputLines, StateChanged, Subscription
 from synctui.scheduler.records import Result
 from synctui.scheduler.sync_scheduler import SyncScheduler
 
@@ -122,6 +122,8 @@ def run_headless(
             log.info("%s received: stopping (running jobs get up to %gs)",
                      signal.Signals(number).name, scheduler.config.scheduler.shutdown_grace_s,
                      extra={"event": "stopping"})
+            # Stopped on purpose, not dead: attached consoles must not take over its jobs.
+            scheduler.bus.publish(StateChanged(None, "host-stopping"))
             break
         shutdown = threading.Thread(target=scheduler.shutdown, name="shutdown")
         _wait_for(shutdown, scheduler, signals, stopping=True)

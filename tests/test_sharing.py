@@ -14,6 +14,7 @@ import pytest
 
 from commandline import history, runs_of, synctui, write_config
 from factories import config, finished, next_event, wait_until
+from synctui.config.loading import load_config
 from synctui.scheduler.control import Refused
 from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.events import StateChanged
@@ -240,6 +241,45 @@ def test_a_console_attached_to_a_host_that_stops_takes_over(tmp_path):
         next_event(events, lambda e: e == StateChanged(None, "hosting"))
         assert (console.label, console.hosting) == ("in-process", True)
         assert finished(events, "quick").result is Result.SUCCESS  # its own runs now
+    finally:
+        console.shutdown(grace=0)
+
+
+def test_a_headless_stopped_on_purpose_is_not_taken_over_by_its_consoles(tmp_path, env, hosts):
+    """`systemctl stop`: the jobs stop. An attached console waits for the next host, and
+    hosts them itself only when its operator starts the scheduler (s)."""
+    path = write_config(tmp_path, """
+        [jobs.tick]
+        command = "true"
+        interval = "200ms"
+    """)
+    first = hosts(path)
+    first.wait_ready()
+    console = SharedScheduler(load_config(path), takeover_wait_s=0.1, tick_s=0.1)
+    console.open()
+    try:
+        events = console.subscribe()
+        first.send(signal.SIGTERM)
+        next_event(events, lambda e: e == StateChanged(None, "host-stopping"))
+        next_event(events, lambda e: e == StateChanged(None, "host-lost"))
+        assert first.exit_status() == 0
+        assert wait_until(lambda: console.label == "waiting")
+        assert console.reason == (f"its host (pid {first.pid}, headless) was stopped by its"
+                                  " operator; waiting for the next host (s hosts it here)")
+        with pytest.raises(AssertionError):  # a second is five takeover waits
+            next_event(events, lambda e: e == StateChanged(None, "hosting"), timeout=0.5)
+        assert console.label == "waiting" and _host_record(path) is None  # nobody hosts
+
+        second = hosts(path)  # the service started again: the console attaches
+        second.wait_ready()
+        next_event(events, lambda e: e == StateChanged(None, "attached"))
+        assert console.attached_to["pid"] == second.pid
+        second.send(signal.SIGTERM)
+        assert second.exit_status() == 0
+        assert wait_until(lambda: console.label == "waiting")
+        console.start()  # the operator's s
+        assert (console.label, console.hosting) == ("in-process", True)
+        assert finished(events, "tick").result is Result.SUCCESS
     finally:
         console.shutdown(grace=0)
 

@@ -132,6 +132,8 @@ class RemoteControl:
         self._closed = False
         self.lost = False
         """The host's event stream ended (set before `host-lost` and `on_lost`)."""
+        self.stopping = False
+        """The host said it stops on purpose (its operator stopped it: not a death)."""
 
     # --- the interface ------------------------------------------------------------
 
@@ -232,7 +234,10 @@ class RemoteControl:
         try:
             while True:
                 message = self._stream.read()
-                self.bus.publish(event_from_wire(message["event"]))
+                event = event_from_wire(message["event"])
+                if event == StateChanged(None, "host-stopping"):
+                    self.stopping = True
+                self.bus.publish(event)
         except (HostUnreachable, ProtocolError, KeyError, TypeError, ValueError):
             pass
         finally:

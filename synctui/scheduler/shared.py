@@ -66,6 +66,9 @@ class SharedScheduler:
         """Why the host refused a guest, while it does (its group changed, say)."""
         self._busy: str | None = None
         """Who holds the lock without serving, while this console waits for it."""
+        self._stopped: str | None = None
+        """Which host its operator stopped, while this console waits for the next one (or for
+        `start`, which hosts here)."""
         self.bus = EventBus()
         self._reload_config = reload_config
         self._takeover_wait_s = takeover_wait_s
@@ -85,7 +88,15 @@ class SharedScheduler:
         backend = self._backend
         if backend is not None:
             return backend.label
-        return "waiting" if self.guest or self._busy else "attached"
+        return "waiting" if self.guest or self._busy or self._stopped else "attached"
+
+    @property
+    def waits(self) -> bool:
+        """Whether, when its host goes, this console waits for the next one instead of
+        taking over: a guest, or a host stopped on purpose."""
+        backend = self._backend
+        return self.guest or bool(self._stopped) or (
+            isinstance(backend, RemoteControl) and backend.stopping)
 
     @property
     def hosting(self) -> bool:
@@ -107,6 +118,8 @@ class SharedScheduler:
             return backend.reason
         if backend is None and self._busy:
             return f"{self._busy}; hosting once it ends"
+        if backend is None and self._stopped:
+            return f"{self._stopped}; waiting for the next host (s hosts it here)"
         if backend is None and self.guest:
             return (f"the host refuses this user ({self._refusal}); trying again"
                     if self._refusal else
@@ -231,6 +244,13 @@ class SharedScheduler:
         self._current().stop()
 
     def start(self) -> None:
+        if self._backend is None and self._stopped:
+            self._stopped = None  # the waiting `_settle` hosts at its next look
+            deadline = time.monotonic() + FIND_HOST_S
+            while self._backend is None and time.monotonic() < deadline:
+                time.sleep(POLL_S)
+            self._current()  # Refused if it could not yet
+            return
         self._current().start()
 
     def restart(self) -> None:
@@ -270,9 +290,9 @@ class SharedScheduler:
             if remote is not None:
                 self._use(remote, taking_over=taking_over)
                 return True
-            if self.guest or self._busy:
+            if self.guest or self._busy or self._stopped:
                 time.sleep(WAITING_POLL_S)
-                if self.guest:
+                if self.guest or self._stopped:
                     continue
             if time.monotonic() - start >= host_after_s:
                 scheduler = SyncScheduler(
@@ -332,7 +352,7 @@ class SharedScheduler:
             if not closing and not lost:
                 self._backend = backend
                 self._handing_over = False
-                self._busy = None
+                self._busy = self._stopped = None
         if closing or lost:
             if isinstance(backend, SyncScheduler):
                 backend.shutdown(grace=0)
@@ -358,7 +378,7 @@ class SharedScheduler:
         fallback.begin()
         with self._lock:
             self._backend = fallback
-            self._busy = None
+            self._busy = self._stopped = None
         self.bus.publish(StateChanged(None, "fallback"))
 
     def _host_lost(self) -> None:
@@ -369,6 +389,10 @@ class SharedScheduler:
             gone, self._backend = self._backend, None
         if isinstance(gone, RemoteControl):
             gone.close()
+            if gone.stopping and not self.guest:
+                greeting = gone.greeting
+                self._stopped = (f"its host (pid {greeting.get('pid')}, {greeting.get('mode')})"
+                                 " was stopped by its operator")
         log.warning("the scheduler's host went away; looking for the next one",
                     extra={"event": "host_lost"})
         threading.Thread(

@@ -58,6 +58,8 @@ log = logging.getLogger("synctui.console")
 
 HOST_NEWS = {
     "host-lost": "The scheduler's host went away: looking for the next host (or taking over).",
+    "host-stopping": "The scheduler's host is being stopped by its operator: this console will"
+                     " not take over its jobs (it attaches to the next host).",
     "hosting": "This console hosts the scheduler now.",
     "attached": "Attached to the scheduler of pid {pid} ({mode}).",
     "handing-over": "Handing the scheduler over to another process once no run is going.",
@@ -65,8 +67,9 @@ HOST_NEWS = {
                 " (and runs due jobs with [autorefresh] enabled).",
 }
 """What the console says when the scheduler's host changes."""
-GUEST_HOST_LOST = "The scheduler's host went away: waiting for the next host."
-"""`host-lost` for a console that may not host (a `[control] group` member)."""
+WAITING_HOST_LOST = "The scheduler's host went away: waiting for the next host."
+"""`host-lost` for a console that does not take over: a `[control] group` member, or after
+its host was stopped on purpose."""
 DRAIN_DELAY_S = 0.05
 """Events are applied this long after the first of a batch arrives, so a flood collapses."""
 STATUS_DELAY_S = 0.1
@@ -241,8 +244,8 @@ class SyncTuiApp(App[None]):
         reason = self._host.reason if what == "fallback" and self._host is not None else None
         self.query_one(ConsoleHeader).show_note(f"no scheduler: {reason}" if reason else None)
         if what != "attached":
-            guest = isinstance(self._host, SharedScheduler) and self._host.guest
-            text = GUEST_HOST_LOST if what == "host-lost" and guest else HOST_NEWS[what]
+            waits = isinstance(self._host, SharedScheduler) and self._host.waits
+            text = WAITING_HOST_LOST if what == "host-lost" and waits else HOST_NEWS[what]
             self.notify(text, title="Scheduler", markup=False)
             return
         greeting = self._host.attached_to if self._host is not None else None

@@ -25,8 +25,9 @@ BADGE_MEANINGS = {
     "stopping": "the console is quitting and lets running jobs end",
     "attached": "another process hosts the scheduler; this console steers it",
     "waiting": "no scheduler for this console yet: another synctui (a run or --once) holds"
-               " the state directory, or (a [control] group member, who cannot host) the host"
-               " is gone; it hosts or attaches as soon as it can",
+               " the state directory, or its host was stopped on purpose (s hosts it here), or"
+               " (a [control] group member, who cannot host) the host is gone; it hosts or"
+               " attaches as soon as it can",
     "fallback": "no scheduler could start: the console re-reads the history every few seconds"
                 " and, with [autorefresh] enabled, runs due jobs itself every"
                 " autorefresh interval",
