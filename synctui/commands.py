@@ -417,7 +417,8 @@ def _table(snapshot: SchedulerStatus, config: Config) -> str:
             job.health,
             f"{_local(job.last_run, zone)} ({_ago(job.last_run, now)})" if job.last_run else "-",
             _result(job.last_result),
-            _seconds(job.last_duration_s),
+            f"{(now - job.last_run).total_seconds():.0f}s…" if job.running and job.last_run
+            else _seconds(job.last_duration_s),
             f"{_local(job.next_run, zone)} ({_ago(job.next_run, now, future=True)})"
             if job.next_run else "-",
             job.schedule,

@@ -87,6 +87,13 @@ def span(seconds: float) -> str:
     return f"{int(seconds // 60)}m"
 
 
+def running_for(started: datetime | None, now: datetime) -> str:
+    """How long a run has been going, in whole seconds: `12.0s…`."""
+    if started is None:
+        return "-"
+    return duration(float(int(max(0.0, (now - started).total_seconds())))) + "…"
+
+
 def duration(seconds: float | None) -> str:
     """How long a run took: `0.4s`, `12.3s`, `2m05s`, `1h02m`; `-` when unknown."""
     if seconds is None:

@@ -97,7 +97,8 @@ class JobsTable(DataTable):
             "state": state,
             "last": Text(last),
             "result": text.result_text(job.last_result, theme),
-            "duration": Text(text.duration(job.last_duration_s)),
+            "duration": Text(text.running_for(job.last_run, now) if job.running
+                             else text.duration(job.last_duration_s)),
             "next": Text(upcoming),
             "health": text.health_text(job.health, theme),
         }
