@@ -116,8 +116,8 @@ def run_headless(
             if number == signal.SIGHUP:
                 try:
                     scheduler.reload_from_source()
-                except Refused as refusal:
-                    log.error("SIGHUP: %s", refusal, extra={"event": "reload_refused"})
+                except Refused:
+                    pass  # logged, a line a problem, by the scheduler
                 continue
             log.info("%s received: stopping (running jobs get up to %gs)",
                      signal.Signals(number).name, scheduler.config.scheduler.shutdown_grace_s,

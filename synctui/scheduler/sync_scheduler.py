@@ -391,7 +391,8 @@ class SyncScheduler:
             config = self._reload_config()
         except ConfigError as error:
             for problem in error.problems:
-                log.error("reload refused: %s", problem, extra={"event": "reload_refused"})
+                log.error("reload refused (still running the previous config): %s", problem,
+                          extra={"event": "reload_refused"})
             raise Refused(
                 f"the new config is invalid; still running the previous one: {error.problems[0]}"
                 + (f" (and {len(error.problems) - 1} more problems)" if len(error.problems) > 1
