@@ -573,13 +573,16 @@ def _liveness(args: argparse.Namespace) -> int:
     (which refused to reload it and runs on) must not get that scheduler restarted.
     """
     try:
-        state_dir = read_config(args).scheduler.state_dir
+        config = read_config(args)
     except ConfigError as error:
         if error.state_dir is None:
             raise CommandError("\n".join(error.problems)) from None
         print(f"synctui: warning: {error.problems[0]} (a running scheduler goes on with the"
               " config it read before)", file=sys.stderr)
         state_dir = error.state_dir
+    else:
+        _job(config, args.job)
+        state_dir = config.scheduler.state_dir
     now = datetime.now(timezone.utc)
     host = live_host(open_store(state_dir), now)
     alive = host is not None
