@@ -776,12 +776,20 @@ def _ran(final: RunRecord, wait: bool) -> int:
     return EXIT_FAILED if wait and final.result is not Result.SUCCESS else EXIT_OK
 
 
-def _steer(args: argparse.Namespace, act, said, absent: str, absent_status: int) -> int:
-    """Do `act(remote)` through the live host and print `said(result)`; with none, say `absent`."""
+def _steer(
+    args: argparse.Namespace, act, said, absent: str, absent_status: int, *,
+    gone_jobs: bool = False,
+) -> int:
+    """Do `act(remote)` through the live host and print `said(result)`; with none, say `absent`.
+
+    `gone_jobs`: the host may know a job the config no longer has (a reload removed it
+    while it ran), so a job name is checked against the config only if the host refuses.
+    """
     config = load(args)
-    if getattr(args, "job", None):
-        _job(config, args.job)
+    job = getattr(args, "job", None)
     remote = _reach_host(config)
+    if job and (remote is None or not gone_jobs):
+        _job(config, job)
     if remote is None:
         print(f"synctui: {absent}", file=sys.stderr)
         return absent_status
@@ -790,6 +798,8 @@ def _steer(args: argparse.Namespace, act, said, absent: str, absent_status: int)
     try:
         result = act(remote)
     except Refused as refusal:
+        if job:
+            _job(config, job)  # an unknown name is a usage error, whoever says so
         raise CommandError(str(refusal), EXIT_FAILED) from None
     print(f"{said(result)} ({_through(remote)})")
     return EXIT_OK
@@ -799,7 +809,7 @@ def cancel(args: argparse.Namespace) -> int:
     """`synctui cancel JOB`."""
     return _steer(args, lambda remote: remote.cancel(args.job),
                   lambda _: f"{args.job}: asked its run to end",
-                  "no scheduler is running: nothing to cancel", EXIT_FAILED)
+                  "no scheduler is running: nothing to cancel", EXIT_FAILED, gone_jobs=True)
 
 
 def skip(args: argparse.Namespace) -> int:

@@ -275,6 +275,19 @@ def test_reload_adds_removes_and_changes_jobs_without_touching_runs(tmp_path, ma
     assert finished(events, "new").trigger is Trigger.SCHEDULED
 
 
+def test_a_run_of_a_job_a_reload_removed_can_still_be_cancelled(tmp_path, make):
+    scheduler = make({"gone": {"command": "echo started; sleep 30", "interval_s": 3600}})
+    events = scheduler.subscribe()
+    scheduler.start()
+    run = scheduler.run_now("gone")
+    scheduler.reload(config(tmp_path, {"other": {"command": ["true"], "interval_s": 3600}}))
+    scheduler.cancel("gone")
+    assert finished(events, "gone").result is Result.CANCELLED
+    with pytest.raises(Refused, match="no job named 'gone'"):
+        scheduler.cancel("gone")  # nothing of it runs any more
+    assert scheduler.history("gone")[0].id == run.id
+
+
 def test_shutdown_gives_the_grace_then_records_interrupted(make):
     scheduler = make({"long": {"command": "sleep 30", "interval_s": 3600}})
     scheduler.start()

@@ -143,6 +143,36 @@ def test_another_config_on_the_same_state_directory_is_said_plainly(tmp_path, en
                      " jobs wait")
 
 
+def test_a_run_of_a_job_a_reload_removed_can_be_cancelled(tmp_path, env, hosts):
+    config = write_config(tmp_path, """
+        [jobs.long]
+        command = "echo started; sleep 30"
+        interval = "1h"
+
+        [jobs.other]
+        command = "true"
+        interval = "1h"
+    """)
+    host = hosts(config)
+    host.wait_ready()
+    assert synctui("run", "long", "--config", str(config), env=env, cwd=tmp_path).returncode == 0
+    host.wait_for(r"^long\| started$", stdout=True)
+    config.write_text(config.read_text().split("[jobs.long]")[0] + "[jobs.other]\n"
+                      'command = "true"\ninterval = "1h"\n')
+    host.send(signal.SIGHUP)
+    host.wait_for(r"config reloaded: 1 jobs \(added: none; removed: long\)")
+
+    def cancel():
+        return synctui("cancel", "long", "--config", str(config), env=env, cwd=tmp_path)
+
+    asked = cancel()
+    assert asked.returncode == 0, asked.stderr
+    assert wait_until(lambda: [run["result"] for run in history(config, env)
+                               if run["job"] == "long"] == ["cancelled"])
+    gone = cancel()  # nothing of it runs now: the name is unknown
+    assert gone.returncode == 2 and "no job named 'long'" in gone.stderr
+
+
 def test_once_refuses_while_a_host_runs_unless_it_names_a_job(tmp_path, env, hosts):
     config = write_config(tmp_path, """
         [jobs.good]

@@ -303,7 +303,16 @@ class SyncScheduler:
         """End the job's running run (result `cancelled`), or drop its pending retry.
 
         Returns once asked: the run ends within its kill grace, announced by `RunFinished`.
+        A run of a job a reload removed can be cancelled too.
         """
+        if name not in self._slots:
+            with self._active_lock:
+                orphaned = [handle for handle in self._active
+                            if handle.run.job == name and not handle.done]
+            if orphaned:
+                for handle in orphaned:
+                    handle.cancel()
+                return
         slot = self._slot(name)
         with slot.lock:
             if slot.busy:
