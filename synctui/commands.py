@@ -143,8 +143,8 @@ def _reach_host(config: Config):
                 raise CommandError(f"{error} (is this the service's user, or a member of its"
                                    " [control] group?)", EXIT_FAILED) from None
             continue
-        theirs, ours = remote.greeting.get("config"), config.path
-        if theirs != (str(ours) if ours else None):
+        theirs = remote.greeting.get("config")
+        if theirs != config.source:
             print(f"synctui: warning: the scheduler of this state directory ({_host_words(remote)})"
                   f" runs another config, {theirs or 'the demo'}: what it says is of its jobs",
                   file=sys.stderr)
@@ -315,6 +315,7 @@ def headless(args: argparse.Namespace) -> int:
         raise CommandError("--metrics-port and --metrics-host go with --headless, not --once")
     if args.once:
         from synctui.headless import left_out, run_once
+        from synctui.scheduler.control import Refused
 
         name = _job(config, args.job)
         remote = _reach_host(config)
@@ -323,7 +324,11 @@ def headless(args: argparse.Namespace) -> int:
                 raise CommandError(
                     f"a scheduler already runs these jobs ({_host_words(remote)});"
                     " --once would run them alongside it: give --job NAME to have it run one")
-            if remote.status().jobs[name].paused:  # as `run_once` leaves it out
+            try:
+                job = remote.status().jobs.get(name)
+            except Refused as refusal:
+                raise CommandError(str(refusal), EXIT_FAILED) from None
+            if job is not None and job.paused:  # as `run_once` leaves it out
                 left_out(name)
                 return EXIT_OK
             return _run_on_host(remote, name, wait=True)
@@ -368,8 +373,10 @@ def status(args: argparse.Namespace) -> int:
     snapshot = (remote.status() if remote
                 else stored_snapshot(open_store(config.scheduler.state_dir), config))
     if name is not None:
+        job = snapshot.jobs.get(name)
+        if job is None:  # the host runs another config (it said so)
+            raise CommandError(f"the running scheduler has no job named {name!r}", EXIT_FAILED)
         # The seed's top-level keys then speak of that job, not of the newest run of any job.
-        job = snapshot.jobs[name]
         snapshot = replace(
             snapshot, jobs={name: job}, paused=job.paused, last_run=job.last_run,
             last_result=job.last_result, next_run=job.next_run if snapshot.running else None,
@@ -417,7 +424,8 @@ def _table(snapshot: SchedulerStatus, config: Config) -> str:
             job.health,
             f"{_local(job.last_run, zone)} ({_ago(job.last_run, now)})" if job.last_run else "-",
             _result(job.last_result),
-            f"{(now - job.last_run).total_seconds():.0f}s…" if job.running and job.last_run
+            f"{max(0.0, (now - job.last_run).total_seconds()):.0f}s…"
+            if job.running and job.last_run
             else _seconds(job.last_duration_s),
             f"{_local(job.next_run, zone)} ({_ago(job.next_run, now, future=True)})"
             if job.next_run else "-",
@@ -708,23 +716,26 @@ def run(args: argparse.Namespace) -> int:
         )
     scheduler = SyncScheduler(config, mode="once", store=store, serve=False)
     events = scheduler.subscribe()
-    try:
-        record = scheduler.run_now(name)
-    except Refused as refusal:
-        raise CommandError(str(refusal), EXIT_FAILED) from None
-    print(f"run {record.id} of {name} started (no scheduler is running: it runs here)",
-          file=sys.stderr)
     # Stopped by the operator (ctrl-c), a supervisor (SIGTERM) or a dropped SSH link
     # (SIGHUP), the run here ends too, and is recorded so.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.default_int_handler)
+    record = None
     try:
+        record = scheduler.run_now(name)
+        print(f"run {record.id} of {name} started (no scheduler is running: it runs here)",
+              file=sys.stderr)
         final = _follow(events, record, lambda: store.run(record.id))
+    except Refused as refusal:
+        raise CommandError(str(refusal), EXIT_FAILED) from None
     except KeyboardInterrupt:
         scheduler.shutdown(grace=0)
+        if record is None:
+            raise CommandError(f"stopped before the run of {name} began", EXIT_FAILED) from None
         final = store.run(record.id)
-    scheduler.shutdown()
-    lock.release()
+    finally:
+        scheduler.shutdown()
+        lock.release()
     return _ran(final, args.wait)
 
 

@@ -145,8 +145,8 @@ def _become_host(scheduler: SyncScheduler, signals: _Signals) -> bool:
             if host is not None and host.pid != asked:
                 asked = host.pid
                 log.info("%s; waiting as its standby", busy, extra={"event": "standby"})
-                ours = scheduler.config.path
-                if host.config != (str(ours) if ours else None):
+                ours = scheduler.config.source
+                if host.config != ours:
                     # Two configs on one state directory: this one's jobs do not run meanwhile.
                     log.warning("the host runs another config, %s, not %s: these jobs wait",
                                 host.config or "the demo", ours or "the demo",
@@ -247,8 +247,8 @@ def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> in
     for refusal in refusals:
         if isinstance(refusal, HostBusy):
             # Nothing ran, so nothing failed: cron must not report it as a job's failure.
-            log.error("cannot run --once: %s without a control socket (a `run` or another"
-                      " `--once`): try again when it ends", refusal, extra={"event": "host"})
+            log.error("cannot run --once: %s (a `run` or another `--once`, or a scheduler"
+                      " starting): try again when it ends", refusal, extra={"event": "host"})
             return 2
         log.error("cannot run --once: %s", refusal, extra={"event": "host"})
     failed = [name for name, record in results.items() if record.result is not Result.SUCCESS]

@@ -418,8 +418,8 @@ def test_once_beside_another_once_is_refused_with_exit_2_and_one_line(tmp_path, 
     assert done.returncode == 2  # nothing ran, so no job failed
     [line] = done.stderr.splitlines()
     assert line.endswith(
-        f" ERROR cannot run --once: another synctui already hosts {tmp_path / 'state'} without a"
-        " control socket (a `run` or another `--once`): try again when it ends"
+        f" ERROR cannot run --once: another synctui already hosts {tmp_path / 'state'} (a `run`"
+        " or another `--once`, or a scheduler starting): try again when it ends"
     )
     assert done.stdout == ""
     assert [run["id"] for run in history(config, env)] == [1]  # only the first one's run

@@ -309,7 +309,8 @@ def test_a_headless_stopped_on_purpose_is_not_taken_over_by_its_consoles(tmp_pat
         assert wait_until(lambda: console.label == "waiting")
         console.start()  # the operator's s
         assert (console.label, console.hosting) == ("in-process", True)
-        assert finished(events, "tick").result is Result.SUCCESS
+        assert _host_record(path).pid == os.getpid()
+        assert finished(events, "tick").result is Result.SUCCESS  # its own runs now
     finally:
         console.shutdown(grace=0)
 
@@ -349,7 +350,7 @@ def test_a_console_opened_while_a_one_shot_holds_the_lock_waits_for_it_then_host
                                        f" {tmp_path / 'state'}; hosting once it ends")
         events = console.subscribe()
         assert list(console.status().jobs) == ["quick"]  # read from the store meanwhile
-        with pytest.raises(Refused, match="try again in a moment"):
+        with pytest.raises(Refused, match="hosting once it ends"):
             console.run_now("quick")
         one_shot.release()
         next_event(events, lambda e: e == StateChanged(None, "hosting"))

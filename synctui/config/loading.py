@@ -209,6 +209,10 @@ def load_config(
         _read_secrets(Path(secrets), _Report(str(secrets), problems), settings)
     _read_environment(environ, _Report(ENVIRONMENT, problems), settings)
 
+    # Named in the file but not taken (a problem is reported): no default stands in for it.
+    table = document.get("scheduler") if document is not None else None
+    unread_state_dir = (isinstance(table, dict) and "state_dir" in table
+                        and "state_dir" not in settings.scheduler)
     if "state_dir" not in settings.scheduler:
         state_dir = _default_state_dir(environ, home, absolute.stem)
         if state_dir is None:
@@ -220,7 +224,7 @@ def load_config(
         else:
             settings.scheduler["state_dir"] = state_dir
     if problems:
-        sound = document is not None and not any("state_dir" in problem for problem in problems)
+        sound = document is not None and not unread_state_dir
         raise ConfigError(problems, state_dir=settings.scheduler.get("state_dir") if sound else None)
 
     if "timezone" not in settings.scheduler:

@@ -108,3 +108,9 @@ class Config:
     def name(self) -> str:
         """The config's name as shown to the operator: the file's stem, or "demo"."""
         return self.path.stem if self.path else "demo"
+
+    @property
+    def source(self) -> str | None:
+        """The file as a host names it (greeting, host record), to tell whether two processes
+        run the same config; None for the demo."""
+        return str(self.path) if self.path else None

@@ -110,7 +110,8 @@ class RemoteControl:
 
     def __init__(
         self, path: Path, *, client: str = "cli", bus: EventBus | None = None,
-        on_lost: Callable[[], None] | None = None, timeout: float = REQUEST_TIMEOUT_S,
+        on_lost: Callable[[RemoteControl], None] | None = None,
+        timeout: float = REQUEST_TIMEOUT_S,
     ) -> None:
         """
         Args:
@@ -118,7 +119,8 @@ class RemoteControl:
             client: What this process is, for the host (`console` counts for handing over;
                 `guest`, a console that may not host, does not).
             bus: Where events from the host are published (one of its own by default).
-            on_lost: Called once, from the event thread, when the host's stream ends.
+            on_lost: Called once with this control, from the event thread, when the host's
+                stream ends.
         """
         self.path = Path(path)
         self._client = client
@@ -246,4 +248,4 @@ class RemoteControl:
         if not self._closed:
             self.bus.publish(StateChanged(None, "host-lost"))
             if self._on_lost is not None:
-                self._on_lost()
+                self._on_lost(self)

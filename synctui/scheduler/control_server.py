@@ -38,6 +38,8 @@ SUBSCRIBER_QUEUE = 10_000
 """Events or output lines held for one subscriber before it is told it missed some."""
 FANOUT_QUEUE = 100_000
 """Events or output lines between the scheduler and the server's loop (drained at once)."""
+FLUSH_S = 1.0
+"""At close, how long subscribers get to take the last events (a stalled one is not waited)."""
 
 
 class SocketError(Exception):
@@ -132,7 +134,7 @@ class ControlServer:
         """`[control] group`'s id (None: none)."""
         self._greeting = {
             "synctui": __version__, "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
-            "mode": scheduler.mode, "config": str(scheduler.config.path) if scheduler.config.path else None,
+            "mode": scheduler.mode, "config": scheduler.config.source,
             "state_dir": str(scheduler.config.scheduler.state_dir),
         }
         self._reload = reload
@@ -206,6 +208,8 @@ class ControlServer:
         ready.set()
         await self._stopped.wait()
         server.close()
+        fan_out.cancel()
+        await self._flush()
         for task in [*self._connections, fan_out]:
             task.cancel()
         await asyncio.gather(*self._connections, fan_out, return_exceptions=True)
@@ -369,13 +373,26 @@ class ControlServer:
         while True:
             await self._events_waiting.wait()
             self._events_waiting.clear()
-            events = self._events.drain() if self._events is not None else []
-            if not events:
-                continue
-            chunk = b"".join(line({"event": event_to_wire(event)}) for event in events)
-            weight = sum(len(e.lines) if isinstance(e, OutputLines) else 1 for e in events)
-            for listener in self._listeners:
-                listener.offer(chunk, weight, len(events))
+            self._offer()
+
+    def _offer(self) -> None:
+        """Hand what the scheduler published to every subscriber."""
+        events = self._events.drain() if self._events is not None else []
+        if not events:
+            return
+        chunk = b"".join(line({"event": event_to_wire(event)}) for event in events)
+        weight = sum(len(e.lines) if isinstance(e, OutputLines) else 1 for e in events)
+        for listener in self._listeners:
+            listener.offer(chunk, weight, len(events))
+
+    async def _flush(self) -> None:
+        """Before closing: the last events (a host stopping says so) reach every subscriber
+        that takes them within `FLUSH_S`."""
+        self._offer()
+        deadline = self._loop.time() + FLUSH_S
+        while (any(listener.ready.is_set() for listener in self._listeners)
+               and self._loop.time() < deadline):
+            await asyncio.sleep(0.01)
 
 
 class _Listener:

@@ -38,10 +38,12 @@ log = logging.getLogger("synctui.shared")
 TAKEOVER_WAIT_S = 1.0
 """How long a console leaves a dead host's standby headless to take over before trying itself."""
 FIND_HOST_S = 10.0
-"""After handing over: how long to wait for the new host to serve before hosting again."""
+"""How long to wait for a new host to serve (after handing over to it) before hosting again,
+and for `start` to host here."""
 OPEN_WAIT_S = 2.0
-"""How long `open` waits for a process that holds the lock but does not serve (a starting
-host; or a `run` or `--once`) before the console opens, waiting for it on a thread."""
+"""How long a process may hold the lock without serving, as a host that is starting does,
+before the console takes it for a one-shot (`run`, `--once`) and waits for it (`waiting`);
+`open` then returns, and the console hosts or attaches on a thread as soon as it can."""
 POLL_S = 0.05
 WAITING_POLL_S = 0.25
 """How often a console looks again while it waits (a guest for the next host, others for
@@ -142,7 +144,7 @@ class SharedScheduler:
         A guest attaches, or is `Refused` when no scheduler runs.
         """
         if not self.guest:
-            if not self._settle(host_after_s=0.0, taking_over=False, give_up_s=OPEN_WAIT_S):
+            if not self._settle(host_after_s=0.0, taking_over=False, give_up=True):
                 log.warning("%s; waiting for it", self._busy, extra={"event": "host_busy"})
                 threading.Thread(target=self._settle, args=(0.0,), name="synctui-wait-host",
                                  daemon=True).start()
@@ -273,22 +275,22 @@ class SharedScheduler:
     def _current(self) -> SyncScheduler | RemoteControl | FallbackControl:
         backend = self._backend
         if backend is None:
-            raise Refused("looking for the scheduler's new host; try again in a moment")
+            raise Refused(self.reason or "looking for the scheduler's new host; try again in a"
+                          " moment")
         return backend
 
     def _settle(
-        self, host_after_s: float, *, taking_over: bool = True, give_up_s: float | None = None
+        self, host_after_s: float, *, taking_over: bool = True, give_up: bool = False
     ) -> bool:
-        """Attach to the live host, or host after `host_after_s` if none appears; False if a
-        process still held the lock without serving after `give_up_s`.
+        """Attach to the live host, or host after `host_after_s` if none appears; with
+        `give_up`, False as soon as it waits for a one-shot (`OPEN_WAIT_S`).
 
         `taking_over`: another host came before (so the console is told who hosts now).
         """
         start = time.monotonic()
         while not self._closing:
             remote = self._attach()
-            if remote is not None:
-                self._use(remote, taking_over=taking_over)
+            if remote is not None and self._use(remote, taking_over=taking_over):
                 return True
             if self.guest or self._busy or self._stopped:
                 time.sleep(WAITING_POLL_S)
@@ -305,9 +307,10 @@ class SharedScheduler:
                 except HostBusy as busy:
                     # Another process holds the lock: a host serves soon (then this attaches
                     # to it), or a `run` or `--once` ends (then this hosts).
-                    if give_up_s is not None and time.monotonic() - start > give_up_s:
+                    if time.monotonic() - start > host_after_s + OPEN_WAIT_S:
                         self._busy = str(busy)
-                        return False
+                        if give_up:
+                            return False
                 except Exception as error:  # the store, the socket or APScheduler failed
                     self._fall_back(
                         f"the host is gone and this console could not take over: {error}"
@@ -381,18 +384,21 @@ class SharedScheduler:
             self._busy = self._stopped = None
         self.bus.publish(StateChanged(None, "fallback"))
 
-    def _host_lost(self) -> None:
-        """The host's event stream ended (from the event thread): find or become the next host."""
+    def _host_lost(self, gone: RemoteControl) -> None:
+        """The host's event stream ended (from the event thread): find or become the next host.
+
+        Only for the remote in use: one lost before `_use` took it is left to the `_settle`
+        that found it, which looks on.
+        """
         with self._lock:
-            if self._closing:
+            if self._closing or self._backend is not gone:
                 return
-            gone, self._backend = self._backend, None
-        if isinstance(gone, RemoteControl):
-            gone.close()
             if gone.stopping and not self.guest:
                 greeting = gone.greeting
                 self._stopped = (f"its host (pid {greeting.get('pid')}, {greeting.get('mode')})"
                                  " was stopped by its operator")
+            self._backend = None
+        gone.close()
         log.warning("the scheduler's host went away; looking for the next one",
                     extra={"event": "host_lost"})
         threading.Thread(

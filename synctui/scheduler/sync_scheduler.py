@@ -134,7 +134,7 @@ class SyncScheduler:
         stat = read_stat(os.getpid())
         self._host = HostRecord(
             pid=os.getpid(), start_ticks=stat.start_ticks if stat else None, mode=mode,
-            config=str(config.path) if config.path else None, started_at=utc_now(),
+            config=config.source, started_at=utc_now(),
             heartbeat_at=utc_now(), scheduling=False,
         )
 

@@ -252,8 +252,8 @@ class SyncTuiApp(App[None]):
         if greeting is None:
             return  # gone again already: its `host-lost` follows
         text = HOST_NEWS[what].format(**greeting)
-        theirs, ours = greeting.get("config"), self._host.config.path
-        if theirs != (str(ours) if ours else None):
+        theirs, ours = greeting.get("config"), self._host.config.source
+        if theirs != ours:
             text += (f" It runs another config file, {theirs or 'the demo'}, not"
                      f" {ours or 'the demo'}: its jobs are shown.")
         self.notify(text, title="Attached", timeout=8, markup=False)
@@ -338,7 +338,7 @@ class SyncTuiApp(App[None]):
             return
         badge = self._badge(status)
         header.show_badge(badge)
-        if badge == "waiting":  # a guest between hosts (attaching clears it: `_host_news`)
+        if badge == "waiting":  # why: `reason` (attaching or hosting clears it: `_host_news`)
             header.show_note(f"no scheduler: {self._host.reason}")
         self.query_one(JobsTable).show(status, now)
         job = self.selected
