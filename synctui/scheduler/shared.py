@@ -8,8 +8,10 @@ itself if none did (the first console to take the lock wins; the others attach
 to it). Its label says which it is now; its events come from whichever
 scheduler it is on, through one bus, so the console subscribes once.
 
-A guest (a `[control] group` member, who may steer the host but cannot use the
-state directory) only ever attaches: between hosts it waits for the next one.
+It waits (`waiting`) instead: while a one-shot (`run`, `--once`) holds the lock
+(then it hosts); after its host was stopped on purpose (then it attaches to the next
+host, or hosts on `start`); and always as a guest (a `[control] group` member, who
+may steer the host but cannot use the state directory, and only ever attaches).
 """
 
 from __future__ import annotations
@@ -113,8 +115,8 @@ class SharedScheduler:
 
     @property
     def reason(self) -> str | None:
-        """Why no scheduler runs here, while this console keeps watch as the fallback or (a
-        guest) waits for the next host."""
+        """Why no scheduler runs here, while this console keeps watch as the fallback or
+        waits: for a one-shot to end, after its host was stopped, or as a guest."""
         backend = self._backend
         if isinstance(backend, FallbackControl):
             return backend.reason
