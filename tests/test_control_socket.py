@@ -18,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commandline import write_config
 from factories import config, finished, wait_until
 from synctui.config.loading import load_config
 from synctui.config.model import ControlSettings
@@ -26,7 +25,7 @@ from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.protocol import MAX_REQUEST_BYTES, PROTOCOL_VERSION
 from synctui.scheduler.records import Trigger
 from synctui.scheduler.sync_scheduler import SyncScheduler
-from users import as_user
+from users import NOBODY, as_user, group_config
 
 TICKING = {"command": "true", "interval_s": 0.1}
 
@@ -218,16 +217,7 @@ def test_a_control_group_member_steers_the_host_without_reading_its_store(shared
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
 def test_a_control_group_member_reads_the_run_logs_and_nothing_else(shared_dir, capfdbinary):
-    group = grp.getgrgid(65534)
-    path = write_config(shared_dir, f"""
-        [control]
-        group = "{group.gr_name}"
-
-        [jobs.work]
-        command = "echo hello from run $SYNCTUI_RUN_ID"
-        interval = "1h"
-    """)
-    path.chmod(0o644)
+    path = group_config(shared_dir)
     scheduler = SyncScheduler(load_config(path), tick_s=0.1)
     events = scheduler.subscribe()
     scheduler.start()
@@ -239,7 +229,7 @@ def test_a_control_group_member_reads_the_run_logs_and_nothing_else(shared_dir, 
         logs = shared_dir / "state" / "logs"
         for place, mode in ((logs, 0o750), (logs / "work", 0o750), (run.log_path, 0o640)):
             info = place.stat()
-            assert (stat.S_IMODE(info.st_mode), info.st_gid) == (mode, group.gr_gid), place
+            assert (stat.S_IMODE(info.st_mode), info.st_gid) == (mode, NOBODY), place
 
         def read_logs() -> str:
             from synctui.cli import main

@@ -3,7 +3,6 @@ control socket: what it shows, what asks first, and quitting without stopping th
 
 from __future__ import annotations
 
-import grp
 import os
 import signal
 import sqlite3
@@ -13,7 +12,7 @@ import pytest
 from textual.widgets import Static
 
 import factories
-from commandline import synctui, write_config
+from commandline import synctui
 from factories import wait_until
 from pilot import badge, drive, notifications, until
 from synctui.commands import _console_log, _guest
@@ -25,7 +24,7 @@ from synctui.tui.app import SyncTuiApp
 from synctui.tui.questions import ConfirmScreen, QuitScreen
 from synctui.tui.widgets.header import ConsoleHeader
 from synctui.tui.widgets.log_tail import LogTail
-from users import as_user
+from users import as_user, group_config
 
 LONG = {"command": "echo started; sleep 30", "interval_s": 3600, "manual_cooldown_s": 0}
 
@@ -135,16 +134,7 @@ def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
     """A member of `[control] group` can neither read the store nor host: its console
     attaches, steers, waits while no host runs and attaches to the next one. (It plays in a
     forked child that switched users: here the interpreter itself is private to root.)"""
-    path = write_config(shared_dir, f"""
-        [control]
-        group = "{grp.getgrgid(65534).gr_name}"
-
-        [jobs.work]
-        command = "echo hello from run $SYNCTUI_RUN_ID"
-        interval = "1h"
-        manual_cooldown_seconds = 0
-    """)
-    path.chmod(0o644)
+    path = group_config(shared_dir)
     config = load_config(path)
     home = shared_dir / "guest"
     home.mkdir()

@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
+import grp
 import os
+from pathlib import Path
 from typing import Callable, Iterator
+
+from commandline import write_config
+
+NOBODY = 65534
+"""The user nobody, and its group (nogroup): the `[control] group` of `group_config`."""
+
+
+def group_config(folder: Path) -> Path:
+    """A config readable by all in `folder`, whose `[control] group` is nobody's, with one job
+    `work` that says its run id."""
+    path = write_config(folder, f"""
+        [control]
+        group = "{grp.getgrgid(NOBODY).gr_name}"
+
+        [jobs.work]
+        command = "echo hello from run $SYNCTUI_RUN_ID"
+        interval = "1h"
+        manual_cooldown_seconds = 0
+    """)
+    path.chmod(0o644)
+    return path
 
 
 def as_user(
