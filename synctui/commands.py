@@ -510,8 +510,13 @@ def logs(args: argparse.Namespace) -> int:
             raise CommandError(f"{name} has no run with a log yet", EXIT_FAILED)
     if run.log_path is None or not run.log_path.exists():
         raise CommandError(f"the log of run {run.id} is gone (retention removed it)", EXIT_FAILED)
+    try:
+        log = run.log_path.open("rb")
+    except OSError as error:  # a log written before `[control] group` was set, say
+        raise CommandError(f"{run.log_path}: cannot read the log of run {run.id}:"
+                           f" {error.strerror}", EXIT_FAILED) from None
     out = sys.stdout.buffer
-    with run.log_path.open("rb") as log:
+    with log:
         shutil.copyfileobj(log, out)
         out.flush()
         while args.follow and run.result is Result.RUNNING:

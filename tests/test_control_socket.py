@@ -241,6 +241,13 @@ def test_a_control_group_member_reads_the_run_logs_and_nothing_else(shared_dir, 
         printed = capfdbinary.readouterr().out.decode()
         assert printed.startswith("hello from run 1\n")  # then the status, through the host
         assert "work" in printed.splitlines()[-1]
+
+        run.log_path.chmod(0o600)  # as a log written before the group was set
+        assert _as_user(65534, 65534, [65534], read_logs) == "1 0"
+        [said] = [line for line in capfdbinary.readouterr().err.decode().splitlines()
+                  if "cannot read" in line]
+        assert said == (f"synctui: {run.log_path}: cannot read the log of run {run.id}:"
+                        " Permission denied")
     finally:
         scheduler.shutdown(grace=0)
 
