@@ -338,8 +338,9 @@ class SyncTuiApp(App[None]):
             return
         badge = self._badge(status)
         header.show_badge(badge)
-        if badge == "waiting":  # why: `reason` (attaching or hosting clears it: `_host_news`)
-            header.show_note(f"no scheduler: {self._host.reason}")
+        reason = self._host.reason if badge == "waiting" else None
+        if reason:  # attaching or hosting clears it (`_host_news`)
+            header.show_note(f"no scheduler: {reason}")
         self.query_one(JobsTable).show(status, now)
         job = self.selected
         if job is not None:
@@ -409,17 +410,23 @@ class SyncTuiApp(App[None]):
         try:
             outcome = act(self.control, name)
         except Refused as refusal:
-            self.post_message(Steered(str(refusal)))
-        else:
-            self.post_message(Steered(said(name, outcome), self._snapshot()))
+            self.post_message(Steered(str(refusal), refused=True))
+            return
+        try:
+            snapshot = self._snapshot()
+        except Refused:
+            snapshot = None  # the host went away just after: its news and a status follow
+        self.post_message(Steered(said(name, outcome), snapshot))
 
     @on(Steered)
     def _steered(self, message: Steered) -> None:
         if message.snapshot is None:
-            self.notify(message.text, title="Refused", severity="warning", markup=False)
             self._want_status()
         else:
             self._take(message.snapshot)
+        if message.refused:
+            self.notify(message.text, title="Refused", severity="warning", markup=False)
+        else:
             self.notify(message.text, markup=False)
 
     def action_run_now(self) -> None:

@@ -39,13 +39,16 @@ class StatusFetched(Message):
 class Steered(Message):
     """An operator's action ended: what happened, or why the scheduler refused it."""
 
-    def __init__(self, text: str, snapshot: Snapshot | None = None) -> None:
+    def __init__(
+        self, text: str, snapshot: Snapshot | None = None, *, refused: bool = False
+    ) -> None:
         super().__init__()
         self.text = text
         self.snapshot = snapshot
         """The status fetched once the action was done, so that the keys shown with its
-        outcome act on the state it made (a second `P` resumes what the first paused);
-        None: the scheduler refused it."""
+        outcome act on the state it made (a second `P` resumes what the first paused); None
+        when refused, or when the host went away just after."""
+        self.refused = refused
 
 
 class SchedulerShutDown(Message):
