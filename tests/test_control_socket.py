@@ -3,14 +3,12 @@ crowds of clients and slow subscribers. The server must stay up and the schedule
 
 from __future__ import annotations
 
-import grp
 import json
 import os
 import socket
 import stat
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -18,9 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factories import config, finished, wait_until
-from synctui.config.loading import load_config
-from synctui.config.model import ControlSettings
+from commandline import synctui
+from factories import config, wait_until
 from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.protocol import MAX_REQUEST_BYTES, PROTOCOL_VERSION
 from synctui.scheduler.records import Trigger
@@ -158,98 +155,94 @@ def _greeting(path: Path):
     return connect
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
-def test_other_users_are_refused_and_members_of_the_control_group_accepted(shared_dir):
-    group = grp.getgrgid(65534).gr_name  # nogroup / nobody
-    scheduler = SyncScheduler(
-        replace(config(shared_dir, {"tick": TICKING}), control=ControlSettings(group=group)),
-        tick_s=0.1,
-    )
-    scheduler.start()
-    try:
-        path = scheduler.server.path
-        assert stat.S_IMODE(path.stat().st_mode) == 0o660 and path.stat().st_gid == 65534
-        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o750
-
-        member = json.loads(_as_user(65534, 65534, [65534], _greeting(path)))
-        assert member["protocol"] == PROTOCOL_VERSION
-
-        # A stranger: the socket's mode stops it first...
-        assert "Permission denied" in _as_user(65533, 65533, [], _greeting(path))
-        # ...and were the mode too loose, the server checks the peer itself.
-        path.chmod(0o666)
-        path.parent.chmod(0o755)
-        refused = json.loads(_as_user(65533, 65533, [], _greeting(path)))
-        assert refused == {"ok": False, "error": refused["error"], "denied": True}
-        assert refused["error"].startswith("uid 65533 (pid ")
-    finally:
-        scheduler.shutdown(grace=0)
+# The hosts of these tests run in their own processes: a child forked from a process with
+# threads of its own (a scheduler's) could deadlock on a lock one of them held.
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
-def test_a_control_group_member_steers_the_host_without_reading_its_store(shared_dir):
-    group = grp.getgrgid(65534).gr_name
-    settings = replace(config(shared_dir, {"tick": {"command": "true", "interval_s": 3600}}),
-                       control=ControlSettings(group=group))
-    scheduler = SyncScheduler(settings, tick_s=0.1)
-    scheduler.start()
-    try:
-        for private in settings.scheduler.state_dir.glob("synctui.db*"):
-            private.chmod(0o600)  # as under the unit's UMask=0077
+def test_other_users_are_refused_and_members_of_the_control_group_accepted(shared_dir, hosts):
+    config_path = group_config(shared_dir)
+    hosts(config_path).wait_ready()
+    path = shared_dir / "state" / "control.sock"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o660 and path.stat().st_gid == NOBODY
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o750
 
-        def steer() -> str:
-            from synctui.commands import CommandError, _reach_host, open_store
-            try:
-                open_store(settings.scheduler.state_dir)
-            except CommandError:
-                pass
-            else:
-                return "the store was readable"
-            remote = _reach_host(settings)
-            remote.pause("tick")
-            return f"{remote.greeting['pid']} {remote.status().jobs['tick'].paused}"
+    member = json.loads(_as_user(NOBODY, NOBODY, [NOBODY], _greeting(path)))
+    assert member["protocol"] == PROTOCOL_VERSION
 
-        assert _as_user(65534, 65534, [65534], steer) == f"{os.getpid()} True"
-        assert scheduler.status().jobs["tick"].paused
-    finally:
-        scheduler.shutdown(grace=0)
+    # A stranger: the socket's mode stops it first...
+    assert "Permission denied" in _as_user(65533, 65533, [], _greeting(path))
+    # ...and were the mode too loose, the server checks the peer itself.
+    path.chmod(0o666)
+    path.parent.chmod(0o755)
+    refused = json.loads(_as_user(65533, 65533, [], _greeting(path)))
+    assert refused == {"ok": False, "error": refused["error"], "denied": True}
+    assert refused["error"].startswith("uid 65533 (pid ")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
-def test_a_control_group_member_reads_the_run_logs_and_nothing_else(shared_dir, capfdbinary):
+def test_a_control_group_member_steers_the_host_without_reading_its_store(
+    shared_dir, env, hosts
+):
     path = group_config(shared_dir)
-    scheduler = SyncScheduler(load_config(path), tick_s=0.1)
-    events = scheduler.subscribe()
-    scheduler.start()
-    try:
-        scheduler.run_now("work")
-        run = finished(events, "work")
-        for private in (shared_dir / "state").glob("synctui.db*"):
-            private.chmod(0o600)  # as under the unit's UMask=0077
-        logs = shared_dir / "state" / "logs"
-        for place, mode in ((logs, 0o750), (logs / "work", 0o750), (run.log_path, 0o640)):
-            info = place.stat()
-            assert (stat.S_IMODE(info.st_mode), info.st_gid) == (mode, NOBODY), place
+    host = hosts(path)
+    host.wait_ready()
+    for private in (shared_dir / "state").glob("synctui.db*"):
+        private.chmod(0o600)  # as under the unit's UMask=0077
 
-        def read_logs() -> str:
-            from synctui.cli import main
-            said = [main([verb, *args, "--config", str(path)])
-                    for verb, *args in (("logs", "work"), ("status",))]
-            return " ".join(map(str, said))
+    def steer() -> str:
+        from synctui.commands import CommandError, _reach_host, open_store
+        from synctui.config.loading import load_config
 
-        assert _as_user(65534, 65534, [65534], read_logs) == "0 0"
-        printed = capfdbinary.readouterr().out.decode()
-        assert printed.startswith("hello from run 1\n")  # then the status, through the host
-        assert "work" in printed.splitlines()[-1]
+        settings = load_config(path)
+        try:
+            open_store(settings.scheduler.state_dir)
+        except CommandError:
+            pass
+        else:
+            return "the store was readable"
+        remote = _reach_host(settings)
+        remote.pause("work")
+        return f"{remote.greeting['pid']} {remote.status().jobs['work'].paused}"
 
-        run.log_path.chmod(0o600)  # as a log written before the group was set
-        assert _as_user(65534, 65534, [65534], read_logs) == "1 0"
-        [said] = [line for line in capfdbinary.readouterr().err.decode().splitlines()
-                  if "cannot read" in line]
-        assert said == (f"synctui: {run.log_path}: cannot read the log of run {run.id}:"
-                        " Permission denied")
-    finally:
-        scheduler.shutdown(grace=0)
+    assert _as_user(NOBODY, NOBODY, [NOBODY], steer) == f"{host.pid} True"
+    status = synctui("status", "--json", "--config", str(path), env=env, cwd=shared_dir)
+    assert json.loads(status.stdout)["jobs"]["work"]["paused"] is True
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_a_control_group_member_reads_the_run_logs_and_nothing_else(
+    shared_dir, env, hosts, capfdbinary
+):
+    path = group_config(shared_dir)
+    hosts(path).wait_ready()  # in its own process: this one forks with no threads of its own
+    ran = synctui("run", "work", "--wait", "--config", str(path), env=env, cwd=shared_dir)
+    assert ran.returncode == 0, ran.stderr
+    for private in (shared_dir / "state").glob("synctui.db*"):
+        private.chmod(0o600)  # as under the unit's UMask=0077
+    logs = shared_dir / "state" / "logs"
+    log = logs / "work" / "1.log"
+    for place, mode in ((logs, 0o750), (logs / "work", 0o750), (log, 0o640)):
+        info = place.stat()
+        assert (stat.S_IMODE(info.st_mode), info.st_gid) == (mode, NOBODY), place
+
+    def read_logs() -> str:
+        from synctui.cli import main
+        said = [main([verb, *args, "--config", str(path)])
+                for verb, *args in (("logs", "work"), ("status",))]
+        return " ".join(map(str, said))
+
+    capfdbinary.readouterr()
+    assert _as_user(NOBODY, NOBODY, [NOBODY], read_logs) == "0 0"
+    printed = capfdbinary.readouterr().out.decode()
+    assert printed.startswith("hello from run 1\n")  # then the status, through the host
+    assert "work" in printed.splitlines()[-1]
+
+    log.chmod(0o600)  # as a log written before the group was set
+    assert _as_user(NOBODY, NOBODY, [NOBODY], read_logs) == "1 0"
+    [said] = [line for line in capfdbinary.readouterr().err.decode().splitlines()
+              if "cannot read" in line]
+    assert said == f"synctui: {log}: cannot read the log of run 1: Permission denied"
 
 
 def test_a_state_dir_too_long_for_a_socket_path_serves_from_a_private_runtime_dir(

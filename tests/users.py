@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grp
 import os
+import signal
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -11,6 +12,10 @@ from commandline import write_config
 
 NOBODY = 65534
 """The user nobody, and its group (nogroup): the `[control] group` of `group_config`."""
+CHILD_DEADLINE_S = 40
+"""A forked child is killed after this long, well within a test's timeout: forked from a
+process with threads, it could deadlock on a lock one of them held, and a test must fail
+then, not hang the whole run."""
 
 
 def group_config(folder: Path) -> Path:
@@ -33,11 +38,13 @@ def as_user(
     uid: int, gid: int, groups: list[int], work: Callable[[Callable[[str], None]], None]
 ) -> Iterator[str]:
     """The lines `work(say)` says, played in a forked child running as `uid`, then what went
-    wrong if it did. The child always exits: it never goes on into the test session."""
+    wrong if it did. The child always exits: it never goes on into the test session, nor
+    outlives `CHILD_DEADLINE_S`."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
+            signal.alarm(CHILD_DEADLINE_S)
             os.close(read)
             with os.fdopen(write, "w", buffering=1) as pipe:
 
