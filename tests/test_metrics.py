@@ -70,6 +70,7 @@ def test_every_series_exists_before_the_first_run(tmp_path, env, hosts):
     """)
     host = hosts(config_path, "--metrics-port", "0")
     url = metrics_url(host)
+    host.wait_ready()  # the series exist from the first scrape; next runs, once it hosts
     samples = scrape(url)
 
     for job in ("orders", "nightly"):
