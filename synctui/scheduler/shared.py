@@ -87,8 +87,8 @@ class SharedScheduler:
     @property
     def label(self) -> str:
         """`in-process` while hosting, `attached` while attached to another host, `fallback`,
-        or `waiting`: a guest between hosts, or for a lock held by a process that does not
-        serve."""
+        or `waiting` (see `reason`): for a one-shot to end, after its host was stopped, or as
+        a guest between hosts."""
         backend = self._backend
         if backend is not None:
             return backend.label
