@@ -6,17 +6,15 @@ import json
 import os
 import re
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 from factories import wait_until
+from installed import SYNCTUI
 
-SYNCTUI = str(Path(sys.executable).parent / "synctui")
-"""The installed console script (not an import of the package)."""
 _NOT_INHERITED = (
     "SYNCTUI_CONFIG", "STATE_DIRECTORY", "SYNC_INTERVAL_MINUTES", "SCHEDULER_TIMEZONE",
-    "AUTOREFRESH_INTERVAL_MINUTES", "ENABLE_AUTOREFRESH_FALLBACK",
+    "AUTOREFRESH_INTERVAL_MINUTES", "ENABLE_AUTOREFRESH_FALLBACK", "PYTHONPATH",
 )
 
 
@@ -24,7 +22,8 @@ _NOT_INHERITED = (
 
 
 def isolated_env(root: Path) -> dict[str, str]:
-    """The environment with HOME and every XDG directory inside `root`."""
+    """The environment with HOME and every XDG directory inside `root`, where `python -m`
+    never imports from the working directory (`PYTHONSAFEPATH`)."""
     home = root / "home"
     places = {
         "HOME": home, "XDG_CONFIG_HOME": home / ".config", "XDG_STATE_HOME": home / ".local/state",
@@ -37,7 +36,7 @@ def isolated_env(root: Path) -> dict[str, str]:
         name: value for name, value in os.environ.items()
         if name not in _NOT_INHERITED and not name.startswith("XDG_")
     }
-    return {**environ, **{name: str(place) for name, place in places.items()}}
+    return {**environ, "PYTHONSAFEPATH": "1", **{name: str(place) for name, place in places.items()}}
 
 
 def write_config(

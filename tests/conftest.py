@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from commandline import Host, isolated_env
+from installed import check_installed
 from terminal import Terminal
 from synctui.scheduler.events import EventBus
 from synctui.scheduler.runner import Runner
@@ -83,3 +84,8 @@ def terminal(tmp_path):
     yield open_terminal
     for term in opened:
         term.close()
+
+
+def pytest_sessionstart(session):
+    with tempfile.TemporaryDirectory() as root:
+        check_installed(isolated_env(Path(root)))

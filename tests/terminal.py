@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 from factories import wait_until
+from installed import SYNCTUI
 
-SYNCTUI = Path(sys.executable).parent / "synctui"
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from factories import wait_until
+from installed import PYTHON
 from synctui import __version__
 from commandline import SYNCTUI, history, isolated_env, synctui, write_config
 from synctui.scheduler.store import Store
@@ -76,7 +77,7 @@ def _usage_error_lines(done) -> list[str]:
 
 def test_version_is_the_same_from_the_script_and_from_python_m(tmp_path, env):
     script = synctui("--version", env=env, cwd=tmp_path)
-    module = subprocess.run([sys.executable, "-m", "synctui", "--version"], env=env, cwd=tmp_path,
+    module = subprocess.run([PYTHON, "-m", "synctui", "--version"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=20)
     assert re.fullmatch(r"synctui \d+\.\d+\.\d+\n", script.stdout)
     assert script.stdout == module.stdout == f"synctui {__version__}\n"
@@ -280,7 +281,7 @@ def test_logs_follow_prints_lines_as_they_come_and_returns_when_the_run_ends(
     host = hosts(config)
     host.wait_for(r"^talk\| line-1$", stdout=True)
     follow = subprocess.Popen(
-        [sys.executable, "-m", "synctui", "logs", "talk", "-f", "--config", str(config)],
+        [PYTHON, "-m", "synctui", "logs", "talk", "-f", "--config", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
     )
     try:

@@ -6,8 +6,8 @@ import copy
 import datetime as dt
 import math
 import re
-import sys
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synctui.config import Config, ConfigError, load_config
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
 
 SETTINGS = settings(
     max_examples=200,

@@ -7,10 +7,10 @@ import json
 import os
 import socket
 import stat
+import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 
 from commandline import synctui
 from factories import config, wait_until
+from installed import PYTHON, SYNCTUI
 from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.protocol import MAX_REQUEST_BYTES, PROTOCOL_VERSION
 from synctui.scheduler.records import Trigger
 from synctui.scheduler.sync_scheduler import SyncScheduler
-from users import NOBODY, as_user, group_config
+from users import NOBODY, STRANGER, as_user, group_config, needs_other_users, user_home
 
 TICKING = {"command": "true", "interval_s": 0.1}
 
@@ -141,25 +142,28 @@ def test_crowds_half_open_connections_and_a_stalled_subscriber_leave_the_schedul
     assert RemoteControl(host.server.path).status().running
 
 
-def _as_user(uid: int, gid: int, groups: list[int], work: Callable[[], str]) -> str:
-    """What `work()` returns (or the OSError it raises) in a child process running as `uid`."""
-    return "\n".join(as_user(uid, gid, groups, lambda say: say(work())))
+_GREETING = """
+import socket, sys
+client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+client.settimeout(5)
+try:
+    client.connect(sys.argv[1])
+except OSError as error:
+    sys.exit(f"OSError: {error.strerror}")
+print(client.makefile().readline(), end="")
+"""
 
 
-def _greeting(path: Path):
-    def connect() -> str:
-        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        client.settimeout(5)
-        client.connect(str(path))
-        return _read_line(client).decode()
-    return connect
+def _greeting(uid: int, path: Path, cwd: Path) -> str:
+    """The first line the socket at `path` says to `uid`, or the OSError it got."""
+    done = as_user(uid, [PYTHON, "-c", _GREETING, str(path)], user_home(cwd, uid), cwd)
+    return done.stdout or done.stderr
 
 
-# The hosts of these tests run in their own processes: a child forked from a process with
-# threads of its own (a scheduler's) could deadlock on a lock one of them held.
+# The users these tests switch to run the installed synctui (see users.py).
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+@needs_other_users
 def test_other_users_are_refused_and_members_of_the_control_group_accepted(shared_dir, hosts):
     config_path = group_config(shared_dir)
     hosts(config_path).wait_ready()
@@ -167,20 +171,26 @@ def test_other_users_are_refused_and_members_of_the_control_group_accepted(share
     assert stat.S_IMODE(path.stat().st_mode) == 0o660 and path.stat().st_gid == NOBODY
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o750
 
-    member = json.loads(_as_user(NOBODY, NOBODY, [NOBODY], _greeting(path)))
+    member = json.loads(_greeting(NOBODY, path, shared_dir))
     assert member["protocol"] == PROTOCOL_VERSION
 
     # A stranger: the socket's mode stops it first...
-    assert "Permission denied" in _as_user(65533, 65533, [], _greeting(path))
+    assert "Permission denied" in _greeting(STRANGER, path, shared_dir)
     # ...and were the mode too loose, the server checks the peer itself.
     path.chmod(0o666)
     path.parent.chmod(0o755)
-    refused = json.loads(_as_user(65533, 65533, [], _greeting(path)))
+    refused = json.loads(_greeting(STRANGER, path, shared_dir))
     assert refused == {"ok": False, "error": refused["error"], "denied": True}
-    assert refused["error"].startswith("uid 65533 (pid ")
+    assert refused["error"].startswith(f"uid {STRANGER} (pid ")
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def _member(shared_dir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
+    """`synctui ARGS --config CONFIG`, installed, run by a member of the control group."""
+    return as_user(NOBODY, [SYNCTUI, *args, "--config", str(config)], user_home(shared_dir),
+                   shared_dir)
+
+
+@needs_other_users
 def test_a_control_group_member_steers_the_host_without_reading_its_store(
     shared_dir, env, hosts
 ):
@@ -190,32 +200,22 @@ def test_a_control_group_member_steers_the_host_without_reading_its_store(
     for private in (shared_dir / "state").glob("synctui.db*"):
         private.chmod(0o600)  # as under the unit's UMask=0077
 
-    def steer() -> str:
-        from synctui.commands import CommandError, _reach_host, open_store
-        from synctui.config.loading import load_config
-
-        settings = load_config(path)
-        try:
-            open_store(settings.scheduler.state_dir)
-        except CommandError:
-            pass
-        else:
-            return "the store was readable"
-        remote = _reach_host(settings)
-        remote.pause("work")
-        return f"{remote.greeting['pid']} {remote.status().jobs['work'].paused}"
-
-    assert _as_user(NOBODY, NOBODY, [NOBODY], steer) == f"{host.pid} True"
+    store = shared_dir / "state" / "synctui.db"
+    opened = as_user(NOBODY, [PYTHON, "-c", "import sys; open(sys.argv[1], 'rb')", str(store)],
+                     user_home(shared_dir), shared_dir)
+    assert opened.returncode == 1 and "PermissionError" in opened.stderr
+    paused = _member(shared_dir, path, "pause", "work")
+    assert paused.returncode == 0, paused.stderr
+    seen = json.loads(_member(shared_dir, path, "status", "--json").stdout)
+    assert seen["host"]["pid"] == host.pid and seen["jobs"]["work"]["paused"] is True
     status = synctui("status", "--json", "--config", str(path), env=env, cwd=shared_dir)
     assert json.loads(status.stdout)["jobs"]["work"]["paused"] is True
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
-def test_a_control_group_member_reads_the_run_logs_and_nothing_else(
-    shared_dir, env, hosts, capfdbinary
-):
+@needs_other_users
+def test_a_control_group_member_reads_the_run_logs_and_nothing_else(shared_dir, env, hosts):
     path = group_config(shared_dir)
-    hosts(path).wait_ready()  # in its own process: this one forks with no threads of its own
+    hosts(path).wait_ready()
     ran = synctui("run", "work", "--wait", "--config", str(path), env=env, cwd=shared_dir)
     assert ran.returncode == 0, ran.stderr
     for private in (shared_dir / "state").glob("synctui.db*"):
@@ -226,23 +226,15 @@ def test_a_control_group_member_reads_the_run_logs_and_nothing_else(
         info = place.stat()
         assert (stat.S_IMODE(info.st_mode), info.st_gid) == (mode, NOBODY), place
 
-    def read_logs() -> str:
-        from synctui.cli import main
-        said = [main([verb, *args, "--config", str(path)])
-                for verb, *args in (("logs", "work"), ("status",))]
-        return " ".join(map(str, said))
-
-    capfdbinary.readouterr()
-    assert _as_user(NOBODY, NOBODY, [NOBODY], read_logs) == "0 0"
-    printed = capfdbinary.readouterr().out.decode()
-    assert printed.startswith("hello from run 1\n")  # then the status, through the host
-    assert "work" in printed.splitlines()[-1]
+    read = _member(shared_dir, path, "logs", "work")
+    assert (read.returncode, read.stdout, read.stderr) == (0, "hello from run 1\n", "")
+    status = _member(shared_dir, path, "status")  # through the host
+    assert status.returncode == 0 and "work" in status.stdout.splitlines()[-1], status
 
     log.chmod(0o600)  # as a log written before the group was set
-    assert _as_user(NOBODY, NOBODY, [NOBODY], read_logs) == "1 0"
-    [said] = [line for line in capfdbinary.readouterr().err.decode().splitlines()
-              if "cannot read" in line]
-    assert said == f"synctui: {log}: cannot read the log of run 1: Permission denied"
+    read = _member(shared_dir, path, "logs", "work")
+    assert (read.returncode, read.stdout) == (1, "")
+    assert read.stderr == f"synctui: {log}: cannot read the log of run 1: Permission denied\n"
 
 
 def test_a_state_dir_too_long_for_a_socket_path_serves_from_a_private_runtime_dir(

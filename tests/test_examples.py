@@ -76,6 +76,9 @@ def test_the_container_probes_liveness_and_stops_within_the_grace():
     dockerfile = (EXAMPLES / "Dockerfile").read_text()
     assert re.search(r'^HEALTHCHECK .*\\\n\s+CMD \["synctui", "health", "--liveness"\]$',
                      dockerfile, re.M)
+    # The image runs the wheel, built in a stage of its own, not the copied sources.
+    assert re.search(r"^RUN pip wheel .*--wheel-dir /wheels /src$", dockerfile, re.M)
+    assert re.search(r"^RUN pip install --no-cache-dir /wheels/\*\.whl ", dockerfile, re.M)
     [command] = re.findall(r"^CMD \[(.*)\]$", dockerfile, re.M)
     assert '"--headless"' in command and '"--log-format", "json"' in command
     stop_timeout = int(re.search(r"--stop-timeout (\d+)", dockerfile).group(1))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,8 +15,8 @@ from textual.widgets import Static
 import factories
 from commandline import synctui
 from factories import wait_until
+from installed import SYNCTUI
 from pilot import badge, drive, notifications, until
-from synctui.commands import _console_log, _guest
 from synctui.config.loading import load_config
 from synctui.scheduler.records import Result
 from synctui.scheduler.shared import SharedScheduler
@@ -24,7 +25,8 @@ from synctui.tui.app import SyncTuiApp
 from synctui.tui.questions import ConfirmScreen, QuitScreen
 from synctui.tui.widgets.header import ConsoleHeader
 from synctui.tui.widgets.log_tail import LogTail
-from users import as_user, group_config
+from terminal import needs_tmux
+from users import NOBODY, as_user, group_config, in_shell_as, needs_other_users, user_home
 
 LONG = {"command": "echo started; sleep 30", "interval_s": 3600, "manual_cooldown_s": 0}
 
@@ -127,18 +129,16 @@ def test_quitting_a_hosting_console_with_one_attached_hands_over_after_the_run(t
         host.shutdown(grace=0)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+@needs_tmux
+@needs_other_users
 def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
-    shared_dir, env, hosts
+    shared_dir, env, hosts, terminal
 ):
-    """A member of `[control] group` can neither read the store nor host: its console
-    attaches, steers, waits while no host runs and attaches to the next one. (It plays in a
-    forked child that switched users: here the interpreter itself is private to root.)"""
+    """A member of `[control] group` can neither read the store nor host: its console (the
+    installed one, in a real terminal) attaches, steers, waits while no host runs and
+    attaches to the next one."""
     path = group_config(shared_dir)
-    config = load_config(path)
-    home = shared_dir / "guest"
-    home.mkdir()
-    os.chown(home, 65534, 65534)
+    member = user_home(shared_dir)
     first = hosts(path)
     first.wait_ready()
     assert synctui("run", "work", "--wait", "--config", str(path), env=env,
@@ -146,61 +146,31 @@ def test_a_control_group_member_attaches_steers_and_waits_for_the_next_host(
     for private in (shared_dir / "state").glob("synctui.db*"):
         private.chmod(0o600)  # as under the unit's UMask=0077
 
-    def as_guest(say) -> None:
-        os.environ["XDG_STATE_HOME"] = str(home / "state")
-        guest = _guest(config)
-        say(f"guest {guest} {_console_log(config, guest)}")
-        shared = SharedScheduler(config, guest=guest)
-        shared.open()
-        app = SyncTuiApp(shared, config_name="test", zone=ZoneInfo("UTC"), demo=False, host=shared)
-        app.animation_level = "none"
-
-        def tail() -> str:
-            return "\n".join(app.query_one(LogTail).lines)
-
-        async def scenario(pilot):
-            await until(pilot, lambda: "attached" in badge(app))
-            say(f"attached {shared.attached_to['pid']}")
-            await until(pilot, lambda: "reading the log" not in tail())
-            say(tail().splitlines()[1])  # the last run's, from its file: the group may read it
-            await pilot.press("r")
-            await until(pilot, lambda: "hello from run 2" in tail())
-            await until(pilot, lambda: "── ✓ success" in tail().split("run 2")[-1])  # recorded
-            say("ran")
-            await until(pilot, lambda: "waiting" in badge(app))
-            say(f"waiting: {app.query_one(ConsoleHeader).query_one('#note', Static).render()}")
-            await until(pilot, lambda: "attached" in badge(app))
-            say(f"attached {shared.attached_to['pid']}")
-            await pilot.press("r")
-            await until(pilot, lambda: "hello from run 3" in tail())
-            say("ran")
-
-        try:
-            drive(app, scenario)
-        finally:
-            shared.shutdown()
-
-    guest = as_user(65534, 65534, [65534], as_guest)
-    assert next(guest) == f"guest True {home / 'state/synctui/log/synctui-console.log'}"
-    assert next(guest) == f"attached {first.pid}"
-    assert next(guest) == "hello from run 1"
-    assert next(guest) == "ran"
+    setting = " ".join(f"{name}={value}" for name, value in member.items() if name != "TERM")
+    console = terminal(f"cd {shared_dir} && env -i TERM=$TERM {setting} "
+                       + in_shell_as(NOBODY, f"{SYNCTUI} --config {path}"))
+    assert console.shows("attached", f"pid {first.pid}"), console.screen()
+    assert console.shows("hello from run 1"), console.screen()  # the group may read the log
+    console.press("r")
+    assert console.shows("hello from run 2", "✓ success"), console.screen()
     first.send(signal.SIGKILL)
-    assert next(guest) == ("waiting: no scheduler: its host is gone and this user cannot host"
-                           " it; waiting for the next host")
+    assert console.shows("… waiting", "its host is gone and this user cannot host"), console.screen()
     second = hosts(path)
     second.wait_ready()
-    assert next(guest) == f"attached {second.pid}"
-    assert next(guest) == "ran"
-    assert next(guest, "done") == "done"
+    assert console.shows("attached", f"pid {second.pid}"), console.screen()
+    console.press("r")
+    assert console.shows("hello from run 3"), console.screen()
+    console.press("q")
+    assert console.exit_status() == 0
     assert second.process.poll() is None  # the console only detached
     with sqlite3.connect(shared_dir / "state" / "synctui.db") as db:
         runs = db.execute("SELECT trigger, result, host_pid FROM runs ORDER BY id").fetchall()
     assert runs == [("manual", "success", first.pid)] * 2 + [("manual", "success", second.pid)]
+    assert (Path(member["HOME"]) / ".local/state/synctui/log/synctui-console.log").is_file()
 
     second.end()  # with no scheduler to attach to, the member is told so before any screen
-    [said] = as_user(65534, 65534, [65534], lambda say: say(str(_guest(config))))
-    assert said.startswith("CommandError: ") and said.endswith(
+    alone = as_user(NOBODY, [SYNCTUI, "--config", str(path)], member, shared_dir)
+    assert alone.returncode == 2 and alone.stdout == ""
+    assert alone.stderr.startswith("synctui: ") and alone.stderr.endswith(
         "; and no scheduler runs there that this user may attach to"
-        " (is it owned by the service's user? try `sudo -u USER synctui ...`)"), said
-
+        " (is it owned by the service's user? try `sudo -u USER synctui ...`)\n"), alone.stderr

@@ -13,7 +13,6 @@ import select
 import signal
 import struct
 import subprocess
-import sys
 import termios
 import time
 from dataclasses import replace
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import factories
+from installed import PYTHON
 from synctui.scheduler.records import Result
 from synctui.scheduler.store import Store
 from synctui.scheduler.sync_scheduler import SyncScheduler
@@ -48,7 +48,7 @@ class Console:
         if pid == 0:  # the child: its own session, the terminal its controlling one
             try:
                 fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-                os.execve(sys.executable, [sys.executable, "-m", "synctui", *args], env)
+                os.execve(PYTHON, [PYTHON, "-m", "synctui", *args], env)
             finally:
                 os._exit(127)
         self.pid, self.fd = pid, fd
@@ -103,7 +103,7 @@ def environment(tmp_path) -> dict[str, str]:
     """An environment with no config anywhere, and the state under `tmp_path`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("SYNCTUI")}
     env.update(TERM="xterm-256color", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
-               XDG_STATE_HOME=str(tmp_path / "xdg-state"), NO_COLOR="1")
+               XDG_STATE_HOME=str(tmp_path / "xdg-state"), NO_COLOR="1", PYTHONSAFEPATH="1")
     return env
 
 
@@ -133,7 +133,7 @@ def run_record(tmp_path: Path):
 def test_a_config_error_exits_2_before_the_screen_opens(tmp_path, environment):
     bad = tmp_path / "bad.toml"
     bad.write_text('[jobs.x]\ncomand = "echo hi"\n')
-    done = subprocess.run([sys.executable, "-m", "synctui", "--config", str(bad)], env=environment,
+    done = subprocess.run([PYTHON, "-m", "synctui", "--config", str(bad)], env=environment,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert done.stdout == ""  # no screen was drawn

@@ -14,17 +14,12 @@ import math
 import os
 import pwd
 import re
-import sys
+import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 from synctui.config.crontab import parse_crontab
 from synctui.config.durations import (
