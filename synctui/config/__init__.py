@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from synctui.config.crontab import parse_crontab
 from synctui.config.durations import parse_duration, parse_size
-from synctui.config.loading import (
-    EXAMPLE_CONFIG_PATH,
-    ConfigError,
-    default_state_dir,
-    discover_config,
-    load_config,
-    local_zone,
-)
+from synctui.config.loading import EXAMPLE_CONFIG_PATH, ConfigError, discover_config, load_config
 from synctui.config.model import (
     AutorefreshSettings,
     Config,
@@ -20,6 +13,7 @@ from synctui.config.model import (
     JobConfig,
     SchedulerSettings,
 )
+from synctui.config.sources import default_state_dir, local_zone
 
 __all__ = [
     "EXAMPLE_CONFIG_PATH",

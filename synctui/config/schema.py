@@ -1,0 +1,76 @@
+"""The tables and keys a synctui config takes, and the settings read from them so far."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEDULER_KEYS = (
+    "timezone",
+    "interval",
+    "interval_minutes",
+    "shutdown_grace_seconds",
+    "catch_up",
+    "state_dir",
+    "keep_runs",
+    "keep_log_bytes",
+    "on_failure",
+    "on_success",
+    "hook_timeout_seconds",
+)
+AUTOREFRESH_KEYS = ("enabled", "interval", "interval_minutes")
+CONTROL_KEYS = ("group",)
+JOB_KEYS = (
+    "command",
+    "callable",
+    "interval",
+    "interval_minutes",
+    "cron",
+    "timeout_seconds",
+    "retries",
+    "retry_backoff_seconds",
+    "jitter_seconds",
+    "manual_cooldown_seconds",
+    "kill_grace_seconds",
+    "cwd",
+    "env",
+    "overlap",
+    "run_on_start",
+    "grace_minutes",
+    "log_max_bytes",
+    "on_failure",
+    "on_success",
+    "hook_timeout_seconds",
+)
+# The seed's settings: (section, field of that section's dataclass, the section's
+# keys that set the same thing).
+SEED_KEYS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "SYNC_INTERVAL_MINUTES": ("scheduler", "interval_s", ("interval", "interval_minutes")),
+    "SCHEDULER_TIMEZONE": ("scheduler", "timezone", ("timezone",)),
+    "AUTOREFRESH_INTERVAL_MINUTES": ("autorefresh", "interval_s", ("interval", "interval_minutes")),
+    "ENABLE_AUTOREFRESH_FALLBACK": ("autorefresh", "enabled", ("enabled",)),
+}
+TOP_KEYS = ("scheduler", "autorefresh", "control", "jobs", *SEED_KEYS)
+# Where a key belongs, for a key written in the wrong table.
+HOMES = {
+    **{key: "[jobs.NAME]" for key in JOB_KEYS},
+    **{key: "[control]" for key in CONTROL_KEYS},
+    **{key: "[autorefresh]" for key in AUTOREFRESH_KEYS},
+    **{key: "[scheduler]" for key in SCHEDULER_KEYS},
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What was read so far, as keyword arguments for the model's dataclasses."""
+
+    scheduler: dict[str, Any] = field(default_factory=dict)
+    autorefresh: dict[str, Any] = field(default_factory=dict)
+    control: dict[str, Any] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hooks: dict[str, Any] = field(default_factory=dict)
+    """`on_failure`/`on_success`/`hook_timeout_s` of `[scheduler]`, for jobs that set none."""
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The keyword arguments of one section, by its table's name."""
+        return getattr(self, name)
