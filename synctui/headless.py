@@ -20,7 +20,10 @@ from synctui import __version__
 from synctui.config import Config
 from synctui.scheduler.control import HostBusy, Refused
 from synctui.scheduler.control_client import RemoteControl
-from synctui.scheduler.events import EventsMissed, OutputLines, StateChanged, Subscription
+from synctui.scheduler.events import (
+    Change, EventBus, EventsMissed, OutputLines, StateChanged, Subscription,
+)
+from synctui.scheduler.hosting import OneShot
 from synctui.scheduler.records import Result
 from synctui.scheduler.sync_scheduler import SyncScheduler
 
@@ -100,7 +103,7 @@ def run_headless(
     """
     scheduler = SyncScheduler(config, mode="headless", reload_config=reload_config)
     serving = metrics.serving(scheduler) if metrics else nullcontext()
-    with _Passthrough(scheduler, passthrough), serving, _Signals() as signals:
+    with _Passthrough(scheduler.bus, passthrough), serving, _Signals() as signals:
         try:
             if not _become_host(scheduler, signals):
                 log.info("stopped while waiting to host", extra={"event": "stopped"})
@@ -115,7 +118,7 @@ def run_headless(
             number = signals.next()
             if number == signal.SIGHUP:
                 try:
-                    scheduler.reload_from_source()
+                    scheduler.reload()
                 except Refused:
                     pass  # logged, a line a problem, by the scheduler
                 continue
@@ -123,7 +126,7 @@ def run_headless(
                      signal.Signals(number).name, scheduler.config.scheduler.shutdown_grace_s,
                      extra={"event": "stopping"})
             # Stopped on purpose, not dead: attached consoles must not take over its jobs.
-            scheduler.bus.publish(StateChanged(None, "host-stopping"))
+            scheduler.bus.publish(StateChanged(None, Change.HOST_STOPPING))
             break
         shutdown = threading.Thread(target=scheduler.shutdown, name="shutdown")
         _wait_for(shutdown, scheduler, signals, stopping=True)
@@ -176,8 +179,8 @@ def _ask_for_handover(socket: str) -> None:
 class _Passthrough:
     """Copies job output to stdout, prefixed by job, while the block runs (if enabled)."""
 
-    def __init__(self, scheduler: SyncScheduler, enabled: bool) -> None:
-        self._subscription = scheduler.subscribe() if enabled else None
+    def __init__(self, bus: EventBus, enabled: bool) -> None:
+        self._subscription = bus.subscribe() if enabled else None
         self._thread = threading.Thread(
             target=_pass_output, args=(self._subscription,), name="passthrough", daemon=True
         )
@@ -194,7 +197,8 @@ class _Passthrough:
 
 
 def _wait_for(
-    work: threading.Thread, scheduler: SyncScheduler, signals: _Signals, *, stopping: bool = False
+    work: threading.Thread, scheduler: SyncScheduler | OneShot, signals: _Signals, *,
+    stopping: bool = False,
 ) -> None:
     """Run `work` to its end. SIGTERM/SIGINT meanwhile stop the scheduler (its running
     jobs get their grace); one more, or the first when already `stopping`, ends them now."""
@@ -224,10 +228,10 @@ def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> in
     Returns 0 if every job that ran succeeded (also when none ran), 1 if one did not,
     2 if another synctui holds the state directory (then nothing ran).
     """
-    scheduler = SyncScheduler(config, mode="once")
+    shot = OneShot(config)
     asked = [job] if job else list(config.jobs)
     # Pausing is how a cron user switches a job off, so it holds here too.
-    paused = [name for name in asked if scheduler.store.job_state(name).paused]
+    paused = [name for name in asked if shot.store.job_state(name).paused]
     for name in paused:
         left_out(name)
     names = [name for name in asked if name not in paused]
@@ -236,14 +240,14 @@ def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> in
 
     def work() -> None:
         try:
-            results.update(scheduler.run_once(names))
+            with shot:
+                results.update(shot.run_once(names))
         except Refused as refusal:
             refusals.append(refusal)
 
-    with _Passthrough(scheduler, passthrough), _Signals() as signals:
-        if names:  # `run_once([])` would run every job
-            _wait_for(threading.Thread(target=work, name="once"), scheduler, signals)
-    scheduler.shutdown()
+    with _Passthrough(shot.bus, passthrough), _Signals() as signals:
+        if names:
+            _wait_for(threading.Thread(target=work, name="once"), shot, signals)
     for refusal in refusals:
         if isinstance(refusal, HostBusy):
             # Nothing ran, so nothing failed: cron must not report it as a job's failure.

@@ -1,4 +1,5 @@
-"""The contract every `SchedulerControl` keeps, whether in-process or over the control socket.
+"""The contract every `ConsoleBackend` keeps: in-process, over the control socket, as the
+fallback, and as the console's `SharedScheduler`.
 
 A test module subclasses `ControlContract` and provides a `control` fixture: a
 factory taking {job name: JobConfig keyword dict} and returning a started control.
@@ -11,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from factories import finished, next_event
-from synctui.scheduler.control import Refused, SchedulerControl
+from synctui.scheduler.control import ConsoleBackend, Mode, Refused
 from synctui.scheduler.events import OutputLines, RunStarted, StateChanged
 from synctui.scheduler.records import Result, Trigger
 
@@ -24,8 +25,11 @@ class ControlContract:
 
     def test_implements_the_interface(self, control):
         scheduler = control({"quick": QUICK})
-        assert isinstance(scheduler, SchedulerControl)
-        assert scheduler.label in ("in-process", "attached")
+        assert isinstance(scheduler, ConsoleBackend)
+        assert scheduler.mode in (Mode.IN_PROCESS, Mode.ATTACHED, Mode.FALLBACK)
+        assert scheduler.reason is None or scheduler.mode is Mode.FALLBACK
+        assert scheduler.hosting == (scheduler.mode is not Mode.ATTACHED)
+        assert (scheduler.attached_to is not None) == (scheduler.mode is Mode.ATTACHED)
 
     def test_status_lists_jobs_and_their_next_runs(self, control):
         scheduler = control({"quick": QUICK, "long": LONG})

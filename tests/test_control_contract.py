@@ -1,13 +1,17 @@
 """The control contract: in-process (`SyncScheduler`), over the control socket (`RemoteControl`),
-and as a console attached to a host sees it (`SharedScheduler`)."""
+as a console attached to a host sees it (`SharedScheduler`), and the fallback
+(`FallbackControl`, running due jobs itself)."""
 
 from __future__ import annotations
 
 import pytest
 
-from contract import ControlContract
+from contract import QUICK, ControlContract
 from factories import config
+from synctui.config.model import AutorefreshSettings
+from synctui.scheduler.control import Refused
 from synctui.scheduler.control_client import RemoteControl
+from synctui.scheduler.fallback import FallbackControl
 from synctui.scheduler.shared import SharedScheduler
 from synctui.scheduler.sync_scheduler import SyncScheduler
 
@@ -71,3 +75,34 @@ class TestAConsoleAttached(ControlContract):
         yield attach
         for console in consoles:
             console.shutdown(grace=0)
+
+
+class TestTheFallback(ControlContract):
+    """`FallbackControl`, with `[autorefresh] enabled`, over the store alone."""
+
+    @pytest.fixture
+    def control(self, tmp_path):
+        made = []
+
+        def begin(jobs):
+            plain = config(tmp_path, jobs)
+            fallback = FallbackControl(
+                type(plain)(plain.scheduler, AutorefreshSettings(True, 3600), plain.control,
+                            plain.jobs),
+                reason="the store is locked", refresh_s=0.1,
+            )
+            fallback.begin()
+            made.append(fallback)
+            return fallback
+
+        yield begin
+        for fallback in made:
+            fallback.shutdown(grace=0)
+
+    def test_skip_next_drops_the_announced_next_run(self, control):
+        """The fallback keeps no fire times of its own: a skip is refused, with what to do."""
+        fallback = control({"quick": QUICK})
+        announced = fallback.status().jobs["quick"].next_run
+        with pytest.raises(Refused, match="no next fire time to skip; p pauses it"):
+            fallback.skip_next("quick")
+        assert fallback.status().jobs["quick"].next_run == announced

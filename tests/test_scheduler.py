@@ -147,7 +147,7 @@ def test_a_stalled_scheduler_coalesces_missed_fires_into_one_run(make):
     events = scheduler.subscribe()
     scheduler.start()
     finished(events, "often")
-    slot = scheduler._slots["often"]
+    slot = scheduler.lifecycle.slot("often")
     with slot.lock:  # APScheduler's thread blocks in the hand-off, as in a suspend
         time.sleep(1.0)
     first = finished(events, "often")
@@ -259,7 +259,7 @@ def test_reload_adds_removes_and_changes_jobs_without_touching_runs(tmp_path, ma
     scheduler.start()
     keep_run = scheduler.run_now("keep")
     gone_run = scheduler.run_now("gone")
-    scheduler.reload(config(tmp_path, {
+    scheduler.take_config(config(tmp_path, {
         "keep": {"command": "echo changed", "interval_s": 0.3},
         "new": {"command": ["true"], "interval_s": 0.2},
     }))
@@ -281,7 +281,7 @@ def test_a_run_of_a_job_a_reload_removed_can_still_be_cancelled(tmp_path, make):
     events = scheduler.subscribe()
     scheduler.start()
     run = scheduler.run_now("gone")
-    scheduler.reload(config(tmp_path, {"other": {"command": ["true"], "interval_s": 3600}}))
+    scheduler.take_config(config(tmp_path, {"other": {"command": ["true"], "interval_s": 3600}}))
     scheduler.cancel("gone")
     assert finished(events, "gone").result is Result.CANCELLED
     with pytest.raises(Refused, match="no job named 'gone'"):

@@ -15,7 +15,7 @@ import pytest
 from commandline import history, runs_of, synctui, write_config
 from factories import config, finished, next_event, wait_until
 from synctui.config.loading import load_config
-from synctui.scheduler.control import Refused
+from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.events import StateChanged
 from synctui.scheduler.host_lock import HostLock
@@ -263,13 +263,13 @@ def test_a_console_attached_to_a_host_that_stops_takes_over(tmp_path):
     console = SharedScheduler(config(tmp_path, jobs), takeover_wait_s=0.1, tick_s=0.1)
     console.open()
     try:
-        assert (console.label, console.hosting) == ("attached", False)
+        assert (console.mode, console.hosting) == (Mode.ATTACHED, False)
         events = console.subscribe()
         assert finished(events, "quick").result is Result.SUCCESS  # the host's runs, streamed
         host.shutdown(grace=0)
         next_event(events, lambda e: e == StateChanged(None, "host-lost"))
         next_event(events, lambda e: e == StateChanged(None, "hosting"))
-        assert (console.label, console.hosting) == ("in-process", True)
+        assert (console.mode, console.hosting) == (Mode.IN_PROCESS, True)
         assert finished(events, "quick").result is Result.SUCCESS  # its own runs now
     finally:
         console.shutdown(grace=0)
@@ -293,12 +293,12 @@ def test_a_headless_stopped_on_purpose_is_not_taken_over_by_its_consoles(tmp_pat
         next_event(events, lambda e: e == StateChanged(None, "host-stopping"))
         next_event(events, lambda e: e == StateChanged(None, "host-lost"))
         assert first.exit_status() == 0
-        assert wait_until(lambda: console.label == "waiting")
+        assert wait_until(lambda: console.mode == Mode.WAITING)
         assert console.reason == (f"its host (pid {first.pid}, headless) was stopped by its"
                                   " operator; waiting for the next host (s hosts it here)")
         with pytest.raises(AssertionError):  # a second is five takeover waits
             next_event(events, lambda e: e == StateChanged(None, "hosting"), timeout=0.5)
-        assert console.label == "waiting" and _host_record(path) is None  # nobody hosts
+        assert console.mode == Mode.WAITING and _host_record(path) is None  # nobody hosts
 
         second = hosts(path)  # the service started again: the console attaches
         second.wait_ready()
@@ -306,9 +306,9 @@ def test_a_headless_stopped_on_purpose_is_not_taken_over_by_its_consoles(tmp_pat
         assert console.attached_to["pid"] == second.pid
         second.send(signal.SIGTERM)
         assert second.exit_status() == 0
-        assert wait_until(lambda: console.label == "waiting")
+        assert wait_until(lambda: console.mode == Mode.WAITING)
         console.start()  # the operator's s
-        assert (console.label, console.hosting) == ("in-process", True)
+        assert (console.mode, console.hosting) == (Mode.IN_PROCESS, True)
         assert _host_record(path).pid == os.getpid()
         assert finished(events, "tick").result is Result.SUCCESS  # its own runs now
     finally:
@@ -329,7 +329,7 @@ def test_a_console_that_cannot_take_over_falls_back_to_the_store(tmp_path):
         socket.mkdir()  # something in the socket's place that cannot be replaced
         (socket / "in-the-way").touch()
         next_event(events, lambda e: e == StateChanged(None, "fallback"))
-        assert console.label == "fallback"
+        assert console.mode == Mode.FALLBACK
         assert console.status().jobs["quick"].name == "quick"  # still answers
     finally:
         console.shutdown(grace=0)
@@ -345,7 +345,7 @@ def test_a_console_opened_while_a_one_shot_holds_the_lock_waits_for_it_then_host
     console = SharedScheduler(config(tmp_path, jobs), tick_s=0.1)
     try:
         console.open()
-        assert console.label == "waiting"
+        assert console.mode == Mode.WAITING
         assert console.reason.endswith("already hosts"
                                        f" {tmp_path / 'state'}; hosting once it ends")
         events = console.subscribe()
@@ -354,7 +354,7 @@ def test_a_console_opened_while_a_one_shot_holds_the_lock_waits_for_it_then_host
             console.run_now("quick")
         one_shot.release()
         next_event(events, lambda e: e == StateChanged(None, "hosting"))
-        assert (console.label, console.reason) == ("in-process", None)
+        assert (console.mode, console.reason) == (Mode.IN_PROCESS, None)
     finally:
         console.shutdown(grace=0)
         one_shot.release()
@@ -377,7 +377,7 @@ def test_a_guest_console_only_attaches_and_waits_between_hosts(tmp_path):
     try:
         guest.open()
         other.open()
-        assert (guest.label, guest.attached_to["pid"]) == ("attached", os.getpid())
+        assert (guest.mode, guest.attached_to["pid"]) == (Mode.ATTACHED, os.getpid())
         assert first.attached_consoles == 1  # the other console: a guest cannot take over
         events = guest.subscribe()
         guest.run_now("quick")
@@ -385,7 +385,7 @@ def test_a_guest_console_only_attaches_and_waits_between_hosts(tmp_path):
         other.shutdown()
         first.shutdown(grace=0)
         next_event(events, lambda e: e == StateChanged(None, "host-lost"))
-        assert wait_until(lambda: guest.label == "waiting")
+        assert wait_until(lambda: guest.mode == Mode.WAITING)
         assert "cannot host it; waiting for the next host" in guest.reason
         waiting = guest.status()
         assert (waiting.running, waiting.host, waiting.jobs["quick"].running) == (False, None, False)
@@ -396,7 +396,7 @@ def test_a_guest_console_only_attaches_and_waits_between_hosts(tmp_path):
         second.start()
         try:
             next_event(events, lambda e: e == StateChanged(None, "attached"))
-            assert guest.label == "attached" and guest.status().running
+            assert guest.mode == Mode.ATTACHED and guest.status().running
             assert [run.job for run in guest.history("quick")] == ["quick"]
         finally:
             second.shutdown(grace=0)

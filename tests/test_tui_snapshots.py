@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from synctui.scheduler.control import Refused
+from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import EventBus, Subscription
 from synctui.scheduler.records import Result, RunRecord, Trigger
 from synctui.scheduler.status import JobStatus, SchedulerStatus
@@ -71,7 +71,7 @@ def succeeded(name: str, run_id: int, **fields) -> JobStatus:
 class CannedControl:
     """A `SchedulerControl` that answers with a fixed status and fixed runs."""
 
-    label = "in-process"
+    mode = Mode.IN_PROCESS
 
     def __init__(self, status: SchedulerStatus, runs: list[RunRecord]) -> None:
         self._status = status

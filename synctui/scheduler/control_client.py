@@ -1,10 +1,10 @@
 """`RemoteControl`: a scheduler hosted by another process, steered over its control socket.
 
 It implements the same `SchedulerControl` interface as `SyncScheduler`, so the
-console cannot tell them apart except by the label `attached`. Requests go over
+console cannot tell them apart except by its mode, `attached`. Requests go over
 one connection; events come over a second one, read on a thread and handed to
 subscribers through a local `EventBus`. When the host goes away, subscribers
-get `StateChanged(None, "host-lost")` and `on_lost` is called.
+get `StateChanged(None, Change.HOST_LOST)` and `on_lost` is called.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from synctui.scheduler.control import Refused
-from synctui.scheduler.events import EventBus, StateChanged, Subscription
+from synctui.scheduler.control import Mode, Refused
+from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
 from synctui.scheduler.protocol import (
     PROTOCOL_VERSION, ProtocolError, event_from_wire, line, parse, run_from_wire,
     status_from_wire,
@@ -104,9 +104,13 @@ class _Connection:
 
 
 class RemoteControl:
-    """The scheduler of the process serving `path`, as a `SchedulerControl`."""
+    """The scheduler of the process serving `path`, as a `ConsoleBackend`: it hosts
+    nothing here, so leaving only closes the connection."""
 
-    label = "attached"
+    mode = Mode.ATTACHED
+    reason = None
+    hosting = False
+    attached_consoles = 0
 
     def __init__(
         self, path: Path, *, client: str = "cli", bus: EventBus | None = None,
@@ -138,6 +142,15 @@ class RemoteControl:
         """The host said it stops on purpose (its operator stopped it: not a death)."""
 
     # --- the interface ------------------------------------------------------------
+
+    @property
+    def waits(self) -> bool:
+        """The host stops on purpose: its consoles wait for the next instead of hosting."""
+        return self.stopping
+
+    @property
+    def attached_to(self) -> dict:
+        return self.greeting
 
     def status(self) -> SchedulerStatus:
         return status_from_wire(self.request("status"))
@@ -179,6 +192,17 @@ class RemoteControl:
     def handover(self) -> str:
         """Ask the host to let this process host; returns its answer."""
         return self.request("handover")
+
+    def hand_over(self) -> None:
+        """Nothing to hand over: the host is another process."""
+
+    def end_runs_now(self) -> None:
+        """Nothing to end: the runs are the host's."""
+
+    def shutdown(self, grace: float | None = None) -> list[RunRecord]:
+        """Leave the host running: only the connection closes."""
+        self.close()
+        return []
 
     def subscribe(
         self, notify: Callable[[], None] | None = None, maxsize: int = 10_000
@@ -237,7 +261,7 @@ class RemoteControl:
             while True:
                 message = self._stream.read()
                 event = event_from_wire(message["event"])
-                if event == StateChanged(None, "host-stopping"):
+                if event == StateChanged(None, Change.HOST_STOPPING):
                     self.stopping = True
                 self.bus.publish(event)
         except (HostUnreachable, ProtocolError, KeyError, TypeError, ValueError):
@@ -246,6 +270,6 @@ class RemoteControl:
             self._stream.close()
         self.lost = True
         if not self._closed:
-            self.bus.publish(StateChanged(None, "host-lost"))
+            self.bus.publish(StateChanged(None, Change.HOST_LOST))
             if self._on_lost is not None:
                 self._on_lost(self)

@@ -117,13 +117,14 @@ class ControlServer:
     """Serves one scheduler's status, history, actions and events on a Unix socket."""
 
     def __init__(
-        self, scheduler, path: Path, *, group: str = "",
+        self, scheduler, path: Path, *, mode: str, group: str = "",
         reload: Callable[[], str] | None = None, handover: Callable[[], str] | None = None,
     ) -> None:
         """
         Args:
             scheduler: The `SyncScheduler` to serve.
             path: Where to serve (see `socket_path`).
+            mode: What hosts (`console`, `headless`), for the greeting.
             group: `[control] group`: its members may connect too.
             reload: Re-reads the config and applies it; returns what it did (raises Refused).
             handover: Asked by a headless that wants to host; returns the answer.
@@ -134,7 +135,7 @@ class ControlServer:
         """`[control] group`'s id (None: none)."""
         self._greeting = {
             "synctui": __version__, "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
-            "mode": scheduler.mode, "config": scheduler.config.source,
+            "mode": mode, "config": scheduler.config.source,
             "state_dir": str(scheduler.config.scheduler.state_dir),
         }
         self._reload = reload

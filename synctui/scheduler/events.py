@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass
+from enum import Enum
 from typing import Callable, Union
 
 from synctui.scheduler.records import RunRecord
@@ -40,13 +41,34 @@ class RunFinished:
     run: RunRecord
 
 
+class Change(str, Enum):
+    """What changed, in `StateChanged`; the value is the word on the wire and in logs."""
+
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    SKIPPED_NEXT = "skipped-next"
+    """A job's next fire time was dropped."""
+    STARTED = "started"
+    STOPPED = "stopped"
+    RELOADED = "reloaded"
+    REFRESHED = "refreshed"
+    """Another process changed the store (what a fallback watches for)."""
+    HOSTING = "hosting"
+    """This console took over hosting from a host that went away."""
+    ATTACHED = "attached"
+    FALLBACK = "fallback"
+    HANDING_OVER = "handing-over"
+    HOST_STOPPING = "host-stopping"
+    """The host is being stopped by its operator: its consoles must not take over."""
+    HOST_LOST = "host-lost"
+
+
 @dataclass(frozen=True)
 class StateChanged:
     """Something about a job (or the whole scheduler, `job=None`) other than a run changed."""
 
     job: str | None
-    what: str
-    """A word for the change: `paused`, `resumed`, `started`, `stopped`, `reloaded`..."""
+    what: Change
 
 
 @dataclass(frozen=True)

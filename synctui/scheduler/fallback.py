@@ -5,7 +5,8 @@ It is the seed's auto-refresh fallback. Runs made by other processes (`synctui
 --headless --once` from cron, `synctui run`) appear within `refresh_s`. A job is due
 when one of its own fire times has passed since it last started; due jobs are run
 with trigger `fallback`, never while a live host schedules them, never for a paused
-job, and never after the operator stopped the fallback. There are no retries here:
+job, and never after the operator stopped the fallback. Its runs go through the run
+lifecycle as a scheduler's do (refusals, hooks, retention, events), with no retries:
 the next check runs a failed job again.
 """
 
@@ -20,11 +21,12 @@ from zoneinfo import ZoneInfo
 
 from synctui.config.loading import ConfigError
 from synctui.config.model import Config, JobConfig
-from synctui.scheduler.control import Refused
-from synctui.scheduler.events import EventBus, StateChanged, Subscription
+from synctui.scheduler.control import Mode, Refused
+from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
+from synctui.scheduler.lifecycle import RunLifecycle
 from synctui.scheduler.processes import is_alive
-from synctui.scheduler.records import Fires, Result, RunRecord, Trigger
-from synctui.scheduler.runner import RunHandle, Runner, RunRequest, seconds_text, utc_now
+from synctui.scheduler.records import Fires, RunRecord, Trigger
+from synctui.scheduler.runner import seconds_text, utc_now
 from synctui.scheduler.status import HostInfo, SchedulerStatus, live_host, snapshot
 from synctui.scheduler.store import Store
 from synctui.scheduler.triggers import job_trigger, latest_fire
@@ -36,13 +38,15 @@ REFRESH_S = 3.0
 
 
 class FallbackControl:
-    """A `SchedulerControl` over the store alone, for a console that hosts no scheduler."""
+    """A `ConsoleBackend` over the store alone, for a console that hosts no scheduler."""
 
-    label = "fallback"
+    mode = Mode.FALLBACK
     hosting = True
     """Its runs are this process's: quitting asks about them, as a host's would."""
+    attached_to = None
     attached_consoles = 0
     """No console attaches to a fallback (it serves no control socket)."""
+    waits = False
 
     def __init__(
         self, config: Config, *, reason: str, store: Store | None = None,
@@ -66,11 +70,12 @@ class FallbackControl:
         self.store = store or Store(config.scheduler.state_dir)
         self.bus = bus or EventBus()
         self._reload_config = reload_config
-        self.runner = Runner(self.store, self.bus, zone=self.zone, clock=clock)
+        self.lifecycle = RunLifecycle(config, self.store, self.bus, zone=self.zone,
+                                      retries=False, clock=clock,
+                                      running_elsewhere=self._running_elsewhere)
         self.refresh_s = refresh_s
         self._clock = clock
         self._lock = threading.RLock()
-        self._handles: dict[str, RunHandle] = {}
         self._scheduling = config.autorefresh.enabled
         """Running due jobs: `[autorefresh] enabled`, until the operator stops it."""
         self._closing = False
@@ -85,17 +90,11 @@ class FallbackControl:
         """How often due jobs are looked for."""
         return self.config.autorefresh.interval_s
 
-    # What the console asks of the scheduler it holds: runs start here, nobody is attached.
-    hosting = True
-    attached_to = None
-    attached_consoles = 0
-
     # --- lifecycle ----------------------------------------------------------------
 
     def begin(self) -> None:
         """Start watching the store (and running due jobs, if enabled): at once, then on."""
-        for record in self.runner.recover():
-            log.warning("run %s of %s recorded interrupted: %s", record.id, record.job, record.error)
+        self.lifecycle.recover()
         self._seen = self._signature()
         log.info("fallback: %s; %s", self.reason,
                  f"due jobs run every {seconds_text(self.interval_s)}" if self._scheduling
@@ -107,20 +106,15 @@ class FallbackControl:
         grace = self.config.scheduler.shutdown_grace_s if grace is None else grace
         with self._lock:
             self._closing = True
-            handles = [h for h in self._handles.values() if not h.done]
+            self.lifecycle.close()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join()
-        for handle in handles:
-            handle.interrupt(after=grace)
-        return [handle.wait() for handle in handles]
+        return self.lifecycle.end_runs(grace)
 
     def end_runs_now(self) -> None:
         """Interrupt every run started here, now."""
-        with self._lock:
-            handles = list(self._handles.values())
-        for handle in handles:
-            handle.interrupt(after=0)
+        self.lifecycle.end_runs_now()
 
     def reload(self) -> str:
         """Read the config afresh and take it (runs in progress go on); an invalid one is
@@ -134,17 +128,18 @@ class FallbackControl:
                           f" {'; '.join(error.problems)}") from None
         with self._lock:
             self.config = config
-        self.bus.publish(StateChanged(None, "reloaded"))
+            self.lifecycle.take_config(config)
+        self.bus.publish(StateChanged(None, Change.RELOADED))
         return f"config reloaded: {len(config.jobs)} jobs"
 
     # --- the operator's actions ---------------------------------------------------
 
     def status(self) -> SchedulerStatus:
-        """The snapshot of SPEC §8; `next_run` is when the fallback will run the job."""
+        """Every job's state and fire times; `next_run` is when the fallback will run the job."""
         now = self._clock()
         with self._lock:
             config, scheduling = self.config, self._scheduling and not self._closing
-            running = {name: h.run for name, h in self._handles.items() if not h.done}
+            running = self.lifecycle.running_runs()
         host = live_host(self.store, now)
         paused = {name: self.store.job_state(name).paused for name in config.jobs}
         fires = {
@@ -165,36 +160,13 @@ class FallbackControl:
 
     def run_now(self, name: str) -> RunRecord:
         """Start a manual run here; refused while the job runs (anywhere) or within its cooldown."""
-        job = self._job(name)
+        slot = self.lifecycle.slot(name)
         with self._lock:
-            if self._closing:
-                raise Refused("synctui is shutting down")
-            busy = self._busy(name)
-            if busy:
-                raise Refused(f"{name} is already running ({busy})")
-            last = self._last_start(name)
-            if last is not None:
-                since = (self._clock() - last).total_seconds()
-                if since < job.manual_cooldown_s:
-                    raise Refused(
-                        f"{name} started {since:.1f}s ago; manual runs wait"
-                        f" {seconds_text(job.manual_cooldown_s)} after a start (try again in"
-                        f" {job.manual_cooldown_s - since:.1f}s)"
-                    )
-            return self._start(job, Trigger.MANUAL).run
+            return self.lifecycle.launch(slot, Trigger.MANUAL, self._clock(), manual=True).run
 
     def cancel(self, name: str) -> None:
         """End the job's run started here (result `cancelled`)."""
-        self._job(name)
-        with self._lock:
-            handle = self._handles.get(name)
-            busy = self._busy(name)
-        if handle is not None and not handle.done:
-            handle.cancel()
-        elif busy:
-            raise Refused(f"{name} runs in another process ({busy}): cancel it there")
-        else:
-            raise Refused(f"{name} is not running")
+        self.lifecycle.cancel(name)
 
     def pause(self, name: str | None = None) -> None:
         """Pause one job, or all: the fallback does not run it (remembered in the store)."""
@@ -206,7 +178,7 @@ class FallbackControl:
 
     def skip_next(self, name: str) -> datetime:
         """Refused: the fallback runs what is due at its checks, it keeps no fire times to skip."""
-        self._job(name)
+        self.lifecycle.slot(name)
         raise Refused(
             f"no scheduler is running, so {name} has no next fire time to skip; p pauses it"
         )
@@ -218,7 +190,7 @@ class FallbackControl:
                 raise Refused("the fallback is already stopped: it runs nothing")
             self._scheduling = False
         log.info("fallback stopped by the operator", extra={"event": "stopped"})
-        self.bus.publish(StateChanged(None, "stopped"))
+        self.bus.publish(StateChanged(None, Change.STOPPED))
 
     def start(self) -> None:
         """Run due jobs again, starting with those due now."""
@@ -234,7 +206,7 @@ class FallbackControl:
             self._next_check = self._clock()
         self._wake.set()
         log.info("fallback started by the operator", extra={"event": "started"})
-        self.bus.publish(StateChanged(None, "started"))
+        self.bus.publish(StateChanged(None, Change.STARTED))
 
     def restart(self) -> None:
         """Stop, then start."""
@@ -246,7 +218,7 @@ class FallbackControl:
     def subscribe(
         self, notify: Callable[[], None] | None = None, maxsize: int = 10_000
     ) -> Subscription:
-        """Run and state events; `StateChanged(None, "refreshed")` when others changed the store."""
+        """Run and state events; `StateChanged(None, Change.REFRESHED)` when others changed the store."""
         return self.bus.subscribe(maxsize=maxsize, notify=notify)
 
     # --- inside -------------------------------------------------------------------
@@ -263,7 +235,7 @@ class FallbackControl:
             seen = self._signature()
             if seen != self._seen:
                 self._seen = seen
-                self.bus.publish(StateChanged(None, "refreshed"))
+                self.bus.publish(StateChanged(None, Change.REFRESHED))
             now = self._clock()
             with self._lock:
                 if now < self._next_check:
@@ -287,19 +259,20 @@ class FallbackControl:
             host = live_host(self.store, now)
             if host is not None:
                 return  # a scheduler (pid host.pid) runs them
-            for name, job in self.config.jobs.items():
-                if self.store.job_state(name).paused or self._busy(name):
+            for name, slot in self.lifecycle.slots.items():
+                if (self.store.job_state(name).paused or slot.busy
+                        or self._running_elsewhere(name)):
                     continue
-                if self._due(job, now) is not None:
-                    self._start(job, Trigger.FALLBACK)
+                if self._due(slot.job, now) is not None:
+                    self.lifecycle.launch(slot, Trigger.FALLBACK, self._clock())
 
     def _due(self, job: JobConfig, now: datetime) -> datetime | None:
         """The job's most recent fire time since it last started (or since the fallback began)."""
-        anchor = self._last_start(job.name) or self._began
+        anchor = self.lifecycle.last_start(job.name) or self._began
         return latest_fire(job_trigger(job, self.zone, anchor, jitter=False), anchor, now)
 
     def _fires(self, job: JobConfig, now: datetime, scheduling: bool) -> Fires:
-        anchor = self._last_start(job.name) or self._began
+        anchor = self.lifecycle.last_start(job.name) or self._began
         trigger = job_trigger(job, self.zone, anchor, jitter=False)
         last = latest_fire(trigger, anchor, now)
         if not scheduling:
@@ -312,15 +285,8 @@ class FallbackControl:
             check += timedelta(seconds=steps * self.interval_s)
         return Fires(None if due is None else check, last)
 
-    def _last_start(self, name: str) -> datetime | None:
-        runs = [r for r in self.store.runs(name, limit=5) if r.result is not Result.SKIPPED]
-        return runs[0].started_at if runs else None
-
-    def _busy(self, name: str) -> str | None:
-        """Where the job runs now (`run 12`, `run 12, pid 345`), or None."""
-        handle = self._handles.get(name)
-        if handle is not None and not handle.done:
-            return f"run {handle.run.id}"
+    def _running_elsewhere(self, name: str) -> str | None:
+        """Where another process runs the job now (`run 12, pid 345`), or None."""
         for orphan in self.store.orphans():
             if orphan.run.job == name and orphan.host_pid is not None and is_alive(
                 orphan.host_pid, orphan.host_start
@@ -328,35 +294,5 @@ class FallbackControl:
                 return f"run {orphan.run.id}, pid {orphan.host_pid}"
         return None
 
-    def _start(self, job: JobConfig, trigger: Trigger) -> RunHandle:
-        handle = self.runner.start(RunRequest(job, trigger, self._clock()), on_finish=self._finished)
-        self._handles[job.name] = handle
-        log.info("%s: run %s started (%s)", job.name, handle.run.id, trigger.value,
-                 extra={"event": "run_started", "job": job.name, "run_id": handle.run.id,
-                        "trigger": trigger.value})
-        return handle
-
-    def _finished(self, handle: RunHandle) -> None:
-        record = handle.run
-        log.log(logging.INFO if record.result is Result.SUCCESS else logging.WARNING,
-                "%s: run %s %s", record.job, record.id, record.result.value,
-                extra={"event": "run_finished", "job": record.job, "run_id": record.id,
-                       "result": record.result.value})
-        self.store.apply_retention(
-            record.job, self.config.scheduler.keep_runs, self.config.scheduler.keep_log_bytes
-        )
-
-    def _job(self, name: str) -> JobConfig:
-        job = self.config.jobs.get(name)
-        if job is None:
-            raise Refused(f"no job named {name!r} (jobs: {', '.join(sorted(self.config.jobs))})")
-        return job
-
     def _set_paused(self, name: str | None, paused: bool) -> None:
-        names = [self._job(name).name] if name else list(self.config.jobs)
-        for each in names:
-            self.store.set_paused(each, paused)
-        word = "paused" if paused else "resumed"
-        for each in names:
-            log.info("%s: %s", each, word, extra={"event": word, "job": each})
-            self.bus.publish(StateChanged(each, word))
+        self.lifecycle.set_paused([name] if name else list(self.lifecycle.slots), paused)

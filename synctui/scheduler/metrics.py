@@ -21,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
 from prometheus_client.registry import Collector
 
-from synctui.scheduler.events import EventsMissed, RunFinished, StateChanged
+from synctui.scheduler.events import Change, EventsMissed, RunFinished, StateChanged
 from synctui.scheduler.health import HEALTHY, unhealthy
 from synctui.scheduler.records import Result
 from synctui.scheduler.status import HEARTBEAT_STALE_S, SchedulerStatus, stored_snapshot
@@ -151,7 +151,7 @@ class _RunCounts:
                 self._runs.labels(run.job, run.result.value).inc()
                 if run.duration_s is not None:
                     self._durations.labels(run.job).observe(run.duration_s)
-            elif isinstance(event, StateChanged) and event.what == "reloaded":
+            elif isinstance(event, StateChanged) and event.what is Change.RELOADED:
                 self._track(self._scheduler.config.jobs)
             elif isinstance(event, EventsMissed):
                 log.warning("metrics fell behind: %d events missed; run counts may be short",

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from synctui.scheduler.events import (
-    Event, EventsMissed, OutputLines, RunFinished, RunStarted, StateChanged,
+    Change, Event, EventsMissed, OutputLines, RunFinished, RunStarted, StateChanged,
 )
 from synctui.scheduler.records import Result, RunRecord, Trigger
 from synctui.scheduler.status import HostInfo, JobStatus, SchedulerStatus
@@ -160,7 +160,7 @@ def event_to_wire(event: Event) -> dict:
         return {"type": "output", "job": event.job, "run_id": event.run_id,
                 "lines": list(event.lines)}
     if isinstance(event, StateChanged):
-        return {"type": "state", "job": event.job, "what": event.what}
+        return {"type": "state", "job": event.job, "what": event.what.value}
     return {"type": "missed", "count": event.count}
 
 
@@ -173,7 +173,7 @@ def event_from_wire(wire: dict) -> Event:
     if kind == "output":
         return OutputLines(wire["job"], wire["run_id"], tuple(wire["lines"]))
     if kind == "state":
-        return StateChanged(wire["job"], wire["what"])
+        return StateChanged(wire["job"], Change(wire["what"]))
     if kind == "missed":
         return EventsMissed(wire["count"])
     raise ProtocolError(f"unknown event type {kind!r}")

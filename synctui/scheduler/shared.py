@@ -5,7 +5,7 @@ host over the control socket when someone does. It follows the host as hosts
 change: it hands over to a headless that asks (between runs), and when the host
 dies it waits briefly for a standby headless to take over, then takes over
 itself if none did (the first console to take the lock wins; the others attach
-to it). Its label says which it is now; its events come from whichever
+to it). Its mode says which it is now; its events come from whichever
 scheduler it is on, through one bus, so the console subscribes once.
 
 It waits (`waiting`) instead: while a one-shot (`run`, `--once`) holds the lock
@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Callable
 
 from synctui.config.model import Config
-from synctui.scheduler.control import HostBusy, Refused
+from synctui.scheduler.control import ConsoleBackend, HostBusy, Mode, Refused
 from synctui.scheduler.control_client import HostUnreachable, RemoteControl
-from synctui.scheduler.events import EventBus, StateChanged, Subscription
+from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
 from synctui.scheduler.fallback import FallbackControl
 from synctui.scheduler.protocol import socket_path
 from synctui.scheduler.records import RunRecord
@@ -78,53 +78,53 @@ class SharedScheduler:
         self._takeover_wait_s = takeover_wait_s
         self._tick_s = tick_s
         self._lock = threading.RLock()
-        self._backend: SyncScheduler | RemoteControl | FallbackControl | None = None
+        self._backend: ConsoleBackend | None = None
         self._closing = False
         self._handing_over = False
 
     # --- who it is ----------------------------------------------------------------
 
     @property
-    def label(self) -> str:
-        """`in-process` while hosting, `attached` while attached to another host, `fallback`,
-        or `waiting` (see `reason`): for a one-shot to end, after its host was stopped, or as
-        a guest between hosts."""
+    def mode(self) -> Mode:
+        """`IN_PROCESS` while hosting, `ATTACHED` while attached to another host, `FALLBACK`,
+        or `WAITING` (see `reason`): for a one-shot to end, after its host was stopped, or as
+        a guest between hosts. Between two hosts otherwise, still `ATTACHED`."""
         backend = self._backend
         if backend is not None:
-            return backend.label
-        return "waiting" if self.guest or self._busy or self._stopped else "attached"
+            return backend.mode
+        return Mode.WAITING if self.guest or self._busy or self._stopped else Mode.ATTACHED
 
     @property
     def waits(self) -> bool:
         """Whether, when its host goes, this console waits for the next one instead of
         taking over: a guest, or a host stopped on purpose."""
         backend = self._backend
-        return self.guest or bool(self._stopped) or (
-            isinstance(backend, RemoteControl) and backend.stopping)
+        return self.guest or bool(self._stopped) or (backend is not None and backend.waits)
 
     @property
     def hosting(self) -> bool:
         """Whether this process runs the jobs now (hosting, or as the fallback)."""
-        return isinstance(self._backend, (SyncScheduler, FallbackControl))
+        backend = self._backend
+        return backend is not None and backend.hosting
 
     @property
     def attached_to(self) -> dict | None:
         """While attached, what the host said of itself (pid, mode, config, state_dir)."""
         backend = self._backend
-        return backend.greeting if isinstance(backend, RemoteControl) else None
+        return backend.attached_to if backend is not None else None
 
     @property
     def reason(self) -> str | None:
         """Why no scheduler runs here, while this console keeps watch as the fallback or
         waits: for a one-shot to end, after its host was stopped, or as a guest."""
         backend = self._backend
-        if isinstance(backend, FallbackControl):
+        if backend is not None:
             return backend.reason
-        if backend is None and self._busy:
+        if self._busy:
             return f"{self._busy}; hosting once it ends"
-        if backend is None and self._stopped:
+        if self._stopped:
             return f"{self._stopped}; waiting for the next host (s hosts it here)"
-        if backend is None and self.guest:
+        if self.guest:
             return (f"the host refuses this user ({self._refusal}); trying again"
                     if self._refusal else
                     "its host is gone and this user cannot host it; waiting for the next host")
@@ -134,7 +134,7 @@ class SharedScheduler:
     def attached_consoles(self) -> int:
         """How many other consoles are attached to this process (while hosting)."""
         backend = self._backend
-        return backend.attached_consoles if isinstance(backend, SyncScheduler) else 0
+        return backend.attached_consoles if backend is not None else 0
 
     # --- coming and going ---------------------------------------------------------
 
@@ -166,16 +166,12 @@ class SharedScheduler:
         with self._lock:
             self._closing = True
             backend = self._backend
-        if isinstance(backend, (SyncScheduler, FallbackControl)):
-            return backend.shutdown(grace)
-        if backend is not None:
-            backend.close()
-        return []
+        return backend.shutdown(grace) if backend is not None else []
 
     def end_runs_now(self) -> None:
         """Interrupt the runs this process hosts now, without waiting out the grace."""
         backend = self._backend
-        if isinstance(backend, (SyncScheduler, FallbackControl)):
+        if backend is not None:
             backend.end_runs_now()
 
     def hand_over(self) -> None:
@@ -187,7 +183,7 @@ class SharedScheduler:
         with self._lock:
             backend = self._backend
             self._handing_over = True
-        if isinstance(backend, SyncScheduler):
+        if backend is not None:
             backend.hand_over()
 
     # --- the interface ------------------------------------------------------------
@@ -262,10 +258,7 @@ class SharedScheduler:
 
     def reload(self) -> str:
         """Have the scheduler re-read its config; returns what it did."""
-        backend = self._current()
-        if isinstance(backend, SyncScheduler):
-            return backend.reload_from_source()
-        return backend.reload()
+        return self._current().reload()
 
     def subscribe(
         self, notify: Callable[[], None] | None = None, maxsize: int = 10_000
@@ -274,7 +267,7 @@ class SharedScheduler:
 
     # --- inside -------------------------------------------------------------------
 
-    def _current(self) -> SyncScheduler | RemoteControl | FallbackControl:
+    def _current(self) -> ConsoleBackend:
         backend = self._backend
         if backend is None:
             raise Refused(self.reason or "looking for the scheduler's new host; try again in a"
@@ -359,24 +352,22 @@ class SharedScheduler:
                 self._handing_over = False
                 self._busy = self._stopped = None
         if closing or lost:
-            if isinstance(backend, SyncScheduler):
-                backend.shutdown(grace=0)
-            else:
-                backend.close()
+            backend.shutdown(grace=0)
             return False
-        if isinstance(backend, SyncScheduler):
+        if backend.hosting:
             log.info("hosting the scheduler", extra={"event": "host"})
             if taking_over:
-                self.bus.publish(StateChanged(None, "hosting"))
+                self.bus.publish(StateChanged(None, Change.HOSTING))
         else:
             greeting = backend.greeting
             log.info("attached to the scheduler of pid %s (%s)", greeting.get("pid"),
                      greeting.get("mode"), extra={"event": "attach"})
-            self.bus.publish(StateChanged(None, "attached"))
+            self.bus.publish(StateChanged(None, Change.ATTACHED))
         return True
 
     def _fall_back(self, reason: str) -> None:
-        """Nobody hosts and this process cannot: keep watch over the store (SPEC §9)."""
+        """Nobody hosts and this process cannot: keep watch over the store, as the seed's
+        auto-refresh did."""
         log.error("%s; falling back to re-reading the store", reason, extra={"event": "fallback"})
         fallback = FallbackControl(self.config, reason=reason, store=self.store, bus=self.bus,
                                    reload_config=self._reload_config)
@@ -384,7 +375,7 @@ class SharedScheduler:
         with self._lock:
             self._backend = fallback
             self._busy = self._stopped = None
-        self.bus.publish(StateChanged(None, "fallback"))
+        self.bus.publish(StateChanged(None, Change.FALLBACK))
 
     def _host_lost(self, gone: RemoteControl) -> None:
         """The host's event stream ended (from the event thread): find or become the next host.

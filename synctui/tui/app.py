@@ -32,7 +32,7 @@ from textual.containers import Horizontal
 from textual.theme import Theme
 from textual.widgets import Button, DataTable, Footer
 
-from synctui.scheduler.control import Refused, SchedulerControl
+from synctui.scheduler.control import Mode, Refused, SchedulerControl
 from synctui.scheduler.events import OutputLines, RunFinished, RunStarted, StateChanged
 from synctui.scheduler.fallback import FallbackControl
 from synctui.scheduler.shared import SharedScheduler
@@ -346,7 +346,7 @@ class SyncTuiApp(App[None]):
         if job is not None:
             self.query_one(StatusPanel).show(
                 job, scheduling=status.running, now=now, fetched_at=self._fetched_at,
-                host=status.host if self.control.label == "attached" else None,
+                host=status.host if self.control.mode is Mode.ATTACHED else None,
             )
             self.query_one(LogTail).show(job)
         toggles = (job is not None and job.paused, status.paused, status.running)
@@ -357,14 +357,14 @@ class SyncTuiApp(App[None]):
     def _badge(self, status: SchedulerStatus) -> str:
         if self._stopping:
             return "stopping"
-        label = self.control.label
-        if label == "waiting":
-            return label
+        mode = self.control.mode
+        if mode is Mode.WAITING:
+            return mode.value
         if not status.running:
             return "stopped"
         if status.paused:
             return "paused"
-        return label if label in ("fallback", "attached") else "running"
+        return mode.value if mode in (Mode.FALLBACK, Mode.ATTACHED) else "running"
 
     def _theme_changed(self, theme: Theme) -> None:
         """Cell colours are resolved when drawn: draw them again; remember the operator's pick."""
@@ -485,7 +485,7 @@ class SyncTuiApp(App[None]):
 
     def _ask_if_attached(self, what: str, yes: str, act: Callable[[], None]) -> None:
         """Steering another process's scheduler affects everyone on it: ask first."""
-        if self.control.label != "attached" or self._host is None:
+        if self.control.mode is not Mode.ATTACHED or self._host is None:
             act()
             return
         greeting = self._host.attached_to or {"pid": "?", "mode": "another process"}
