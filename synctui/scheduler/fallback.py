@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 
 from synctui.config.loading import ConfigError
 from synctui.config.model import Config, JobConfig
+from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import Refused
 from synctui.scheduler.events import EventBus, StateChanged, Subscription
 from synctui.scheduler.processes import is_alive
 from synctui.scheduler.records import Fires, Result, RunRecord, Trigger
-from synctui.scheduler.runner import RunHandle, Runner, RunRequest, seconds_text, utc_now
+from synctui.scheduler.runner import RunHandle, Runner, RunRequest
 from synctui.scheduler.status import HostInfo, SchedulerStatus, live_host, snapshot
 from synctui.scheduler.store import Store
 from synctui.scheduler.triggers import job_trigger, latest_fire

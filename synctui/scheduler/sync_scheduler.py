@@ -23,6 +23,7 @@ from apscheduler.schedulers.base import STATE_STOPPED
 
 from synctui.config import ConfigError
 from synctui.config.model import Config, JobConfig
+from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import HostBusy, Refused
 from synctui.scheduler.control_server import ControlServer, SocketError
 from synctui.scheduler.protocol import socket_path
@@ -30,8 +31,8 @@ from synctui.scheduler.events import EventBus, RunFinished, StateChanged, Subscr
 from synctui.scheduler.hooks import Hooks
 from synctui.scheduler.host_lock import HostLock
 from synctui.scheduler.processes import read_stat
-from synctui.scheduler.records import Fires, Result, RunRecord, Trigger
-from synctui.scheduler.runner import RunHandle, Runner, RunRequest, seconds_text, utc_now
+from synctui.scheduler.records import RETRYABLE_RESULTS, Fires, Result, RunRecord, Trigger
+from synctui.scheduler.runner import RunHandle, Runner, RunRequest
 from synctui.scheduler.status import HostInfo, SchedulerStatus, snapshot
 from synctui.scheduler.store import HostRecord, Store
 from synctui.scheduler.triggers import job_trigger, latest_fire
@@ -582,7 +583,7 @@ class SyncScheduler:
             if pending is not None and not self._closing:
                 self._start_locked(slot, pending)
             elif (
-                record.result in (Result.FAILURE, Result.TIMEOUT)
+                record.result in RETRYABLE_RESULTS
                 and record.attempt <= job.retries and not self._closing
             ):
                 delay = job.retry_backoff_s * 2 ** (record.attempt - 1)
