@@ -229,7 +229,7 @@ import synctui.cli as cli; mark("import synctui.cli (argparse)")
 parser = cli._parser(); mark("build the parser")
 out, sys.stdout = sys.stdout, io.StringIO()
 try:
-    args = parser.parse_args(argv); mark("parse the arguments")
+    args = parser.parse_args(argv); mark("parse the arguments (imports the command's module)")
 except SystemExit:
     mark("parse + print --version (argparse formatter)")
     args = None
