@@ -229,22 +229,23 @@ import synctui.cli as cli; mark("import synctui.cli (argparse)")
 parser = cli._parser(); mark("build the parser")
 out, sys.stdout = sys.stdout, io.StringIO()
 try:
-    args = parser.parse_args(argv); mark("parse the arguments")
+    args = parser.parse_args(argv); mark("parse the arguments (imports the command's module)")
 except SystemExit:
     mark("parse + print --version (argparse formatter)")
     args = None
 if args is not None:
-    from synctui import commands; mark("import synctui.commands")
+    from synctui.commands import history, reaching, status; mark("import the status and history commands")
     from synctui.config import local_zone
     local_zone(); mark("tzlocal: the machine's zone (config sets none)")
-    config = commands.load(args); mark("load the config (TOML, validation)")
-    store = commands.open_store(config); mark("open the store")
+    config = reaching.load(args); mark("load the config (TOML, validation)")
+    store = reaching.open_store(config.scheduler.state_dir); mark("open the store")
     if args.command == "history":
-        runs = store.runs(commands._job(config, args.job), limit=args.limit); mark("read runs")
-        commands.history(args); mark("history() again, whole (cached imports)")
+        runs = store.runs(reaching.known_job(config, args.job), limit=args.limit); mark("read runs")
+        history.history(args); mark("history() again, whole (cached imports)")
     else:
-        snapshot = commands.stored_snapshot(store, config); mark("stored_snapshot")
-        text = commands._table(snapshot, config); mark("render")
+        from synctui.scheduler.status import stored_snapshot
+        snapshot = stored_snapshot(store, config); mark("stored_snapshot")
+        text = status.table(snapshot, config); mark("render")
 sys.stdout = out
 import json
 print(json.dumps([(name, (t - marks[i][1]) * 1e3) for i, (name, t) in enumerate(marks[1:])]))
@@ -276,7 +277,9 @@ IMPORT_GROUPS = (
     ("synctui.scheduler.processes", "synctui.scheduler.processes"),
     ("synctui.scheduler.store", "synctui.scheduler.store"),
     ("synctui.scheduler.status", "synctui.scheduler.status"),
-    ("synctui.commands", "synctui.commands"),
+    ("synctui.commands (the list of subcommands)", "synctui.commands"),
+    ("synctui.commands.reaching", "synctui.commands.reaching"),
+    ("synctui.commands.status", "synctui.commands.status"),
 )
 IMPORTS = r"""
 import sys, time

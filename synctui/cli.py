@@ -1,7 +1,8 @@
 """The command line: picks the console, headless mode or a one-shot subcommand.
 
-Imports stay inside the commands: `--version`, `status`, `history`, `logs` and
-`health` answer from the store without loading APScheduler or Textual.
+Only the module of the command given is imported, and heavy imports stay inside the
+commands: `--version`, `status`, `history`, `logs` and `health` answer from the store
+without loading APScheduler or Textual.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import argparse
 import os
 import sys
 
-from synctui import __version__
+from synctui import __version__, commands
+
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -38,56 +40,20 @@ def _parser() -> argparse.ArgumentParser:
                         help="headless: serve Prometheus /metrics, /healthz and /livez on this port")
     parser.add_argument("--metrics-host", metavar="ADDR",
                         help="the address for --metrics-port (default: 127.0.0.1)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    status = commands.add_parser("status", parents=[common], help="every job's state")
-    shape = status.add_mutually_exclusive_group()
-    shape.add_argument("--json", action="store_true", help="the full snapshot as JSON")
-    shape.add_argument("--short", action="store_true", help="one line, for a status bar")
-    status.add_argument("--job", metavar="NAME", help="only this job")
-
-    history = commands.add_parser("history", parents=[common], help="recorded runs, newest first")
-    history.add_argument("--job", metavar="NAME")
-    history.add_argument("--limit", type=_positive, default=20, metavar="N")
-    history.add_argument("--json", action="store_true")
-
-    logs = commands.add_parser("logs", parents=[common], help="a run's output")
-    logs.add_argument("job", metavar="JOB")
-    logs.add_argument("--run", type=_positive, metavar="ID", help="this run (default: the latest)")
-    logs.add_argument("-f", "--follow", action="store_true", help="keep printing while it runs")
-
-    run = commands.add_parser("run", parents=[common], help="run a job now")
-    run.add_argument("job", metavar="JOB")
-    run.add_argument("--wait", action="store_true", help="wait for the result; exit 1 if it failed")
-    for name, text in (("cancel", "end a job's running run"), ("skip", "skip a job's next run")):
-        commands.add_parser(name, parents=[common], help=text).add_argument("job", metavar="JOB")
-    for name, text in (("pause", "pause a job, or all"), ("resume", "resume a job, or all")):
-        commands.add_parser(name, parents=[common], help=text).add_argument(
-            "job", metavar="JOB", nargs="?")
-    for name, text in (("stop", "stop the scheduler"), ("start", "start the scheduler"),
-                       ("restart", "stop and start the scheduler")):
-        commands.add_parser(name, parents=[common], help=text)
-    commands.add_parser("check", parents=[common],
-                        help="validate the config and show the next fire times")
-    init = commands.add_parser("init", help="write a commented example config")
-    init.add_argument("path", metavar="PATH", nargs="?", default="synctui.toml")
-    health = commands.add_parser("health", parents=[common],
-                                 help="exit 0 when every job is healthy")
-    health.add_argument("--job", metavar="NAME")
-    health.add_argument("--json", action="store_true")
-    health.add_argument("--liveness", action="store_true",
-                        help="exit 0 while a scheduler runs and ticks, whatever the jobs do")
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", action=_Subcommands)
+    for name, subcommand in commands.SUBCOMMANDS.items():
+        subcommands.add_parser(name, parents=[common] if subcommand.reads_config else [],
+                               help=subcommand.summary)
     return parser
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
+class _Subcommands(argparse._SubParsersAction):
+    """The subcommands' parsers, each given its arguments only once chosen: the module of
+    only that command is imported."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        commands.add_arguments(values[0], self._name_parser_map[values[0]])
+        super().__call__(parser, namespace, values, option_string)
 
 
 def _port(text: str) -> int:
@@ -107,10 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"synctui {__version__}")
         return 0
     args = _parser().parse_args(argv)
-    from synctui import commands
-
     try:
-        return _dispatch(args, commands)
+        return _dispatch(args)
     except commands.CommandError as failure:
         for line in str(failure).splitlines():
             print(f"synctui: {line}", file=sys.stderr)
@@ -123,15 +87,19 @@ def main(argv: list[str] | None = None) -> int:
         return commands.EXIT_OK
 
 
-def _dispatch(args: argparse.Namespace, commands) -> int:
+def _dispatch(args: argparse.Namespace) -> int:
     if not args.headless and (args.metrics_port is not None or args.metrics_host is not None):
         raise commands.CommandError("--metrics-port and --metrics-host go with --headless")
     if args.command is None:
         if args.headless:
-            return commands.headless(args)
+            from synctui.commands.headless import headless
+
+            return headless(args)
         if args.once or args.job:
             raise commands.CommandError("--once and --job go with --headless")
-        return commands.console(args)
+        from synctui.commands.console import console
+
+        return console(args)
     if args.headless:
         raise commands.CommandError(f"--headless does not go with the {args.command} command")
-    return getattr(commands, args.command)(args)
+    return commands.handler(args.command)(args)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from factories import wait_until
-from installed import SYNCTUI
 
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 

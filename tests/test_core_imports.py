@@ -17,6 +17,8 @@ CORE_MODULES = [
     "synctui.scheduler.metrics",
     "synctui.scheduler.hooks",
     "synctui.scheduler.health",
+    "synctui.scheduler.clock",
+    "synctui.scheduler.words",
     "synctui.log_format",
 ]
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.store import Store
-from terminal import SYNCTUI, needs_tmux
+from installed import SYNCTUI
+from terminal import needs_tmux
 
 pytestmark = needs_tmux
 

@@ -18,7 +18,8 @@ import pytest
 import factories
 from pilot import cell, until
 from commandline import synctui, write_config
-from synctui import commands
+from synctui.commands.console import console
+from synctui.commands.reaching import read_config
 from synctui.config.model import AutorefreshSettings
 from synctui.scheduler.control import Refused
 from synctui.scheduler.events import StateChanged
@@ -62,7 +63,7 @@ def test_runs_made_by_another_process_appear_in_the_console(tmp_path, env, fallb
         command = "echo synced by cron"
         interval = "1h"
     """)
-    config = commands.read_config(argparse.Namespace(config=str(path), secrets=None))
+    config = read_config(argparse.Namespace(config=str(path), secrets=None))
     fallback = fallbacks(config)
     app = SyncTuiApp(fallback, config_name="cron", zone=ZoneInfo("UTC"), demo=False,
                      host=fallback)
@@ -86,7 +87,7 @@ def test_runs_made_by_another_process_appear_in_the_console(tmp_path, env, fallb
 
 def test_the_fallback_publishes_when_the_store_changes(tmp_path, env, fallbacks):
     path = write_config(tmp_path, '[jobs.orders]\ncommand = "true"\ninterval = "1h"\n')
-    config = commands.read_config(argparse.Namespace(config=str(path), secrets=None))
+    config = read_config(argparse.Namespace(config=str(path), secrets=None))
     fallback = fallbacks(config)
     events = fallback.subscribe()
     fallback.begin()
@@ -130,7 +131,7 @@ def test_when_no_scheduler_can_start_the_console_runs_due_jobs_with_trigger_fall
     monkeypatch.setattr(SyncScheduler, "start", cannot_start)
     monkeypatch.setattr(SyncTuiApp, "run", drive)
     args = argparse.Namespace(config=str(path), secrets=None, demo=False)
-    assert commands.console(args) == 0
+    assert console(args) == 0
     assert seen["badge"] == "↻ fallback"
     assert "no scheduler: RuntimeError: APScheduler would not start" in seen["note"]
     assert seen["trigger"] == "fallback"
@@ -206,7 +207,7 @@ def test_a_live_host_is_left_to_run_the_jobs(tmp_path, hosts, fallbacks):
         interval = "300ms"
     """)
     hosts(path).wait_ready()
-    config = commands.read_config(argparse.Namespace(config=str(path), secrets=None))
+    config = read_config(argparse.Namespace(config=str(path), secrets=None))
     fallback = fallbacks(config)
     assert factories.wait_until(lambda: fallback.status().host is not None)
     fallback.begin()
@@ -227,7 +228,7 @@ def test_ctrl_r_reloads_the_config_and_refuses_an_invalid_one(tmp_path, fallback
     path = write_config(tmp_path, '[jobs.orders]\ncommand = "true"\ninterval = "1h"\n')
 
     def read():
-        return commands.read_config(argparse.Namespace(config=str(path), secrets=None))
+        return read_config(argparse.Namespace(config=str(path), secrets=None))
 
     fallback = fallbacks(read(), reload_config=read)
     app = SyncTuiApp(fallback, config_name="shop", zone=ZoneInfo("UTC"), demo=False,

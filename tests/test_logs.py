@@ -128,7 +128,7 @@ def test_on_a_terminal_warnings_and_errors_are_coloured():
 _CONSOLE_LOGGING = """
 import logging, sys, time
 from pathlib import Path
-from synctui.commands import _log_to_file
+from synctui.commands.console import log_to_file
 
 path, name = Path(sys.argv[1]), sys.argv[2]
 
@@ -140,7 +140,7 @@ def meet(step):
         time.sleep(0.01)
 
 
-_log_to_file(path)
+log_to_file(path)
 log = logging.getLogger("synctui.console")
 meet("start")
 for number in range(12_000):

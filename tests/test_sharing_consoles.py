@@ -11,7 +11,8 @@ from pathlib import Path
 from commandline import write_config
 from factories import wait_until
 from synctui.scheduler.store import Store
-from terminal import SYNCTUI, needs_tmux
+from installed import SYNCTUI
+from terminal import needs_tmux
 
 pytestmark = needs_tmux
 

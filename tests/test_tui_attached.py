@@ -10,21 +10,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from textual.widgets import Static
 
 import factories
 from commandline import synctui
 from factories import wait_until
 from installed import SYNCTUI
 from pilot import badge, drive, notifications, until
-from synctui.config.loading import load_config
 from synctui.scheduler.records import Result
 from synctui.scheduler.shared import SharedScheduler
 from synctui.scheduler.sync_scheduler import SyncScheduler
 from synctui.tui.app import SyncTuiApp
 from synctui.tui.questions import ConfirmScreen, QuitScreen
-from synctui.tui.widgets.header import ConsoleHeader
-from synctui.tui.widgets.log_tail import LogTail
 from terminal import needs_tmux
 from users import NOBODY, as_user, group_config, in_shell_as, needs_other_users, user_home
 

@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 
 from synctui.config.loading import ConfigError
 from synctui.config.model import Config, JobConfig
+from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
 from synctui.scheduler.lifecycle import RunLifecycle
 from synctui.scheduler.processes import is_alive
 from synctui.scheduler.records import Fires, RunRecord, Trigger
-from synctui.scheduler.runner import seconds_text, utc_now
 from synctui.scheduler.status import HostInfo, SchedulerStatus, live_host, snapshot
 from synctui.scheduler.store import Store
 from synctui.scheduler.triggers import job_trigger, latest_fire

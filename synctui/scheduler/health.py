@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from synctui.scheduler.records import Result
+from synctui.scheduler.records import FAILED_RESULTS
 from synctui.scheduler.status import JobStatus
 
 HEALTHY = frozenset({"new", "up", "late", "paused"})
@@ -18,7 +18,7 @@ def unhealthy(jobs: Mapping[str, JobStatus]) -> dict[str, str]:
 
 def why_down(job: JobStatus) -> str:
     """Why a `down` job is down."""
-    if job.last_result in (Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED):
+    if job.last_result in FAILED_RESULTS:
         return f"last run {job.last_result.value}" + (f": {job.last_error}" if job.last_error else "")
     if job.running and job.last_error:
         return f"last finished run: {job.last_error} (run {job.running_run_id} is going)"

@@ -22,12 +22,10 @@ from datetime import datetime, tzinfo
 
 from synctui.config.model import JobConfig
 from synctui.scheduler.processes import signal_group
-from synctui.scheduler.records import Result, RunRecord
+from synctui.scheduler.records import FAILED_RESULTS, Result, RunRecord
 
 log = logging.getLogger("synctui.hooks")
 
-FAILED = frozenset({Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED})
-"""The results that call `on_failure`."""
 _LAST_WORDS = 4096
 """How much of a failed hook's output is read back for the log line."""
 
@@ -44,7 +42,7 @@ class Hooks:
         """Start the hook that `record`'s result calls for, if any, and return at once."""
         if record.result is Result.SUCCESS:
             hook, command = "on_success", job.on_success
-        elif record.result in FAILED and not retrying:
+        elif record.result in FAILED_RESULTS and not retrying:
             hook, command = "on_failure", job.on_failure
         else:
             return

@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from synctui.config.model import Config
+from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import HostBusy, Refused, SchedulerControl
 from synctui.scheduler.control_server import ControlServer, SocketError
 from synctui.scheduler.events import EventBus
@@ -23,7 +24,6 @@ from synctui.scheduler.lifecycle import RunLifecycle
 from synctui.scheduler.processes import read_stat
 from synctui.scheduler.protocol import socket_path
 from synctui.scheduler.records import Fires, RunRecord, Trigger
-from synctui.scheduler.runner import utc_now
 from synctui.scheduler.store import HostRecord, Store
 
 

@@ -18,18 +18,16 @@ from datetime import datetime, tzinfo
 from typing import Callable, Iterable
 
 from synctui.config.model import Config, JobConfig
+from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import Refused
 from synctui.scheduler.events import Change, EventBus, RunFinished, StateChanged
 from synctui.scheduler.hooks import Hooks
-from synctui.scheduler.records import Result, RunRecord, Trigger
-from synctui.scheduler.runner import RunHandle, Runner, RunRequest, seconds_text, utc_now
+from synctui.scheduler.records import RETRYABLE_RESULTS, Result, RunRecord, Trigger
+from synctui.scheduler.runner import RunHandle, Runner, RunRequest
 from synctui.scheduler.store import Store
 
 log = logging.getLogger("synctui.scheduler")
 
-RETRYABLE = frozenset({Result.FAILURE, Result.TIMEOUT})
-"""Results a retry may fix. An interrupted run is not retried: it was stopped on purpose or
-its host died, and a cancelled one was the operator's choice."""
 
 
 @dataclass
@@ -205,7 +203,7 @@ class RunLifecycle:
             job = slot.job
             if pending is not None and not self.closing:
                 self._start_locked(slot, pending)
-            elif (self._retries and record.result in RETRYABLE
+            elif (self._retries and record.result in RETRYABLE_RESULTS
                   and record.attempt <= job.retries and not self.closing):
                 delay = job.retry_backoff_s * 2 ** (record.attempt - 1)
                 slot.retry = threading.Timer(delay, self._retry, args=(slot, record.attempt + 1))

@@ -33,6 +33,16 @@ class Result(str, Enum):
     REPLACED = "replaced"
 
 
+FAILED_RESULTS = frozenset({Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED})
+"""The results that mean the job's data did not get synced: they make a job `down`, call
+`on_failure` and show the run's error. Cancelled, skipped and replaced runs are the
+operator's or the schedule's doing, not the job's."""
+RETRYABLE_RESULTS = frozenset({Result.FAILURE, Result.TIMEOUT})
+"""The failed results that a job's `retries` run again. Not `interrupted`: that run was cut
+short by a stop, and whoever stopped the scheduler does not want its jobs started again
+(or its host died, and the host that finds it did not start it)."""
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One run of a job as the store keeps it. Times are UTC-aware."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from synctui.config.model import JobConfig
+from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.events import EventBus, OutputLines, RunFinished, RunStarted
 from synctui.scheduler.processes import (
     boot_id,
@@ -47,16 +48,6 @@ _STOP_REASONS = {
     Result.REPLACED: "replaced by a newer run (overlap = replace)",
     Result.INTERRUPTED: "the scheduler stopped while it ran",
 }
-
-
-def utc_now() -> datetime:
-    """The current time, UTC-aware."""
-    return datetime.now(timezone.utc)
-
-
-def seconds_text(seconds: float) -> str:
-    """`0.2s`, `30s`, `600s`: how long, as the operator configured it."""
-    return f"{seconds:g}s"
 
 
 @dataclass(frozen=True)

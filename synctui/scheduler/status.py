@@ -14,7 +14,7 @@ from typing import Mapping
 
 from synctui.config.model import Config, JobConfig
 from synctui.scheduler.processes import is_alive
-from synctui.scheduler.records import Fires, Result, RunRecord
+from synctui.scheduler.records import FAILED_RESULTS, Fires, Result, RunRecord
 from synctui.scheduler.store import HostRecord, Store
 
 WINDOW = 100
@@ -24,8 +24,7 @@ HEARTBEAT_STALE_S = 30.0
 
 # Results that say something about the job's health; skips, replacements and
 # cancels are the operator's or the schedule's doing, not the job's.
-_JUDGED = {Result.SUCCESS, Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED}
-_BAD = {Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED}
+_JUDGED = FAILED_RESULTS | {Result.SUCCESS}
 
 
 @dataclass(frozen=True)
@@ -156,7 +155,7 @@ def health(
     something about the job)."""
     if paused:
         return "paused"
-    if last_judged in _BAD:
+    if last_judged in FAILED_RESULTS:
         return "down"
     fire = fires.last
     if fire is None or (last_success is not None and last_success >= fire):

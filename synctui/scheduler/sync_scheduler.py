@@ -22,12 +22,12 @@ from apscheduler.schedulers.base import STATE_STOPPED
 
 from synctui.config import ConfigError
 from synctui.config.model import Config
+from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
 from synctui.scheduler.hosting import LocalSeat
 from synctui.scheduler.lifecycle import JobSlot, RunLifecycle
 from synctui.scheduler.records import Fires, RunRecord, Trigger
-from synctui.scheduler.runner import utc_now
 from synctui.scheduler.status import HostInfo, SchedulerStatus, snapshot
 from synctui.scheduler.store import Store
 from synctui.scheduler.triggers import job_trigger, latest_fire

@@ -32,11 +32,11 @@ from textual.containers import Horizontal
 from textual.theme import Theme
 from textual.widgets import Button, DataTable, Footer
 
+from synctui.scheduler.clock import time_of_day, utc_now
 from synctui.scheduler.control import Mode, Refused, SchedulerControl
 from synctui.scheduler.events import OutputLines, RunFinished, RunStarted, StateChanged
 from synctui.scheduler.fallback import FallbackControl
 from synctui.scheduler.shared import SharedScheduler
-from synctui.scheduler.runner import utc_now
 from synctui.scheduler.status import JobStatus, SchedulerStatus
 from synctui.scheduler.sync_scheduler import SyncScheduler
 from synctui.tui import themes
@@ -48,7 +48,6 @@ from synctui.tui.palette import MAIN_SCREEN_ACTIONS, ConsoleCommands
 from synctui.tui.questions import ConfirmScreen, QuitScreen
 from synctui.tui.screens.help import HelpScreen, Places
 from synctui.tui.screens.history import HistoryScreen
-from synctui.tui.text import time_of_day
 from synctui.tui.widgets.header import ConsoleHeader
 from synctui.tui.widgets.jobs_table import JobsTable
 from synctui.tui.widgets.log_tail import LogTail

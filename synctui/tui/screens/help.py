@@ -15,8 +15,7 @@ from textual.widgets import Footer, Markdown
 from synctui.scheduler.records import Result
 from synctui.scheduler.status import HostInfo
 from synctui.scheduler.store import DB_NAME, LOGS_DIR
-from synctui.tui.text import HEALTH_SYMBOLS, RESULT_SYMBOLS
-from synctui.tui.widgets.header import BADGES
+from synctui.scheduler.words import HEALTH_SYMBOLS, STATE_SYMBOLS, result_words
 
 BADGE_MEANINGS = {
     "running": "this console hosts the scheduler and it is scheduling",
@@ -98,7 +97,7 @@ class HelpScreen(Screen[None]):
         places = self._places
         rows = "\n".join(f"- `{key}` {what}" for key, what in self._keys)
         badges = "\n".join(
-            f"- **{BADGES.get(word, '◇')} {word}**: {meaning}"
+            f"- **{STATE_SYMBOLS.get(word, '◇')} {word}**: {meaning}"
             for word, meaning in BADGE_MEANINGS.items()
         )
         healths = "\n".join(
@@ -106,7 +105,7 @@ class HelpScreen(Screen[None]):
             for word, meaning in HEALTH_MEANINGS.items()
         )
         results = "\n".join(
-            f"- **{RESULT_SYMBOLS[result]} {result.value}**: {meaning}"
+            f"- **{result_words(result)}**: {meaning}"
             for result, meaning in RESULT_MEANINGS.items()
         )
         state, host = places.state_dir, places.host

@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from synctui.scheduler.records import RunRecord
+from synctui.scheduler.words import result_words
 from synctui.tui import text
 from synctui.tui.widgets.log_view import LogView
 
@@ -19,8 +20,8 @@ def describe_run(run: RunRecord, zone: tzinfo) -> str:
     """`orders · run 41 · scheduled · 2026-03-04 11:01:48 · ✓ success in 2.3s · exit 0`."""
     parts = [run.job, f"run {run.id}", run.trigger.value]
     if run.started_at is not None:
-        parts.append(run.started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"))
-    ended = f"{text.RESULT_SYMBOLS[run.result]} {run.result.value}"
+        parts.append(text.timestamp(run.started_at, zone))
+    ended = result_words(run.result)
     if run.duration_s is not None:
         ended += f" in {text.duration(run.duration_s)}"
     parts.append(ended)

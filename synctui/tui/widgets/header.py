@@ -8,9 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-BADGES = {"running": "▶", "paused": "‖", "stopped": "■", "stopping": "◌", "fallback": "↻",
-          "attached": "⇄", "waiting": "…"}
-"""The badge's words and their symbols (colour is never the only signal)."""
+from synctui.scheduler.words import state_words
+
 
 
 class ConsoleHeader(Horizontal):
@@ -76,7 +75,7 @@ class ConsoleHeader(Horizontal):
         badge = self.query_one("#badge", Static)
         badge.remove_class(f"-{self._badge}")
         badge.add_class(f"-{word}")
-        badge.update(f"{BADGES[word]} {word}")
+        badge.update(state_words(word))
         self._badge = word
 
     def show_time(self, now: datetime) -> None:

@@ -26,6 +26,7 @@ from synctui.scheduler.control import Refused, SchedulerControl
 from synctui.scheduler.events import Event, EventsMissed, OutputLines, RunFinished, RunStarted
 from synctui.scheduler.records import Result, RunRecord
 from synctui.scheduler.status import JobStatus
+from synctui.scheduler.words import result_words
 from synctui.tui import text
 
 MAX_LINES = 2000
@@ -229,12 +230,12 @@ class LogTail(Log):
 
     def _run_header(self, run: RunRecord) -> str:
         started = "" if run.started_at is None else (
-            f" · {run.started_at.astimezone(self._zone).strftime('%Y-%m-%d %H:%M:%S')}"
+            f" · {text.timestamp(run.started_at, self._zone)}"
         )
         return f"── run {run.id} · {run.trigger.value}{started} ──"
 
     def _run_footer(self, run: RunRecord) -> str:
-        ended = f"{text.RESULT_SYMBOLS[run.result]} {run.result.value}"
+        ended = result_words(run.result)
         took = f" in {text.duration(run.duration_s)}" if run.duration_s is not None else ""
         why = f": {run.error}" if run.error else ""
         return f"── {ended}{took}{why} ──"

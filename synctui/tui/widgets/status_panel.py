@@ -11,12 +11,11 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Label, Static
 
-from synctui.scheduler.records import Result
+from synctui.scheduler.records import FAILED_RESULTS
 from synctui.scheduler.status import HostInfo, JobStatus
 from synctui.tui import text
 from synctui.tui.widgets.run_sparkline import RunSparkline
 
-_BAD = (Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED)
 LABEL_WIDTH = 11
 COLUMN_WIDTH = 36
 """Where the panel holds two of these side by side (folded under the table, under 100
@@ -135,7 +134,7 @@ class StatusPanel(Vertical):
             ("p50 / p95", Text(f"{text.duration(job.p50_duration_s)}"
                                f" / {text.duration(job.p95_duration_s)}")),
         ]
-        if job.last_error and job.last_result in _BAD:
+        if job.last_error and job.last_result in FAILED_RESULTS:
             rows.append(("Error", text.styled(job.last_error, "$error", theme)))
         if host is not None:
             rows.append(("Host", Text(f"pid {host.pid} · {host.mode}")))

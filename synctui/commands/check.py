@@ -1,0 +1,80 @@
+"""`synctui check`: whether the config, its commands and its state directory would work; the next fire times."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from synctui.commands import EXIT_OK, CommandError
+from synctui.commands.reaching import load
+from synctui.scheduler.clock import utc_now
+
+
+def check(args: argparse.Namespace) -> int:
+    """`synctui check`: validate the config, the commands and the state directory."""
+    from synctui.scheduler.status import describe_schedule
+    from synctui.scheduler.triggers import job_trigger, next_fires
+
+    config = load(args)
+    where = config.path or "demo"
+    problems = []
+    for name, job in config.jobs.items():
+        problem = _command_problem(job)
+        if problem:
+            problems.append(f"{where}: jobs.{name}: {problem}")
+    state_dir = config.scheduler.state_dir
+    if state_dir.exists() and not state_dir.is_dir():
+        problems.append(f"{where}: scheduler.state_dir: {state_dir} is not a directory")
+    if problems:
+        raise CommandError("\n".join(problems))
+    zone = ZoneInfo(config.scheduler.timezone)
+    now = utc_now()
+    print(f"{where}: ok · {len(config.jobs)} jobs · zone {config.scheduler.timezone}"
+          f" · state {state_dir}{_state_note(state_dir)}")
+    for name, job in config.jobs.items():
+        fires = next_fires(job_trigger(job, zone, now, jitter=False), now, 5)
+        print(f"\n{name}: {describe_schedule(job)}"
+              + (f" (+ up to {job.jitter_s:g}s jitter)" if job.jitter_s else ""))
+        for fire in fires:
+            print(f"  {fire.astimezone(zone).strftime('%a %Y-%m-%d %H:%M:%S %Z')}")
+    return EXIT_OK
+
+
+def _state_note(state_dir: Path) -> str:
+    """What `check` says of the state directory: it checks a config, it needs no state (it
+    may run before the first start, or as a user other than the service's)."""
+    if not state_dir.exists():
+        return " (created at the first start)"
+    if not os.access(state_dir, os.W_OK | os.X_OK):
+        return " (not writable by this user: the scheduler's own user must be able to write it)"
+    return ""
+
+
+def _command_problem(job) -> str | None:
+    """Why the job's command (or callable) cannot start here, if it cannot."""
+    if job.callable is not None:
+        import importlib.util
+
+        module = job.callable.partition(":")[0].split(".")[0]
+        search = [str(job.cwd)] if job.cwd else []
+        sys.path[:0] = search
+        try:
+            found = importlib.util.find_spec(module) is not None
+        finally:
+            del sys.path[:len(search)]
+        return None if found else f"callable: module {module!r} not found"
+    if job.cwd is not None and not job.cwd.is_dir():
+        return f"cwd: {job.cwd} is not a directory"
+    if isinstance(job.command, str):
+        return None
+    program = job.command[0]
+    path = {**os.environ, **job.env}.get("PATH", os.defpath)
+    if "/" in program:
+        ok = os.access(Path(job.cwd or ".") / program, os.X_OK)
+    else:
+        ok = shutil.which(program, path=path) is not None
+    return None if ok else f"command: {program!r} not found or not executable"

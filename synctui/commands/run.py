@@ -1,0 +1,114 @@
+"""`synctui run JOB`: the running scheduler runs the job now; with none running, it runs here."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from synctui.commands import EXIT_FAILED, EXIT_OK, CommandError
+from synctui.commands.reaching import known_job, load, open_store, reach_host, through
+from synctui.scheduler.clock import duration
+from synctui.scheduler.records import Result, RunRecord
+
+
+def run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("job", metavar="JOB")
+    parser.add_argument("--wait", action="store_true",
+                        help="wait for the result; exit 1 if it failed")
+
+
+def run(args: argparse.Namespace) -> int:
+    """`synctui run JOB [--wait]`: the running scheduler runs it; with none, it runs here."""
+    config = load(args)
+    name = known_job(config, args.job)
+    remote = reach_host(config)
+    if remote is not None:
+        return run_on_host(remote, name, wait=args.wait)
+    store = open_store(config.scheduler.state_dir)
+    from synctui.scheduler.control import Refused
+    from synctui.scheduler.host_lock import HostLock
+    from synctui.scheduler.sync_scheduler import SyncScheduler
+
+    # Held while the job runs here, as `--once` holds it: no other one-shot runs the
+    # same jobs alongside, and a scheduler that starts meanwhile waits as a standby.
+    lock = HostLock(config.scheduler.state_dir)
+    if not lock.acquire():
+        other = store.host()
+        raise CommandError(
+            f"another synctui{f' (pid {other.pid}, {other.mode})' if other else ''} runs jobs of"
+            f" {config.scheduler.state_dir} without a control socket (a `run` or `--once`):"
+            " try again when it ends"
+        )
+    scheduler = SyncScheduler(config, mode="once", store=store, serve=False)
+    events = scheduler.subscribe()
+    # Stopped by the operator (ctrl-c), a supervisor (SIGTERM) or a dropped SSH link
+    # (SIGHUP), the run here ends too, and is recorded so.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.default_int_handler)
+    record = None
+    try:
+        record = scheduler.run_now(name)
+        print(f"run {record.id} of {name} started (no scheduler is running: it runs here)",
+              file=sys.stderr)
+        final = _follow(events, record, lambda: store.run(record.id))
+    except Refused as refusal:
+        raise CommandError(str(refusal), EXIT_FAILED) from None
+    except KeyboardInterrupt:
+        scheduler.shutdown(grace=0)
+        if record is None:
+            raise CommandError(f"stopped before the run of {name} began", EXIT_FAILED) from None
+        final = store.run(record.id)
+    finally:
+        scheduler.shutdown()
+        lock.release()
+    return _ran(final, args.wait)
+
+
+def run_on_host(remote, name: str, *, wait: bool) -> int:
+    """Have the live host run job `name` now; with `wait`, print its output and its result."""
+    from synctui.scheduler.control import Refused
+
+    events = remote.subscribe() if wait else None
+    try:
+        record = remote.run_now(name)
+    except Refused as refusal:
+        raise CommandError(str(refusal), EXIT_FAILED) from None
+    print(f"run {record.id} of {name} started {through(remote)}", file=sys.stderr)
+    if events is None:
+        return EXIT_OK
+    final = _follow(events, record, lambda: None)
+    if final is None:
+        raise CommandError(f"the scheduler went away during run {record.id} of {name};"
+                           f" `synctui history --job {name}` shows how it ended", EXIT_FAILED)
+    return _ran(final, wait)
+
+
+def _follow(events, record: RunRecord, stored) -> RunRecord | None:
+    """Print the run's output until it ends; its final record (None if the host went away).
+
+    `stored` reads the record from the store, for a run hosted here: a run's output is
+    published before it is recorded finished, so once it is, one more look at the
+    queue, without waiting, holds the rest of it.
+    """
+    from synctui.scheduler.events import OutputLines, RunFinished, StateChanged
+
+    while True:
+        final = stored()
+        done = final is not None and final.finished
+        for event in events.get(timeout=0 if done else 1.0):
+            if isinstance(event, OutputLines) and event.run_id == record.id:
+                sys.stdout.write("".join(f"{line}\n" for line in event.lines))
+            elif isinstance(event, RunFinished) and event.run.id == record.id:
+                final, done = event.run, True
+            elif event == StateChanged(None, "host-lost"):
+                return None
+        sys.stdout.flush()
+        if done:
+            return final
+
+
+def _ran(final: RunRecord, wait: bool) -> int:
+    print(f"run {final.id}: {final.result.value} in {duration(final.duration_s)}"
+          + (f": {final.error}" if final.error else ""), file=sys.stderr)
+    return EXIT_FAILED if wait and final.result is not Result.SUCCESS else EXIT_OK
