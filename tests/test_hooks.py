@@ -237,3 +237,61 @@ def test_a_run_found_interrupted_at_start_gets_its_on_failure_hook(tmp_path):
     assert seen_env["SYNCTUI_RESULT"] == "interrupted"
     assert seen_env["SYNCTUI_ATTEMPT"] == "1"  # no retry follows a recovered run
     assert seen_env["SYNCTUI_ERROR"] == f"the scheduler (pid {2**22 + 1}) died while it ran"
+
+
+def test_a_fallback_run_fires_its_hooks(tmp_path):
+    """The fallback's runs go through the same lifecycle as a scheduler's: hooks included."""
+    from synctui.scheduler.fallback import FallbackControl
+
+    failed, succeeded = tmp_path / "failure.env", tmp_path / "success.env"
+    config = load_config(write_config(tmp_path, f"""
+        [jobs.broken]
+        command = "echo nope; exit 4"
+        interval = "1h"
+        on_failure = "env > {failed}"
+
+        [jobs.fine]
+        command = "true"
+        interval = "1h"
+        on_success = "env > {succeeded}"
+    """))
+    fallback = FallbackControl(config, reason="the store is locked", refresh_s=0.1)
+    fallback.begin()
+    try:
+        fallback.run_now("broken")
+        fallback.run_now("fine")
+        assert wait_until(lambda: failed.exists() and succeeded.exists(), timeout=10)
+    finally:
+        fallback.shutdown(grace=0)
+    assert _environment(failed)["SYNCTUI_RESULT"] == "failure"
+    assert _environment(failed)["SYNCTUI_ERROR"] == "exit status 4: nope"
+    assert _environment(succeeded)["SYNCTUI_JOB"] == "fine"
+
+
+def test_run_with_no_host_records_a_dead_hosts_runs_interrupted_with_their_hook(
+    tmp_path, env, hosts
+):
+    seen = tmp_path / "failure.env"
+    config = write_config(tmp_path, f"""
+        [jobs.long]
+        command = "echo started; sleep 60"
+        interval = "1h"
+        run_on_start = true
+        on_failure = "env > {seen}"
+
+        [jobs.quick]
+        command = "true"
+        interval = "1h"
+    """)
+    host = hosts(config)
+    host.wait_for(r"long: run 1 started")
+    host.send(signal.SIGKILL)
+    host.exit_status()
+    assert [run["result"] for run in runs_of(config, env, "long")] == ["running"]
+
+    ran = synctui("run", "quick", "--wait", "--config", str(config), env=env, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    [long] = runs_of(config, env, "long")
+    assert long["result"] == "interrupted"
+    assert long["error"].startswith(f"the scheduler (pid {host.pid}) died while it ran")
+    assert wait_until(seen.exists) and _environment(seen)["SYNCTUI_RESULT"] == "interrupted"

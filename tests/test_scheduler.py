@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -12,6 +13,7 @@ from factories import config, discard, finished, next_event, wait_until
 from synctui.scheduler.control import Refused
 from synctui.scheduler.events import RunStarted, StateChanged
 from synctui.scheduler.records import Result, Trigger
+from synctui.scheduler.seams import HostSeat, RunStore
 from synctui.scheduler.store import Store
 from synctui.scheduler.sync_scheduler import SyncScheduler
 
@@ -248,6 +250,15 @@ def test_stop_and_start_and_restart(make):
     scheduler.restart()
     assert scheduler.status().running
     assert finished(events).result is Result.SUCCESS
+
+
+def test_the_scheduler_hosts_through_a_seat_and_keeps_its_runs_in_a_store(make):
+    scheduler = make({"quick": {"command": ["true"], "interval_s": 3600}})
+    assert isinstance(scheduler.seat, HostSeat) and isinstance(scheduler.store, RunStore)
+    assert not scheduler.hosting
+    scheduler.start()
+    assert scheduler.hosting and scheduler.seat.held
+    assert scheduler.store.host().pid == scheduler.seat.record.pid == os.getpid()
 
 
 def test_reload_adds_removes_and_changes_jobs_without_touching_runs(tmp_path, make):

@@ -1,4 +1,5 @@
-"""The history store on real SQLite files, and what survives a kill -9 of the host."""
+"""The SQLite history store: the store contract on real files, its schema, and what survives
+a kill -9 of the host."""
 
 from __future__ import annotations
 
@@ -8,19 +9,16 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from factories import job, pid_alive, request, wait_until
+from store_contract import T0, StoreContract
 from synctui.scheduler.events import EventBus
 from synctui.scheduler.processes import boot_id
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.runner import Runner
 from synctui.scheduler.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
-
 
 def test_wal_mode_and_schema_version(store):
     assert store.schema_version == SCHEMA_VERSION
@@ -65,45 +63,20 @@ def test_a_newer_store_is_refused_with_a_clear_message(tmp_path):
         Store(state)
 
 
-def test_consecutive_skips_are_one_record_with_a_count(store):
-    store.record_skip("orders", T0, T0)
-    second = store.record_skip("orders", T0 + timedelta(minutes=1), T0 + timedelta(minutes=1))
-    assert second.skip_count == 2 and second.finished_at == T0 + timedelta(minutes=1)
-    store.record_skip("other", T0, T0)  # another job's skip does not break the streak
-    assert store.record_skip("orders", T0, T0).skip_count == 3
-    run = store.begin_run("orders", Trigger.SCHEDULED, T0, T0)
-    store.finish_run(run.id, Result.SUCCESS, T0, 1.0)
-    fresh = store.record_skip("orders", T0, T0)
-    assert fresh.skip_count == 1 and fresh.id != second.id
-    assert [r.result for r in store.runs("orders")] == [Result.SKIPPED, Result.SUCCESS, Result.SKIPPED]
+class TestSQLiteStore(StoreContract):
+    """`Store`, on a real SQLite file, keeps the store contract."""
 
+    @pytest.fixture
+    def open_store(self, tmp_path):
+        opened = []
 
-def test_success_sets_last_success_and_pause_persists(tmp_path):
-    store = Store(tmp_path / "s")
-    run = store.begin_run("orders", Trigger.MANUAL, T0, T0)
-    store.finish_run(run.id, Result.SUCCESS, T0 + timedelta(seconds=3), 3.0)
-    failed = store.begin_run("orders", Trigger.MANUAL, T0, T0 + timedelta(hours=1))
-    store.finish_run(failed.id, Result.FAILURE, T0 + timedelta(hours=1), 1.0, exit_code=1)
-    store.set_paused("orders", True)
-    store.close()
-    reopened = Store(tmp_path / "s")
-    assert reopened.job_state("orders").last_success_started_at == T0
-    assert reopened.job_state("orders").paused is True
-    assert reopened.job_state("never-ran").last_success_started_at is None
+        def open_store() -> Store:
+            opened.append(Store(tmp_path / "state"))
+            return opened[-1]
 
-
-def test_retention_by_count_per_job_and_by_total_log_bytes(runner, store):
-    records = [runner.run(request(job("a", command="printf '%0100d\\n' 0"))) for _ in range(5)]
-    other = runner.run(request(job("b", command="printf '%0100d\\n' 0")))
-    assert store.apply_retention("a", keep_runs=3, keep_log_bytes=10**9) == 2
-    assert [r.id for r in store.runs("a")] == [r.id for r in reversed(records[2:])]
-    assert not records[0].log_path.exists() and records[2].log_path.exists()
-    # 4 logs of 101 bytes remain; 250 bytes allowed: the two oldest go, their runs stay.
-    assert store.apply_retention("b", keep_runs=3, keep_log_bytes=250) == 2
-    assert not records[2].log_path.exists() and not records[3].log_path.exists()
-    assert records[4].log_path.exists() and other.log_path.exists()
-    assert store.run(records[2].id).log_path is None
-    assert len(store.runs()) == 4
+        yield open_store
+        for store in opened:
+            store.close()
 
 
 HOST = textwrap.dedent("""

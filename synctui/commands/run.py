@@ -26,42 +26,40 @@ def run(args: argparse.Namespace) -> int:
     if remote is not None:
         return run_on_host(remote, name, wait=args.wait)
     store = open_store(config.scheduler.state_dir)
-    from synctui.scheduler.control import Refused
-    from synctui.scheduler.host_lock import HostLock
-    from synctui.scheduler.sync_scheduler import SyncScheduler
+    from synctui.scheduler.control import HostBusy, Refused
+    from synctui.scheduler.hosting import OneShot
 
-    # Held while the job runs here, as `--once` holds it: no other one-shot runs the
-    # same jobs alongside, and a scheduler that starts meanwhile waits as a standby.
-    lock = HostLock(config.scheduler.state_dir)
-    if not lock.acquire():
-        other = store.host()
-        raise CommandError(
-            f"another synctui{f' (pid {other.pid}, {other.mode})' if other else ''} runs jobs of"
-            f" {config.scheduler.state_dir} without a control socket (a `run` or `--once`):"
-            " try again when it ends"
-        )
-    scheduler = SyncScheduler(config, mode="once", store=store, serve=False)
-    events = scheduler.subscribe()
+    # The seat is held while the job runs here, as `--once` holds it: no other one-shot
+    # runs the same jobs alongside, and a scheduler that starts meanwhile waits as a standby.
+    shot = OneShot(config, store=store)
+    events = shot.bus.subscribe()
     # Stopped by the operator (ctrl-c), a supervisor (SIGTERM) or a dropped SSH link
     # (SIGHUP), the run here ends too, and is recorded so.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.default_int_handler)
     record = None
     try:
-        record = scheduler.run_now(name)
-        print(f"run {record.id} of {name} started (no scheduler is running: it runs here)",
-              file=sys.stderr)
-        final = _follow(events, record, lambda: store.run(record.id))
+        with shot:
+            try:
+                record = shot.run_now(name)
+                print(f"run {record.id} of {name} started (no scheduler is running: it runs"
+                      " here)", file=sys.stderr)
+                final = _follow(events, record, lambda: store.run(record.id))
+            except KeyboardInterrupt:
+                shot.shutdown(grace=0)
+                if record is None:
+                    raise CommandError(f"stopped before the run of {name} began",
+                                       EXIT_FAILED) from None
+                final = store.run(record.id)
+    except HostBusy:
+        other = store.host()
+        raise CommandError(
+            f"another synctui{f' (pid {other.pid}, {other.mode})' if other else ''} runs jobs of"
+            f" {config.scheduler.state_dir} without a control socket (a `run` or `--once`):"
+            " try again when it ends"
+        ) from None
     except Refused as refusal:
         raise CommandError(str(refusal), EXIT_FAILED) from None
-    except KeyboardInterrupt:
-        scheduler.shutdown(grace=0)
-        if record is None:
-            raise CommandError(f"stopped before the run of {name} began", EXIT_FAILED) from None
-        final = store.run(record.id)
-    finally:
-        scheduler.shutdown()
-        lock.release()
     return _ran(final, args.wait)
 
 
@@ -91,7 +89,7 @@ def _follow(events, record: RunRecord, stored) -> RunRecord | None:
     published before it is recorded finished, so once it is, one more look at the
     queue, without waiting, holds the rest of it.
     """
-    from synctui.scheduler.events import OutputLines, RunFinished, StateChanged
+    from synctui.scheduler.events import Change, OutputLines, RunFinished, StateChanged
 
     while True:
         final = stored()
@@ -101,7 +99,7 @@ def _follow(events, record: RunRecord, stored) -> RunRecord | None:
                 sys.stdout.write("".join(f"{line}\n" for line in event.lines))
             elif isinstance(event, RunFinished) and event.run.id == record.id:
                 final, done = event.run, True
-            elif event == StateChanged(None, "host-lost"):
+            elif event == StateChanged(None, Change.HOST_LOST):
                 return None
         sys.stdout.flush()
         if done:

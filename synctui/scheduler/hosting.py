@@ -24,13 +24,14 @@ from synctui.scheduler.lifecycle import RunLifecycle
 from synctui.scheduler.processes import read_stat
 from synctui.scheduler.protocol import socket_path
 from synctui.scheduler.records import Fires, RunRecord, Trigger
+from synctui.scheduler.seams import RunStore
 from synctui.scheduler.store import HostRecord, Store
 
 
 class LocalSeat:
     """The hosting seat of a state directory on this machine (a `HostSeat`)."""
 
-    def __init__(self, config: Config, store: Store, mode: str) -> None:
+    def __init__(self, config: Config, store: RunStore, mode: str) -> None:
         self.config = config
         self.store = store
         self._lock = HostLock(config.scheduler.state_dir)
@@ -108,7 +109,7 @@ class OneShot:
     shutdown grace, ends them, and lets the seat go.
     """
 
-    def __init__(self, config: Config, *, store: Store | None = None) -> None:
+    def __init__(self, config: Config, *, store: RunStore | None = None) -> None:
         self.config = config
         self.store = store or Store(config.scheduler.state_dir)
         self.bus = EventBus()

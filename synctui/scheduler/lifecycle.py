@@ -24,7 +24,7 @@ from synctui.scheduler.events import Change, EventBus, RunFinished, StateChanged
 from synctui.scheduler.hooks import Hooks
 from synctui.scheduler.records import RETRYABLE_RESULTS, Result, RunRecord, Trigger
 from synctui.scheduler.runner import RunHandle, Runner, RunRequest
-from synctui.scheduler.store import Store
+from synctui.scheduler.seams import RunStore
 
 log = logging.getLogger("synctui.scheduler")
 
@@ -60,7 +60,7 @@ class RunLifecycle:
     """Decides, starts and ends the runs of one process's jobs."""
 
     def __init__(
-        self, config: Config, store: Store, bus: EventBus, *, zone: tzinfo,
+        self, config: Config, store: RunStore, bus: EventBus, *, zone: tzinfo,
         retries: bool = True, clock: Callable[[], datetime] = utc_now,
         running_elsewhere: Callable[[str], str | None] = lambda name: None,
     ) -> None:

@@ -28,6 +28,7 @@ from synctui.scheduler.events import Change, EventBus, StateChanged, Subscriptio
 from synctui.scheduler.hosting import LocalSeat
 from synctui.scheduler.lifecycle import JobSlot, RunLifecycle
 from synctui.scheduler.records import Fires, RunRecord, Trigger
+from synctui.scheduler.seams import HostSeat, RunStore
 from synctui.scheduler.status import HostInfo, SchedulerStatus, snapshot
 from synctui.scheduler.store import Store
 from synctui.scheduler.triggers import job_trigger, latest_fire
@@ -62,7 +63,7 @@ class SyncScheduler:
     attached_to = None
 
     def __init__(
-        self, config: Config, *, mode: str = "console", store: Store | None = None,
+        self, config: Config, *, mode: str = "console", store: RunStore | None = None,
         tick_s: float = TICK_S, bus: EventBus | None = None, serve: bool = True,
         reload_config: Callable[[], Config] | None = None,
         on_handover: Callable[[], str] | None = None,
@@ -84,7 +85,7 @@ class SyncScheduler:
         self._reload_config = reload_config
         self._on_handover = on_handover
         self.lifecycle = RunLifecycle(config, self.store, self.bus, zone=self.zone)
-        self.seat = LocalSeat(config, self.store, mode)
+        self.seat: HostSeat = LocalSeat(config, self.store, mode)
         self.tick_s = tick_s
         self._seen: dict[str, Fires] = {name: Fires() for name in config.jobs}
         """Each job's last two fire times, as they came."""

@@ -1,0 +1,136 @@
+"""The interfaces a second store and a second way of hosting plug into.
+
+`RunStore` is where runs, each job's state, the host record and the run logs live;
+`Store` (SQLite, one state directory) is its implementation today, and
+`tests/store_contract.py` is the suite any other must pass unchanged. `HostSeat` is
+who hosts a state directory's scheduler and how others reach it; `LocalSeat` (a
+file lock and a Unix socket) is its implementation today. Neither interface assumes
+a file, a lock or a socket: a shared database's row leases fit both.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Protocol, runtime_checkable
+
+from synctui.scheduler.control import SchedulerControl
+from synctui.scheduler.records import Fires, Result, RunRecord, Trigger
+from synctui.scheduler.store import HostRecord, JobState, Orphan
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    """Every run and each job's state, safe to share between the threads of one process."""
+
+    def close(self) -> None:
+        """Let go of the store; nothing may be asked of it afterwards."""
+
+    # --- runs -----------------------------------------------------------------------
+
+    def begin_run(
+        self, job: str, trigger: Trigger, scheduled_at: datetime, started_at: datetime,
+        attempt: int = 1, host: tuple[int, int | None] | None = None,
+    ) -> RunRecord:
+        """Record a run `running` (held by `host`: pid, start ticks); its id and log path."""
+
+    def set_process(self, run_id: int, session: int, leader_start: int | None, boot: str) -> None:
+        """Remember which process session a run's job lives in (to end it if its host dies)."""
+
+    def finish_run(
+        self, run_id: int, result: Result, finished_at: datetime, duration_s: float | None,
+        exit_code: int | None = None, signal: str | None = None, error: str | None = None,
+        log_bytes: int = 0,
+    ) -> RunRecord:
+        """Record the run's end; its final record."""
+
+    def record_skip(self, job: str, scheduled_at: datetime, at: datetime) -> RunRecord:
+        """A fire time skipped while the job ran: consecutive skips are one record, counted."""
+
+    def run(self, run_id: int) -> RunRecord | None:
+        """One run, if it is (still) recorded."""
+
+    def runs(
+        self, job: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[RunRecord]:
+        """Recorded runs, newest first (of one job, or all), older than `before_id`."""
+
+    def outcomes(
+        self, job: str, results: Iterable[Result], limit: int
+    ) -> list[tuple[Result, float | None]]:
+        """The job's newest results among `results`, with their durations."""
+
+    def orphans(self) -> list[Orphan]:
+        """Runs still `running`, with what identifies their host and processes."""
+
+    def apply_retention(self, job: str, keep_runs: int, keep_log_bytes: int) -> int:
+        """Forget the job's runs beyond `keep_runs` and the oldest logs beyond
+        `keep_log_bytes` in all; how many were removed."""
+
+    # --- output ---------------------------------------------------------------------
+
+    def log_path(self, job: str, run_id: int) -> Path:
+        """Where a run's output goes."""
+
+    # --- each job's state -----------------------------------------------------------
+
+    def job_state(self, job: str) -> JobState:
+        """A job's paused flag and last success (defaults for a job never seen)."""
+
+    def set_paused(self, job: str, paused: bool) -> None:
+        """Pause or resume a job, for every process sharing the store."""
+
+    def fires(self) -> dict[str, Fires]:
+        """Each job's fire times around now, as the host last wrote them."""
+
+    # --- the host -------------------------------------------------------------------
+
+    def claim_host(self, host: HostRecord) -> None:
+        """Say who hosts the scheduler (one record, replaced)."""
+
+    def heartbeat(
+        self, pid: int, at: datetime, scheduling: bool, fires: Mapping[str, Fires]
+    ) -> None:
+        """The host is alive at `at`; each job's fire times around now."""
+
+    def release_host(self, pid: int) -> None:
+        """The host `pid` stopped (its last fire times stay, for health without a host)."""
+
+    def host(self) -> HostRecord | None:
+        """The last host to claim the store (alive or not: check it)."""
+
+
+@runtime_checkable
+class HostSeat(Protocol):
+    """Who hosts a state directory's scheduler, and the control endpoint others reach."""
+
+    record: HostRecord
+    """This process, as it writes itself down while it hosts."""
+    held: bool
+    """Whether this process hosts now."""
+
+    @property
+    def attached_consoles(self) -> int:
+        """How many consoles are attached through the endpoint now."""
+
+    @property
+    def log_group(self) -> int | None:
+        """A group that may read the run logs while the endpoint serves it."""
+
+    def take(self) -> None:
+        """Hold the seat, or `HostBusy` naming who holds it."""
+
+    def serve(
+        self, control: SchedulerControl, *, reload: Callable[[], str] | None,
+        handover: Callable[[], str] | None,
+    ) -> None:
+        """Open the control endpoint for `control` (`Refused` if it cannot)."""
+
+    def claim(self) -> None:
+        """Write this process down as the host."""
+
+    def beat(self, scheduling: bool, fires: Mapping[str, Fires]) -> None:
+        """Say the host is alive, and each job's fire times around now."""
+
+    def release(self) -> None:
+        """Let another process host: the endpoint closed, the record and the seat let go."""

@@ -1,0 +1,109 @@
+"""The contract every `RunStore` keeps, written against the interface alone.
+
+A test module subclasses `StoreContract` and provides an `open_store` fixture: a
+function returning the store of one place, opened afresh on each call (the same
+history each time), so that what must outlive a reopen can be checked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from factories import job, request
+from synctui.scheduler.events import EventBus
+from synctui.scheduler.records import Fires, Result, Trigger
+from synctui.scheduler.runner import Runner
+from synctui.scheduler.seams import RunStore
+from synctui.scheduler.store import HostRecord
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+class StoreContract:
+    """What the lifecycle, the runner, status and health rely on of a store."""
+
+    def test_implements_the_interface(self, open_store):
+        assert isinstance(open_store(), RunStore)
+
+    def test_a_run_is_recorded_running_then_finished(self, open_store):
+        store = open_store()
+        run = store.begin_run("orders", Trigger.SCHEDULED, T0, T0 + timedelta(seconds=1),
+                              host=(4242, 7))
+        assert (run.result, run.trigger, run.attempt) == (Result.RUNNING, Trigger.SCHEDULED, 1)
+        assert run.log_path == store.log_path("orders", run.id)
+        [orphan] = store.orphans()
+        assert (orphan.run.id, orphan.host_pid, orphan.host_start) == (run.id, 4242, 7)
+        done = store.finish_run(run.id, Result.FAILURE, T0 + timedelta(seconds=3), 2.0,
+                                exit_code=3, error="exit status 3: nope", log_bytes=5)
+        assert (done.result, done.exit_code, done.error, done.duration_s) == (
+            Result.FAILURE, 3, "exit status 3: nope", 2.0)
+        assert store.run(run.id) == done and store.orphans() == []
+        assert store.outcomes("orders", [Result.FAILURE], 10) == [(Result.FAILURE, 2.0)]
+
+    def test_runs_come_newest_first_by_job_and_page_by_id(self, open_store):
+        store = open_store()
+        ids = [store.begin_run(name, Trigger.MANUAL, T0, T0).id for name in "abab"]
+        assert [run.id for run in store.runs()] == ids[::-1]
+        assert [run.id for run in store.runs("a")] == [ids[2], ids[0]]
+        assert [run.id for run in store.runs(limit=2)] == ids[:1:-1]
+        assert [run.id for run in store.runs(before_id=ids[2])] == [ids[1], ids[0]]
+
+    def test_consecutive_skips_are_one_record_with_a_count(self, open_store):
+        store = open_store()
+        store.record_skip("orders", T0, T0)
+        second = store.record_skip("orders", T0 + timedelta(minutes=1), T0 + timedelta(minutes=1))
+        assert second.skip_count == 2 and second.finished_at == T0 + timedelta(minutes=1)
+        store.record_skip("other", T0, T0)  # another job's skip does not break the streak
+        assert store.record_skip("orders", T0, T0).skip_count == 3
+        run = store.begin_run("orders", Trigger.SCHEDULED, T0, T0)
+        store.finish_run(run.id, Result.SUCCESS, T0, 1.0)
+        fresh = store.record_skip("orders", T0, T0)
+        assert fresh.skip_count == 1 and fresh.id != second.id
+        assert [r.result for r in store.runs("orders")] == [
+            Result.SKIPPED, Result.SUCCESS, Result.SKIPPED]
+
+    def test_the_last_success_and_a_pause_outlive_a_reopen(self, open_store):
+        store = open_store()
+        run = store.begin_run("orders", Trigger.MANUAL, T0, T0)
+        store.finish_run(run.id, Result.SUCCESS, T0 + timedelta(seconds=3), 3.0)
+        failed = store.begin_run("orders", Trigger.MANUAL, T0, T0 + timedelta(hours=1))
+        store.finish_run(failed.id, Result.FAILURE, T0 + timedelta(hours=1), 1.0, exit_code=1)
+        store.set_paused("orders", True)
+        store.close()
+        reopened = open_store()
+        assert reopened.job_state("orders").last_success_started_at == T0
+        assert reopened.job_state("orders").paused is True
+        assert reopened.job_state("never-ran").last_success_started_at is None
+        assert reopened.job_state("never-ran").paused is False
+
+    def test_the_host_record_beats_and_is_released(self, open_store):
+        store = open_store()
+        assert store.host() is None
+        host = HostRecord(pid=4242, start_ticks=7, mode="headless", config="/etc/s.toml",
+                          started_at=T0, heartbeat_at=T0, scheduling=True, socket="/run/s.sock")
+        store.claim_host(host)
+        assert store.host() == host
+        later = T0 + timedelta(seconds=5)
+        fires = {"orders": Fires(T0 + timedelta(hours=1), T0, None)}
+        store.heartbeat(4242, later, False, fires)
+        beaten = store.host()
+        assert (beaten.heartbeat_at, beaten.scheduling) == (later, False)
+        assert store.fires()["orders"].next == fires["orders"].next
+        store.release_host(4242)
+        assert store.host() is None
+        assert store.fires()["orders"].last == T0  # kept, for health with no host
+
+    def test_retention_by_count_per_job_and_by_total_log_bytes(self, open_store):
+        store = open_store()
+        runner = Runner(store, EventBus())
+        records = [runner.run(request(job("a", command="printf '%0100d\\n' 0"))) for _ in range(5)]
+        other = runner.run(request(job("b", command="printf '%0100d\\n' 0")))
+        assert store.apply_retention("a", keep_runs=3, keep_log_bytes=10**9) == 2
+        assert [r.id for r in store.runs("a")] == [r.id for r in reversed(records[2:])]
+        assert not records[0].log_path.exists() and records[2].log_path.exists()
+        # 4 logs of 101 bytes remain; 250 bytes allowed: the two oldest go, their runs stay.
+        assert store.apply_retention("b", keep_runs=3, keep_log_bytes=250) == 2
+        assert not records[2].log_path.exists() and not records[3].log_path.exists()
+        assert records[4].log_path.exists() and other.log_path.exists()
+        assert store.run(records[2].id).log_path is None
+        assert len(store.runs()) == 4
