@@ -17,18 +17,17 @@ import math
 import threading
 from datetime import datetime, timedelta
 from typing import Callable
-from zoneinfo import ZoneInfo
 
 from synctui.config.loading import ConfigError
 from synctui.config.model import Config, JobConfig
 from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import Mode, Refused
-from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
-from synctui.scheduler.lifecycle import RunLifecycle
+from synctui.scheduler.events import Change, EventBus, StateChanged
+from synctui.scheduler.lifecycle import RunLifecycle, RunsHere
 from synctui.scheduler.processes import is_alive
 from synctui.scheduler.records import Fires, RunRecord, Trigger
 from synctui.scheduler.status import HostInfo, SchedulerStatus, live_host, snapshot
-from synctui.scheduler.store import Store
+from synctui.scheduler.seams import RunStore
 from synctui.scheduler.triggers import job_trigger, latest_fire
 
 log = logging.getLogger("synctui.fallback")
@@ -37,7 +36,7 @@ REFRESH_S = 3.0
 """How often the store is re-read for runs made by other processes."""
 
 
-class FallbackControl:
+class FallbackControl(RunsHere):
     """A `ConsoleBackend` over the store alone, for a console that hosts no scheduler."""
 
     mode = Mode.FALLBACK
@@ -49,7 +48,7 @@ class FallbackControl:
     waits = False
 
     def __init__(
-        self, config: Config, *, reason: str, store: Store | None = None,
+        self, config: Config, *, reason: str, store: RunStore | None = None,
         bus: EventBus | None = None, reload_config: Callable[[], Config] | None = None,
         refresh_s: float = REFRESH_S, clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -64,11 +63,8 @@ class FallbackControl:
             refresh_s: How often the store is re-read.
             clock: The current time.
         """
-        self.config = config
+        super().__init__(config, store, bus)
         self.reason = reason
-        self.zone = ZoneInfo(config.scheduler.timezone)
-        self.store = store or Store(config.scheduler.state_dir)
-        self.bus = bus or EventBus()
         self._reload_config = reload_config
         self.lifecycle = RunLifecycle(config, self.store, self.bus, zone=self.zone,
                                       retries=False, clock=clock,
@@ -112,9 +108,9 @@ class FallbackControl:
             self._thread.join()
         return self.lifecycle.end_runs(grace)
 
-    def end_runs_now(self) -> None:
-        """Interrupt every run started here, now."""
-        self.lifecycle.end_runs_now()
+    def hand_over(self) -> None:
+        """Nothing to hand over: no console attaches to a fallback, and a host that starts
+        takes the jobs (the fallback leaves them to a live host)."""
 
     def reload(self) -> str:
         """Read the config afresh and take it (runs in progress go on); an invalid one is
@@ -151,30 +147,6 @@ class FallbackControl:
             host=HostInfo(host.pid, host.mode, host.config) if host else None,
             fires=fires, paused=paused, now=now, running_runs=running,
         )
-
-    def history(
-        self, job: str | None = None, limit: int = 100, before_id: int | None = None
-    ) -> list[RunRecord]:
-        """Recorded runs, newest first."""
-        return self.store.runs(job, limit=limit, before_id=before_id)
-
-    def run_now(self, name: str) -> RunRecord:
-        """Start a manual run here; refused while the job runs (anywhere) or within its cooldown."""
-        slot = self.lifecycle.slot(name)
-        with self._lock:
-            return self.lifecycle.launch(slot, Trigger.MANUAL, self._clock(), manual=True).run
-
-    def cancel(self, name: str) -> None:
-        """End the job's run started here (result `cancelled`)."""
-        self.lifecycle.cancel(name)
-
-    def pause(self, name: str | None = None) -> None:
-        """Pause one job, or all: the fallback does not run it (remembered in the store)."""
-        self._set_paused(name, True)
-
-    def resume(self, name: str | None = None) -> None:
-        """Resume one job, or all."""
-        self._set_paused(name, False)
 
     def skip_next(self, name: str) -> datetime:
         """Refused: the fallback runs what is due at its checks, it keeps no fire times to skip."""
@@ -214,12 +186,6 @@ class FallbackControl:
             if self._scheduling:
                 self.stop()
             self.start()
-
-    def subscribe(
-        self, notify: Callable[[], None] | None = None, maxsize: int = 10_000
-    ) -> Subscription:
-        """Run and state events; `StateChanged(None, Change.REFRESHED)` when others changed the store."""
-        return self.bus.subscribe(maxsize=maxsize, notify=notify)
 
     # --- inside -------------------------------------------------------------------
 

@@ -16,15 +16,17 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
 
 from synctui.config.model import Config, JobConfig
 from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import Refused
-from synctui.scheduler.events import Change, EventBus, RunFinished, StateChanged
+from synctui.scheduler.events import Change, EventBus, RunFinished, StateChanged, Subscription
 from synctui.scheduler.hooks import Hooks
 from synctui.scheduler.records import RETRYABLE_RESULTS, Result, RunRecord, Trigger
 from synctui.scheduler.runner import RunHandle, Runner, RunRequest
 from synctui.scheduler.seams import RunStore
+from synctui.scheduler.store import Store
 
 log = logging.getLogger("synctui.scheduler")
 
@@ -139,6 +141,10 @@ class RunLifecycle:
                 self._check_cooldown(slot)
             self._cancel_retry(slot)
             return self._start_locked(slot, request)
+
+    def run_now(self, name: str) -> RunRecord:
+        """Start a manual run of the job now; `Refused` as `launch` says."""
+        return self.launch(self.slot(name), Trigger.MANUAL, self._clock(), manual=True).run
 
     def _check_cooldown(self, slot: JobSlot) -> None:
         job, last = slot.job, slot.last_start
@@ -369,3 +375,54 @@ class RunLifecycle:
         """Interrupt every run in progress now, without waiting out the grace."""
         for handle in self.active():
             handle.interrupt(after=0)
+
+
+class RunsHere:
+    """The operator's actions on runs, for a backend whose runs go through a `RunLifecycle`
+    in this process (the scheduler, the fallback). It makes `lifecycle` and provides
+    `_set_paused`, which says what else a pause changes there."""
+
+    lifecycle: RunLifecycle
+
+    def __init__(self, config: Config, store: RunStore | None, bus: EventBus | None) -> None:
+        self.config = config
+        self.zone = ZoneInfo(config.scheduler.timezone)
+        self.store = store or Store(config.scheduler.state_dir)
+        self.bus = bus or EventBus()
+
+    def _set_paused(self, name: str | None, paused: bool) -> None:
+        raise NotImplementedError
+
+    def run_now(self, name: str) -> RunRecord:
+        """Start the job now (trigger `manual`); refused while it runs (anywhere) or within
+        its cooldown."""
+        return self.lifecycle.run_now(name)
+
+    def cancel(self, name: str) -> None:
+        """End the job's running run (result `cancelled`), or drop its pending retry."""
+        self.lifecycle.cancel(name)
+
+    def pause(self, name: str | None = None) -> None:
+        """Pause one job, or all: nothing runs it on its own until resumed (remembered in
+        the store, across restarts)."""
+        self._set_paused(name, True)
+
+    def resume(self, name: str | None = None) -> None:
+        """Resume one job, or all."""
+        self._set_paused(name, False)
+
+    def end_runs_now(self) -> None:
+        """Interrupt every run going here now, without waiting out the grace."""
+        self.lifecycle.end_runs_now()
+
+    def history(
+        self, job: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[RunRecord]:
+        """Recorded runs, newest first."""
+        return self.store.runs(job, limit=limit, before_id=before_id)
+
+    def subscribe(
+        self, notify: Callable[[], None] | None = None, maxsize: int = 10_000
+    ) -> Subscription:
+        """Run and state events (see `synctui.scheduler.events`)."""
+        return self.bus.subscribe(maxsize=maxsize, notify=notify)

@@ -1,4 +1,4 @@
-"""The status snapshot of SPEC §8: what each job last did, when it runs next, and its health.
+"""The status snapshot: what each job last did, when it runs next, and its health.
 
 Built from the store plus the fire times of a live scheduler (or, from another
 process, the fire times the host last wrote down), so `synctui status` answers
@@ -151,8 +151,10 @@ def health(
     *, paused: bool, fires: Fires, grace_s: float, last_judged: Result | None,
     last_success: datetime | None, now: datetime,
 ) -> str:
-    """The job's health word per SPEC §8 (`last_judged`: the newest result that says
-    something about the job)."""
+    """The job's health word (`last_judged`: the newest result that says something about
+    the job): `paused`; `down` after a failed run or once its last fire time is more than
+    `grace_s` past with no success since; `up` when it succeeded since its last (or the
+    one before the last) fire time; `new` before any judged run; else `late`."""
     if paused:
         return "paused"
     if last_judged in FAILED_RESULTS:

@@ -24,13 +24,12 @@ from synctui.config import ConfigError
 from synctui.config.model import Config
 from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import Mode, Refused
-from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
+from synctui.scheduler.events import Change, EventBus, StateChanged
 from synctui.scheduler.hosting import LocalSeat
-from synctui.scheduler.lifecycle import JobSlot, RunLifecycle
+from synctui.scheduler.lifecycle import JobSlot, RunLifecycle, RunsHere
 from synctui.scheduler.records import Fires, RunRecord, Trigger
 from synctui.scheduler.seams import HostSeat, RunStore
 from synctui.scheduler.status import HostInfo, SchedulerStatus, snapshot
-from synctui.scheduler.store import Store
 from synctui.scheduler.triggers import job_trigger, latest_fire
 
 log = logging.getLogger("synctui.scheduler")
@@ -54,7 +53,7 @@ class _HandOff(BaseExecutor):
         job.func(*job.args, run_times)
 
 
-class SyncScheduler:
+class SyncScheduler(RunsHere):
     """Schedules the configured jobs and hosts them, in this process (a `ConsoleBackend`)."""
 
     mode = Mode.IN_PROCESS
@@ -76,11 +75,8 @@ class SyncScheduler:
             reload_config: Reads the config afresh, for `reload` (SIGHUP, the socket).
             on_handover: Answers a headless asking to host (None: keep hosting).
         """
-        self.config = config
+        super().__init__(config, store, bus)
         self.host_mode = mode
-        self.zone = ZoneInfo(config.scheduler.timezone)
-        self.store = store or Store(config.scheduler.state_dir)
-        self.bus = bus or EventBus()
         self._serve = serve
         self._reload_config = reload_config
         self._on_handover = on_handover
@@ -230,28 +226,7 @@ class SyncScheduler:
         self.shutdown(grace=0)
         log.info("handed over", extra={"event": "handover"})
 
-    def end_runs_now(self) -> None:
-        """Interrupt every running run now, without waiting out the grace."""
-        self.lifecycle.end_runs_now()
-
     # --- operations ---------------------------------------------------------------
-
-    def run_now(self, name: str) -> RunRecord:
-        """Start the job now (trigger `manual`); refused while it runs or within its cooldown."""
-        slot = self.lifecycle.slot(name)
-        return self.lifecycle.launch(slot, Trigger.MANUAL, utc_now(), manual=True).run
-
-    def cancel(self, name: str) -> None:
-        """End the job's running run (result `cancelled`), or drop its pending retry."""
-        self.lifecycle.cancel(name)
-
-    def pause(self, name: str | None = None) -> None:
-        """Pause one job, or all: no scheduled runs until resumed (remembered across restarts)."""
-        self._set_paused(name, True)
-
-    def resume(self, name: str | None = None) -> None:
-        """Resume one job, or all."""
-        self._set_paused(name, False)
 
     def skip_next(self, name: str) -> datetime:
         """Drop exactly the job's next fire time; returns the fire time dropped."""
@@ -334,14 +309,6 @@ class SyncScheduler:
             now=utc_now(),
             running_runs={name: s.handle.run for name, s in slots.items() if s.busy},
         )
-
-    def history(self, job: str | None = None, limit: int = 100, before_id: int | None = None) -> list[RunRecord]:
-        """Recorded runs, newest first."""
-        return self.store.runs(job, limit=limit, before_id=before_id)
-
-    def subscribe(self, notify=None, maxsize: int = 10_000) -> Subscription:
-        """A stream of run and state events (see `synctui.scheduler.events`)."""
-        return self.bus.subscribe(maxsize=maxsize, notify=notify)
 
     # --- inside -------------------------------------------------------------------
 
