@@ -26,8 +26,8 @@ from synctui.scheduler.events import Change, EventBus, StateChanged
 from synctui.scheduler.lifecycle import RunLifecycle, RunsHere
 from synctui.scheduler.processes import is_alive
 from synctui.scheduler.records import Fires, RunRecord, Trigger
-from synctui.scheduler.status import HostInfo, SchedulerStatus, live_host, snapshot
 from synctui.scheduler.seams import RunStore
+from synctui.scheduler.status import HostInfo, SchedulerStatus, live_host, snapshot
 from synctui.scheduler.triggers import job_trigger, latest_fire
 
 log = logging.getLogger("synctui.fallback")

@@ -32,6 +32,7 @@ from synctui.scheduler.processes import (
     signal_group,
 )
 from synctui.scheduler.records import Result, RunRecord, Trigger
+from synctui.scheduler.run_log import RunLog
 from synctui.scheduler.store import Store
 
 log = logging.getLogger("synctui.scheduler")
@@ -200,15 +201,9 @@ class RunHandle:
         self._kill_at: float | None = None
         self._pgid: int | None = None
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._log_fd: int | None = None
-        self._log_bytes = 0
-        self._log_error: str | None = None
-        self._cut = False
-        self._dropped = 0
+        self._log = RunLog(None, request.job.log_max_bytes)
         self._partial = b""
         self._last_line = ""
-        self._line_start = 0
-        """Log offset just after the last newline written."""
         self._thread = threading.Thread(
             target=self._execute, name=f"run-{record.job}-{record.id}", daemon=True
         )
@@ -257,7 +252,8 @@ class RunHandle:
         error: str | None = None
         self._runner.bus.publish(RunStarted(self.run))
         try:
-            self._log_fd = self._runner._log_file(self.run.log_path)
+            self._log = RunLog(self._runner._log_file(self.run.log_path),
+                               job.log_max_bytes)
             env = self._environment()
             argv = self._runner._argv(job, env)
             process = subprocess.Popen(
@@ -271,7 +267,7 @@ class RunHandle:
                 f"cannot start: {failure.strerror}"
                 + (f": {failure.filename}" if failure.filename else "")
             )
-            self._note(error)
+            self._log.note(error)
         except Exception as bug:
             log.exception("run %s of %s: internal error before its start", self.run.id, self.run.job)
             result, error = Result.FAILURE, f"synctui internal error: {bug!r}"
@@ -297,14 +293,14 @@ class RunHandle:
                 signal_group(process.pid, signal.SIGKILL)
                 process.wait()
                 result, error = Result.FAILURE, f"synctui internal error: {bug!r}"
-        log_problem = self._close_log()
+        log_problem = self._log.close()
         if log_problem:
             error = f"{error}; {log_problem}" if error else log_problem
         duration = time.monotonic() - begun
         try:
             record = self._runner.store.finish_run(
                 self.run.id, result, self._runner.clock(), duration, exit_code=exit_code,
-                signal=signal_name, error=error, log_bytes=self._log_bytes,
+                signal=signal_name, error=error, log_bytes=self._log.size,
             )
         except Exception:
             # The store failed (disk, a closed store): the record stays `running` and
@@ -313,7 +309,7 @@ class RunHandle:
                           self.run.id, self.run.job, result.value)
             record = replace(self.run, result=result, finished_at=self._runner.clock(),
                              duration_s=duration, exit_code=exit_code, signal=signal_name,
-                             error=error, log_bytes=self._log_bytes)
+                             error=error, log_bytes=self._log.size)
         with self._lock:
             # Under the lock `_stop` checks `done`, so no wake-up is ever written to
             # these descriptors once closed (their numbers get reused).
@@ -377,7 +373,7 @@ class RunHandle:
                         if self._stop_result is None:
                             self._stop_result = Result.TIMEOUT
                             self._term_at = now
-                    self._note(f"timed out after {seconds_text(job.timeout_s)}")
+                    self._log.note(f"timed out after {seconds_text(job.timeout_s)}")
                 if self._term_at is not None and now >= self._term_at:
                     with self._lock:
                         self._term_at = None
@@ -388,7 +384,7 @@ class RunHandle:
                     self._kill_at = None
                     killed_at = now
                     signal_group(self._pgid, signal.SIGKILL)
-                    self._note("SIGKILL sent to the job's processes")
+                    self._log.note("SIGKILL sent to the job's processes")
                 if exited and killed_at is not None and now - killed_at > STRAY_PIPE_WAIT:
                     # Something outside the job's group still holds its output open.
                     break
@@ -428,7 +424,7 @@ class RunHandle:
 
     def _terminate(self, now: float, grace: float, note: str) -> None:
         if signal_group(self._pgid, signal.SIGTERM):
-            self._note(note)
+            self._log.note(note)
             if self._kill_at is None:
                 self._kill_at = now + grace
 
@@ -438,7 +434,7 @@ class RunHandle:
             remaining = self._kill_at - time.monotonic()
             if remaining <= 0:
                 signal_group(self._pgid, signal.SIGKILL)
-                self._note("SIGKILL sent to the processes the job left behind")
+                self._log.note("SIGKILL sent to the processes the job left behind")
                 break
             time.sleep(min(remaining, 0.02))
         self._kill_at = None
@@ -446,7 +442,7 @@ class RunHandle:
     # --- output -----------------------------------------------------------------
 
     def _take(self, chunk: bytes) -> None:
-        self._log(chunk)
+        self._log.write(chunk)
         data = self._partial + chunk
         cut = data.rfind(b"\n")
         if cut < 0:
@@ -468,62 +464,3 @@ class RunHandle:
                 self._last_line = line.strip()
                 break
         self._runner.bus.publish(OutputLines(self.run.job, self.run.id, tuple(lines)))
-
-    def _log(self, chunk: bytes) -> None:
-        cap = self.request.job.log_max_bytes
-        room = cap - self._log_bytes
-        if self._cut:
-            self._dropped += len(chunk)
-            return
-        if len(chunk) <= room:
-            self._append(chunk)
-            return
-        # Cut at a line boundary: the log ends with whole lines, then the marker.
-        newline = chunk.rfind(b"\n", 0, room)
-        if newline >= 0:
-            self._append(chunk[: newline + 1])
-            self._dropped += len(chunk) - newline - 1
-        else:
-            self._dropped += len(chunk) + self._unsay_partial_line()
-        self._cut = True
-        self._note(f"output cut here: log_max_bytes ({cap} bytes) reached")
-
-    def _unsay_partial_line(self) -> int:
-        """Take the unfinished last line back out of the log; returns its length."""
-        partial = self._log_bytes - self._line_start
-        if partial and self._log_fd is not None:
-            os.ftruncate(self._log_fd, self._line_start)
-            os.lseek(self._log_fd, self._line_start, os.SEEK_SET)
-            self._log_bytes = self._line_start
-        return partial
-
-    def _note(self, text: str) -> None:
-        """Write synctui's own remark into the run's log, on a line of its own."""
-        prefix = b"" if self._line_start == self._log_bytes else b"\n"
-        self._append(prefix + f"[synctui] {text}\n".encode())
-
-    def _append(self, data: bytes) -> None:
-        if self._log_fd is None or not data:
-            return
-        view = memoryview(data)
-        newline = data.rfind(b"\n")
-        if newline >= 0:
-            self._line_start = self._log_bytes + newline + 1
-        try:
-            while view:
-                written = os.write(self._log_fd, view)
-                view = view[written:]
-                self._log_bytes += written
-        except OSError as failure:
-            # A full disk must not end the run: stop logging, say so on the record.
-            self._log_error = f"log incomplete: {failure.strerror}"
-            os.close(self._log_fd)
-            self._log_fd = None
-
-    def _close_log(self) -> str | None:
-        if self._dropped:
-            self._note(f"{self._dropped} more bytes of output were not kept")
-        if self._log_fd is not None:
-            os.close(self._log_fd)
-            self._log_fd = None
-        return self._log_error
