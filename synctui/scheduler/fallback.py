@@ -144,7 +144,7 @@ class FallbackControl(RunsHere):
         }
         return snapshot(
             self.store, config, running=scheduling,
-            host=HostInfo(host.pid, host.mode, host.config) if host else None,
+            host=HostInfo.of(host) if host else None,
             fires=fires, paused=paused, now=now, running_runs=running,
         )
 

@@ -62,6 +62,11 @@ class HostInfo:
     config: str | None
     socket: str | None = None
 
+    @classmethod
+    def of(cls, record: HostRecord) -> HostInfo:
+        """What a status says of the host, from its record in the store."""
+        return cls(record.pid, record.mode, record.config, record.socket)
+
 
 @dataclass(frozen=True)
 class SchedulerStatus:
@@ -271,6 +276,6 @@ def stored_snapshot(store: Store, config: Config, now: datetime | None = None) -
     paused = {name: store.job_state(name).paused for name in config.jobs}
     return snapshot(
         store, config, running=host is not None and host.scheduling,
-        host=HostInfo(host.pid, host.mode, host.config, host.socket) if host else None,
+        host=HostInfo.of(host) if host else None,
         fires=fires, paused=paused, now=now,
     )

@@ -76,7 +76,6 @@ class SyncScheduler(RunsHere):
             on_handover: Answers a headless asking to host (None: keep hosting).
         """
         super().__init__(config, store, bus)
-        self.host_mode = mode
         self._serve = serve
         self._reload_config = reload_config
         self._on_handover = on_handover
@@ -301,10 +300,8 @@ class SyncScheduler(RunsHere):
             fires = self._fires()
             slots = dict(self.lifecycle.slots)
             running = self._aps is not None
-        record = self.seat.record
         return snapshot(
-            self.store, self.config, running=running,
-            host=HostInfo(record.pid, self.host_mode, record.config, record.socket),
+            self.store, self.config, running=running, host=HostInfo.of(self.seat.record),
             fires=fires, paused={name: slot.paused for name, slot in slots.items()},
             now=utc_now(),
             running_runs={name: s.handle.run for name, s in slots.items() if s.busy},
