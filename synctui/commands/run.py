@@ -40,17 +40,14 @@ def run(args: argparse.Namespace) -> int:
     record = None
     try:
         with shot:
-            try:
-                record = shot.run_now(name)
-                print(f"run {record.id} of {name} started (no scheduler is running: it runs"
-                      " here)", file=sys.stderr)
-                final = _follow(events, record, lambda: store.run(record.id))
-            except KeyboardInterrupt:
-                shot.shutdown(grace=0)
-                if record is None:
-                    raise CommandError(f"stopped before the run of {name} began",
-                                       EXIT_FAILED) from None
-                final = store.run(record.id)
+            record = shot.run_now(name)
+            print(f"run {record.id} of {name} started (no scheduler is running: it runs here)",
+                  file=sys.stderr)
+            final = _follow(events, record, lambda: store.run(record.id))
+    except KeyboardInterrupt:  # the one-shot has ended the run and recorded it
+        if record is None:
+            raise CommandError(f"stopped before the run of {name} began", EXIT_FAILED) from None
+        final = store.run(record.id)
     except HostBusy:
         other = store.host()
         raise CommandError(

@@ -106,7 +106,8 @@ class OneShot:
 
     Used as a context: entering takes the seat (`HostBusy` if another process holds it)
     and records a dead host's runs `interrupted`; leaving gives running runs the
-    shutdown grace, ends them, and lets the seat go.
+    shutdown grace (none when left by ctrl-c, SIGTERM or SIGHUP as `KeyboardInterrupt`:
+    the operator wants it ended now), ends them, and lets the seat go.
     """
 
     def __init__(self, config: Config, *, store: RunStore | None = None) -> None:
@@ -122,9 +123,11 @@ class OneShot:
         self.lifecycle.recover()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
-        self._seat.release()
+    def __exit__(self, kind, *exc) -> None:
+        try:
+            self.shutdown(grace=0 if kind is KeyboardInterrupt else None)
+        finally:
+            self._seat.release()
 
     def run_now(self, name: str) -> RunRecord:
         """Start a manual run of the job (refused as the scheduler refuses one)."""

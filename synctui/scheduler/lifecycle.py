@@ -285,14 +285,18 @@ class RunLifecycle:
 
     # --- the operator's switches ---------------------------------------------------
 
-    def set_paused(self, names: Iterable[str], paused: bool, *, note: str = "") -> list[JobSlot]:
-        """Pause or resume jobs, remembered in the store; announced one event per job."""
+    def set_paused(
+        self, names: Iterable[str], paused: bool, *,
+        follow: Callable[[JobSlot], None] = lambda slot: None,
+    ) -> None:
+        """Pause or resume jobs, remembered in the store; `follow(slot)` makes the caller's
+        schedule agree before each job's event is announced."""
         slots = [self.slot(name) for name in names]
         for slot in slots:
             slot.paused = paused
             self.store.set_paused(slot.job.name, paused)
-        self.announce_paused(slots, note=note)
-        return slots
+            follow(slot)
+        self.announce_paused(slots)
 
     def announce_paused(self, slots: Iterable[JobSlot], *, note: str = "") -> None:
         for slot in slots:

@@ -355,10 +355,8 @@ class SyncScheduler(RunsHere):
     def _set_paused(self, name: str | None, paused: bool) -> None:
         names = [name] if name else list(self.lifecycle.slots)
         with self._lock:
-            slots = self.lifecycle.set_paused(names, paused)
-            if self._aps is not None:
-                for slot in slots:
-                    self._follow_pause(slot)
+            self.lifecycle.set_paused(
+                names, paused, follow=self._follow_pause if self._aps is not None else None)
             self._beat()
 
     def _follow_pause(self, slot: JobSlot) -> None:
