@@ -35,8 +35,8 @@ def console(tmp_path):
 
     def make(jobs: dict, **settings) -> tuple[SyncTuiApp, SyncScheduler]:
         scheduler = SyncScheduler(factories.config(tmp_path, jobs, **settings), mode="console")
-        app = SyncTuiApp(scheduler, config_name="test", zone=ZoneInfo("UTC"), demo=False,
-                         host=scheduler)
+        app = SyncTuiApp(scheduler, config=scheduler.config, config_name="test",
+                         zone=ZoneInfo("UTC"), demo=False)
         app.animation_level = "none"
         scheduler.start()
         made.append(scheduler)

@@ -65,8 +65,8 @@ def console(tmp_path):
         for name in jobs:
             fill(store, name)
         scheduler = SyncScheduler(config, mode="console", store=store)
-        app = SyncTuiApp(scheduler, config_name="test", zone=ZoneInfo("UTC"), demo=False,
-                         **app_settings)
+        app = SyncTuiApp(scheduler, config=config, config_name="test", zone=ZoneInfo("UTC"),
+                         demo=False, **app_settings)
         app.animation_level = "none"
         if start:
             scheduler.start()
@@ -263,7 +263,7 @@ def test_the_palette_lists_every_action_with_its_key(console):
     ("restart", lambda app, scheduler: "scheduler restarted" in notifications(app)),
     ("skip the next", lambda app, scheduler: "will be skipped" in notifications(app)),
     ("cancel the run", lambda app, scheduler: "orders is not running" in notifications(app)),
-    ("reload the config", lambda app, scheduler: "Nothing to reload" in notifications(app)),
+    ("reload the config", lambda app, scheduler: "no config file to reload" in notifications(app)),
     ("switch theme", lambda app, scheduler: isinstance(app.screen, CommandPalette)),
     ("open the history", lambda app, scheduler: isinstance(app.screen, HistoryScreen)),
     ("help", lambda app, scheduler: isinstance(app.screen, HelpScreen)),

@@ -1,4 +1,4 @@
-"""The console: every job live, steered from the keyboard or the mouse, through `SchedulerControl`.
+"""The console: every job live, steered from the keyboard or the mouse, through one `ConsoleBackend`.
 
 The scheduler's threads never touch a widget: its events wait in a subscription
 whose `notify` posts one message, and the UI loop drains them in batches. Calls
@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -33,12 +33,9 @@ from textual.theme import Theme
 from textual.widgets import Button, DataTable, Footer
 
 from synctui.scheduler.clock import time_of_day, utc_now
-from synctui.scheduler.control import Mode, Refused, SchedulerControl
-from synctui.scheduler.events import OutputLines, RunFinished, RunStarted, StateChanged
-from synctui.scheduler.fallback import FallbackControl
-from synctui.scheduler.shared import SharedScheduler
+from synctui.scheduler.control import ConsoleBackend, Mode, Refused
+from synctui.scheduler.events import Change, OutputLines, RunFinished, RunStarted, StateChanged
 from synctui.scheduler.status import JobStatus, SchedulerStatus
-from synctui.scheduler.sync_scheduler import SyncScheduler
 from synctui.tui import themes
 from synctui.tui.driver import ConsoleDriver
 from synctui.tui.messages import (
@@ -53,17 +50,21 @@ from synctui.tui.widgets.jobs_table import JobsTable
 from synctui.tui.widgets.log_tail import LogTail
 from synctui.tui.widgets.status_panel import StatusPanel
 
+if TYPE_CHECKING:
+    from synctui.config import Config
+
 log = logging.getLogger("synctui.console")
 
 HOST_NEWS = {
-    "host-lost": "The scheduler's host went away: looking for the next host (or taking over).",
-    "host-stopping": "The scheduler's host is being stopped by its operator: this console will"
-                     " not take over its jobs (it attaches to the next host).",
-    "hosting": "This console hosts the scheduler now.",
-    "attached": "Attached to the scheduler of pid {pid} ({mode}).",
-    "handing-over": "Handing the scheduler over to another process once no run is going.",
-    "fallback": "Nobody hosts the scheduler and this console cannot: it re-reads the store"
-                " (and runs due jobs with [autorefresh] enabled).",
+    Change.HOST_LOST: "The scheduler's host went away: looking for the next host (or taking"
+                      " over).",
+    Change.HOST_STOPPING: "The scheduler's host is being stopped by its operator: this console"
+                          " will not take over its jobs (it attaches to the next host).",
+    Change.HOSTING: "This console hosts the scheduler now.",
+    Change.ATTACHED: "Attached to the scheduler of pid {pid} ({mode}).",
+    Change.HANDING_OVER: "Handing the scheduler over to another process once no run is going.",
+    Change.FALLBACK: "Nobody hosts the scheduler and this console cannot: it re-reads the store"
+                     " (and runs due jobs with [autorefresh] enabled).",
 }
 """What the console says when the scheduler's host changes."""
 WAITING_HOST_LOST = "The scheduler's host went away: waiting for the next host."
@@ -121,34 +122,35 @@ class SyncTuiApp(App[None]):
 
     def __init__(
         self,
-        control: SchedulerControl,
+        backend: ConsoleBackend,
         *,
+        config: Config | None,
         config_name: str,
         zone: tzinfo,
         demo: bool,
-        host: SharedScheduler | SyncScheduler | FallbackControl | None = None,
         clock: Callable[[], datetime] = utc_now,
         places: Places | None = None,
         theme_file: Path | None = None,
     ) -> None:
-        """The console over `control`.
+        """The console over `backend`.
 
         Args:
-            control: The scheduler to show and steer.
+            backend: The scheduler to show and steer; while it `hosting`, quitting stops it.
+            config: The config it runs: its file is compared with an attached host's, its
+                `shutdown_grace_s` told when quitting. None with a backend that never hosts.
             config_name: Shown in the header.
             zone: Times are shown in this zone.
             demo: Running the built-in demo (the header says so).
-            host: The scheduler this console hosts, shut down when it quits.
             clock: The current time (tests fix it).
             places: Where the config and the state are, for the help screen.
             theme_file: Where the operator's theme is remembered; None: not remembered.
         """
         super().__init__(driver_class=ConsoleDriver)
-        self.control = control
+        self.control = backend
+        self._config = config
         self._config_name = config_name
         self._zone = zone
         self._demo = demo
-        self._host = host
         self._clock = clock
         self._places = places or Places(config=None, state_dir=None)
         self._theme_file = theme_file
@@ -172,11 +174,11 @@ class SyncTuiApp(App[None]):
         self._screen_up = threading.Event()
         """Set once the screen is up: before, events wait and are drained at mount."""
         # Subscribed before the host starts, so not even a `run_on_start` run is missed.
-        self._events = control.subscribe(notify=self._events_waiting)
+        self._events = backend.subscribe(notify=self._events_waiting)
 
     def compose(self) -> ComposeResult:
-        note = (f"no scheduler: {self.control.reason}"
-                if isinstance(self.control, FallbackControl) else None)
+        reason = self.control.reason if self.control.mode is Mode.FALLBACK else None
+        note = f"no scheduler: {reason}" if reason else None
         yield ConsoleHeader(self._config_name, self._zone, demo=self._demo, note=note,
                             id="header")
         yield JobsTable(self._zone, id="jobs")
@@ -238,20 +240,21 @@ class SyncTuiApp(App[None]):
         ):
             self.screen.runs_changed()
 
-    def _host_news(self, what: str) -> None:
+    def _host_news(self, what: Change) -> None:
         """Say who hosts the scheduler now, when that changes."""
-        reason = self._host.reason if what == "fallback" and self._host is not None else None
+        reason = self.control.reason if what is Change.FALLBACK else None
         self.query_one(ConsoleHeader).show_note(f"no scheduler: {reason}" if reason else None)
-        if what != "attached":
-            waits = isinstance(self._host, SharedScheduler) and self._host.waits
-            text = WAITING_HOST_LOST if what == "host-lost" and waits else HOST_NEWS[what]
-            self.notify(text, title="Scheduler", markup=False)
+        if what is not Change.ATTACHED:
+            waits = what is Change.HOST_LOST and self.control.waits
+            self.notify(WAITING_HOST_LOST if waits else HOST_NEWS[what], title="Scheduler",
+                        markup=False)
             return
-        greeting = self._host.attached_to if self._host is not None else None
+        greeting = self.control.attached_to
         if greeting is None:
             return  # gone again already: its `host-lost` follows
         text = HOST_NEWS[what].format(**greeting)
-        theirs, ours = greeting.get("config"), self._host.config.source
+        theirs = greeting.get("config")
+        ours = self._config.source if self._config is not None else None
         if theirs != ours:
             text += (f" It runs another config file, {theirs or 'the demo'}, not"
                      f" {ours or 'the demo'}: its jobs are shown.")
@@ -337,7 +340,7 @@ class SyncTuiApp(App[None]):
             return
         badge = self._badge(status)
         header.show_badge(badge)
-        reason = self._host.reason if badge == "waiting" else None
+        reason = self.control.reason if badge == Mode.WAITING.value else None
         if reason:  # attaching or hosting clears it (`_host_news`)
             header.show_note(f"no scheduler: {reason}")
         self.query_one(JobsTable).show(status, now)
@@ -394,7 +397,7 @@ class SyncTuiApp(App[None]):
     # --- the operator's actions -------------------------------------------------------
 
     def _steer(
-        self, act: Callable[[SchedulerControl, str | None], object],
+        self, act: Callable[[ConsoleBackend, str | None], object],
         said: Callable[[str | None, object], str], *, job: bool = True,
     ) -> None:
         """Run an action off the UI thread (a call may wait on the scheduler's locks, or on its
@@ -484,10 +487,10 @@ class SyncTuiApp(App[None]):
 
     def _ask_if_attached(self, what: str, yes: str, act: Callable[[], None]) -> None:
         """Steering another process's scheduler affects everyone on it: ask first."""
-        if self.control.mode is not Mode.ATTACHED or self._host is None:
+        if self.control.mode is not Mode.ATTACHED:
             act()
             return
-        greeting = self._host.attached_to or {"pid": "?", "mode": "another process"}
+        greeting = self.control.attached_to or {"pid": "?", "mode": "another process"}
         question = (f"The scheduler is hosted by pid {greeting['pid']} ({greeting['mode']})"
                     f" and shared with whoever is attached to it. Really {what}?")
         self.push_screen(ConfirmScreen(question, yes), lambda sure: act() if sure else None)
@@ -541,11 +544,7 @@ class SyncTuiApp(App[None]):
 
     def action_reload_config(self) -> None:
         """Have the scheduler read its config file again (an invalid one is refused)."""
-        host = self._host
-        if host is None:
-            self.notify("Nothing to reload: this console holds no scheduler", severity="warning")
-            return
-        self._steer(lambda *_: host.reload(), lambda _, said: said, job=False)
+        self._steer(lambda control, _: control.reload(), lambda _, said: said, job=False)
 
     def action_next_job(self) -> None:
         """Select the next job."""
@@ -582,9 +581,15 @@ class SyncTuiApp(App[None]):
         return [job.name for job in self._status.jobs.values() if job.running]
 
     @property
+    def _grace(self) -> float:
+        """How long running jobs get to finish when this console stops the scheduler."""
+        assert self._config is not None, "a console that hosts is given its config"
+        return self._config.scheduler.shutdown_grace_s
+
+    @property
     def _hosting(self) -> bool:
         """Whether this console hosts the scheduler now (attached, quitting leaves it be)."""
-        return self._host is not None and self._host.hosting
+        return self.control.hosting
 
     async def action_quit(self) -> None:
         """Quit; a hosted scheduler stops first, and a running job (or another console
@@ -606,15 +611,13 @@ class SyncTuiApp(App[None]):
     def _ask_or_quit(self) -> None:
         if self._stopping or isinstance(self.screen, QuitScreen):
             return
-        assert self._host is not None
-        if not self._host.hosting:
+        if not self.control.hosting:
             self.exit()  # another process took over meanwhile: nothing to stop here
             return
-        running, consoles = self._running_jobs(), self._host.attached_consoles
+        running, consoles = self._running_jobs(), self.control.attached_consoles
         if running or consoles:
             self.push_screen(
-                QuitScreen(running, self._host.config.scheduler.shutdown_grace_s,
-                           consoles=consoles),
+                QuitScreen(running, self._grace, consoles=consoles),
                 self._answered,
             )
         else:
@@ -634,8 +637,7 @@ class SyncTuiApp(App[None]):
 
     @work(thread=True, exclusive=True, group="quit")
     def _hand_over(self) -> None:
-        assert self._host is not None
-        self._host.hand_over()
+        self.control.hand_over()
         self.post_message(SchedulerShutDown())
 
     def _signalled(self, name: str) -> None:
@@ -661,12 +663,11 @@ class SyncTuiApp(App[None]):
         self.call_later(self._signalled, "SIGHUP")
 
     def _quit(self, *, cancel: bool) -> None:
-        assert self._host is not None
         self._stopping = True
         self.query_one(ConsoleHeader).show_badge("stopping")
         running = self._running_jobs()
         if running:
-            grace = self._host.config.scheduler.shutdown_grace_s
+            grace = self._grace
             how = "cancelling it" if cancel else f"it gets up to {grace:g}s to finish"
             self.notify(f"{', '.join(running)} running: {how}. q again ends it now.",
                         title="Stopping the scheduler", timeout=grace + 5, markup=False)
@@ -674,19 +675,17 @@ class SyncTuiApp(App[None]):
         self._shut_down(running if cancel else [])
 
     def _end_runs_now(self) -> None:
-        assert self._host is not None
-        self._host.end_runs_now()
+        self.control.end_runs_now()
         self.notify("Ending the running jobs now", title="Stopping the scheduler")
 
     @work(thread=True, exclusive=True, group="quit")
     def _shut_down(self, cancel: list[str]) -> None:
-        assert self._host is not None
         for name in cancel:
             try:
                 self.control.cancel(name)
             except Refused:
                 continue  # it ended on its own meanwhile
-        self._host.shutdown()
+        self.control.shutdown()
         self.post_message(SchedulerShutDown())
 
     @on(SchedulerShutDown)
