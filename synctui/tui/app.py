@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.theme import Theme
 from textual.widgets import Button, DataTable, Footer
@@ -36,12 +35,13 @@ from synctui.scheduler.clock import time_of_day, utc_now
 from synctui.scheduler.control import ConsoleBackend, Mode, Refused
 from synctui.scheduler.events import Change, OutputLines, RunFinished, RunStarted, StateChanged
 from synctui.scheduler.status import JobStatus, SchedulerStatus
-from synctui.tui import themes
+from synctui.tui import actions, themes
+from synctui.tui.actions import MAIN_SCREEN_ACTIONS
 from synctui.tui.driver import ConsoleDriver
 from synctui.tui.messages import (
     EventsWaiting, SchedulerShutDown, Snapshot, StatusFetched, Steered,
 )
-from synctui.tui.palette import MAIN_SCREEN_ACTIONS, ConsoleCommands
+from synctui.tui.palette import ConsoleCommands
 from synctui.tui.questions import ConfirmScreen, QuitScreen
 from synctui.tui.screens.help import HelpScreen, Places
 from synctui.tui.screens.history import HistoryScreen
@@ -88,37 +88,8 @@ class SyncTuiApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     """Under 100 columns the status panel folds under the table (app.tcss)."""
 
-    BINDINGS = [
-        Binding("r", "run_now", "Run", tooltip="Run the selected job now", id="run-now"),
-        Binding("c", "cancel_run", "Cancel", tooltip="Cancel the selected job's run", id="cancel"),
-        # Toggles: two bindings on one key, `check_action` shows the one that applies.
-        Binding("p", "pause", "Pause", tooltip="Pause the selected job", id="pause"),
-        Binding("p", "resume", "Resume", tooltip="Resume the selected job", id="resume"),
-        Binding("P", "pause_all", "Pause all", tooltip="Pause every job", id="pause-all"),
-        Binding("P", "resume_all", "Resume all", tooltip="Resume every job", id="resume-all"),
-        Binding("n", "skip_next", "Skip", tooltip="Skip the selected job's next run",
-                id="skip-next"),
-        Binding("s", "stop", "Stop", tooltip="Stop the scheduler", id="stop"),
-        Binding("s", "start", "Start", tooltip="Start the scheduler", id="start"),
-        Binding("R", "restart", "Restart", tooltip="Restart the scheduler", id="restart"),
-        Binding("l", "toggle_log", "Log", tooltip="Focus the log (again: the jobs)",
-                id="focus-log"),
-        Binding("q", "quit", "Quit", tooltip="Quit (stops the scheduler this console hosts)",
-                id="quit"),
-        # Last: at 80 columns with every toggle on its longer word, only this one is cut.
-        Binding("question_mark", "help", "Help",
-                tooltip="Every key, the badge and health words, where the files are", id="help"),
-        Binding("enter", "history", "History", show=False,
-                tooltip="The selected job's runs; enter on one shows its output", id="history"),
-        Binding("j", "next_job", "Next job", show=False, tooltip="Select the next job",
-                id="next-job"),
-        Binding("k", "previous_job", "Previous job", show=False,
-                tooltip="Select the previous job", id="previous-job"),
-        Binding("ctrl+r", "reload_config", "Reload config", show=False,
-                tooltip="Read the config file again", id="reload-config"),
-        Binding("ctrl+t", "change_theme", "Theme", show=False,
-                tooltip="Switch theme (remembered)", id="change-theme"),
-    ]
+    BINDINGS = actions.BINDINGS
+    """Built from the one list of the console's actions (actions.py)."""
 
     def __init__(
         self,
@@ -516,17 +487,13 @@ class SyncTuiApp(App[None]):
             return
         host = self._status.host if self._status is not None else None
         places = replace(self._places, host=host)
-        keys = [(self.get_key_display(binding), binding.tooltip or binding.description)
-                for binding in self._bindings_listed()]
+        keys = [(self.get_key_display(binding), binding.tooltip) for binding in actions.BINDINGS]
         self.push_screen(HelpScreen(keys, places))
-
-    def _bindings_listed(self) -> list[Binding]:
-        return [binding for binding in self.BINDINGS if isinstance(binding, Binding)]
 
     def keys_by_action(self) -> dict[str, str]:
         """The key of each action of the main screen, as the footer shows it."""
         keys: dict[str, str] = {}
-        for binding in self._bindings_listed():
+        for binding in actions.BINDINGS:
             keys.setdefault(binding.action, self.get_key_display(binding))
         return keys
 
