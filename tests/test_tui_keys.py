@@ -221,7 +221,7 @@ def test_question_mark_shows_help_with_every_key(console):
         await pilot.pause()
         listed = "\n".join(str(block.render()) for block in app.screen.query("MarkdownBlock"))
         for word in ("Run the selected job now", "Cancel", "Pause", "Skip", "Stop", "Restart",
-                     "Focus the log", "Quit", "fallback", "down", "state directory"):
+                     "Focus the selected job's log", "Quit", "fallback", "down", "state directory"):
             assert word in listed, word
         await pilot.press("question_mark")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen))

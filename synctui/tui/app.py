@@ -11,17 +11,11 @@ their last minute only.
 from __future__ import annotations
 
 import asyncio
-import errno
-import logging
-import os
 import signal
-import sys
-import termios
 import threading
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -31,18 +25,20 @@ from textual.containers import Horizontal
 from textual.theme import Theme
 from textual.widgets import Button, DataTable, Footer
 
-from synctui.scheduler.clock import time_of_day, utc_now
-from synctui.scheduler.control import ConsoleBackend, Mode, Refused
+from synctui.scheduler.clock import utc_now
+from synctui.scheduler.control import ConsoleBackend, Mode
 from synctui.scheduler.events import Change, OutputLines, RunFinished, RunStarted, StateChanged
 from synctui.scheduler.status import JobStatus, SchedulerStatus
 from synctui.tui import actions, themes
 from synctui.tui.actions import MAIN_SCREEN_ACTIONS
 from synctui.tui.driver import ConsoleDriver
+from synctui.tui.host_news import HOST_NEWS, badge, host_news, note
 from synctui.tui.messages import (
     EventsWaiting, SchedulerShutDown, Snapshot, StatusFetched, Steered,
 )
 from synctui.tui.palette import ConsoleCommands
-from synctui.tui.questions import ConfirmScreen, QuitScreen
+from synctui.tui.quitting import Quitting
+from synctui.tui.steering import Steering
 from synctui.tui.screens.help import HelpScreen, Places
 from synctui.tui.screens.history import HistoryScreen
 from synctui.tui.widgets.header import ConsoleHeader
@@ -53,23 +49,7 @@ from synctui.tui.widgets.status_panel import StatusPanel
 if TYPE_CHECKING:
     from synctui.config import Config
 
-log = logging.getLogger("synctui.console")
 
-HOST_NEWS = {
-    Change.HOST_LOST: "The scheduler's host went away: looking for the next host (or taking"
-                      " over).",
-    Change.HOST_STOPPING: "The scheduler's host is being stopped by its operator: this console"
-                          " will not take over its jobs (it attaches to the next host).",
-    Change.HOSTING: "This console hosts the scheduler now.",
-    Change.ATTACHED: "Attached to the scheduler of pid {pid} ({mode}).",
-    Change.HANDING_OVER: "Handing the scheduler over to another process once no run is going.",
-    Change.FALLBACK: "Nobody hosts the scheduler and this console cannot: it re-reads the store"
-                     " (and runs due jobs with [autorefresh] enabled).",
-}
-"""What the console says when the scheduler's host changes."""
-WAITING_HOST_LOST = "The scheduler's host went away: waiting for the next host."
-"""`host-lost` for a console that does not take over: a `[control] group` member, or after
-its host was stopped on purpose."""
 DRAIN_DELAY_S = 0.05
 """Events are applied this long after the first of a batch arrives, so a flood collapses."""
 STATUS_DELAY_S = 0.1
@@ -118,7 +98,7 @@ class SyncTuiApp(App[None]):
         """
         super().__init__(driver_class=ConsoleDriver)
         self.control = backend
-        self._config = config
+        self._config_source = config.source if config is not None else None
         self._config_name = config_name
         self._zone = zone
         self._demo = demo
@@ -137,7 +117,10 @@ class SyncTuiApp(App[None]):
         self._asked = float("-inf")
         """When the status on screen was asked for (`time.monotonic()`)."""
         self._toggles: tuple | None = None
-        self._stopping = False
+        self._steering = Steering(self, zone, clock)
+        self._quitting = Quitting(
+            self, config.scheduler.shutdown_grace_s if config is not None else None
+        )
         self._drain_due = False
         self._status_due = False
         self._fetching = False
@@ -149,8 +132,7 @@ class SyncTuiApp(App[None]):
 
     def compose(self) -> ComposeResult:
         reason = self.control.reason if self.control.mode is Mode.FALLBACK else None
-        note = f"no scheduler: {reason}" if reason else None
-        yield ConsoleHeader(self._config_name, self._zone, demo=self._demo, note=note,
+        yield ConsoleHeader(self._config_name, self._zone, demo=self._demo, note=note(reason),
                             id="header")
         yield JobsTable(self._zone, id="jobs")
         with Horizontal(id="lower"):
@@ -163,8 +145,9 @@ class SyncTuiApp(App[None]):
         # leaving a running job unrecorded.
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(number, self.call_later, self._signalled, number.name)
-        loop.add_signal_handler(signal.SIGHUP, self._hung_up)
+            loop.add_signal_handler(number, self.call_later, self._quitting.signalled,
+                                    number.name)
+        loop.add_signal_handler(signal.SIGHUP, self._quitting.hung_up)
         self.query_one(ConsoleHeader).show_time(self._clock())
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._screen_up.set()
@@ -213,23 +196,10 @@ class SyncTuiApp(App[None]):
 
     def _host_news(self, what: Change) -> None:
         """Say who hosts the scheduler now, when that changes."""
-        reason = self.control.reason if what is Change.FALLBACK else None
-        self.query_one(ConsoleHeader).show_note(f"no scheduler: {reason}" if reason else None)
-        if what is not Change.ATTACHED:
-            waits = what is Change.HOST_LOST and self.control.waits
-            self.notify(WAITING_HOST_LOST if waits else HOST_NEWS[what], title="Scheduler",
-                        markup=False)
-            return
-        greeting = self.control.attached_to
-        if greeting is None:
-            return  # gone again already: its `host-lost` follows
-        text = HOST_NEWS[what].format(**greeting)
-        theirs = greeting.get("config")
-        ours = self._config.source if self._config is not None else None
-        if theirs != ours:
-            text += (f" It runs another config file, {theirs or 'the demo'}, not"
-                     f" {ours or 'the demo'}: its jobs are shown.")
-        self.notify(text, title="Attached", timeout=8, markup=False)
+        news = host_news(what, self.control, self._config_source)
+        self.query_one(ConsoleHeader).show_note(news.note)
+        if news.text is not None:
+            self.notify(news.text, title=news.title, timeout=news.timeout, markup=False)
 
     def _want_status(self) -> None:
         if not self._status_due:
@@ -247,9 +217,9 @@ class SyncTuiApp(App[None]):
 
     @work(thread=True, group="status")
     def _status_worker(self) -> None:
-        self.post_message(StatusFetched(self._snapshot()))
+        self.post_message(StatusFetched(self.snapshot()))
 
-    def _snapshot(self) -> Snapshot:
+    def snapshot(self) -> Snapshot:
         """The status now (called off the UI thread: it may wait on the scheduler's socket)."""
         asked = time.monotonic()
         return Snapshot(self.control.status(), self._clock(), asked)
@@ -263,7 +233,7 @@ class SyncTuiApp(App[None]):
                 self._want_status()
         self._take(message.snapshot)
         if message.quitting:
-            self._ask_or_quit()
+            self._quitting.status_fetched()
 
     def _take(self, snapshot: Snapshot) -> None:
         """Show `snapshot`, unless one asked for later is on screen already."""
@@ -309,11 +279,11 @@ class SyncTuiApp(App[None]):
         status = self._status
         if status is None:
             return
-        badge = self._badge(status)
-        header.show_badge(badge)
-        reason = self.control.reason if badge == Mode.WAITING.value else None
+        shown = badge(status, self.control.mode, stopping=self._quitting.stopping)
+        header.show_badge(shown)
+        reason = self.control.reason if shown == Mode.WAITING.value else None
         if reason:  # attaching or hosting clears it (`_host_news`)
-            header.show_note(f"no scheduler: {reason}")
+            header.show_note(note(reason))
         self.query_one(JobsTable).show(status, now)
         job = self.selected
         if job is not None:
@@ -326,18 +296,6 @@ class SyncTuiApp(App[None]):
         if toggles != self._toggles:
             self._toggles = toggles
             self.refresh_bindings()
-
-    def _badge(self, status: SchedulerStatus) -> str:
-        if self._stopping:
-            return "stopping"
-        mode = self.control.mode
-        if mode is Mode.WAITING:
-            return mode.value
-        if not status.running:
-            return "stopped"
-        if status.paused:
-            return "paused"
-        return mode.value if mode in (Mode.FALLBACK, Mode.ATTACHED) else "running"
 
     def _theme_changed(self, theme: Theme) -> None:
         """Cell colours are resolved when drawn: draw them again; remember the operator's pick."""
@@ -367,30 +325,6 @@ class SyncTuiApp(App[None]):
 
     # --- the operator's actions -------------------------------------------------------
 
-    def _steer(
-        self, act: Callable[[ConsoleBackend, str | None], object],
-        said: Callable[[str | None, object], str], *, job: bool = True,
-    ) -> None:
-        """Run an action off the UI thread (a call may wait on the scheduler's locks, or on its
-        socket when attached); `said` words its outcome for the operator."""
-        name = self.query_one(JobsTable).selected
-        if job and name is None:
-            self.notify("There is no job to act on", severity="warning")
-            return
-        self.run_worker(partial(self._steer_worker, act, said, name), thread=True, group="steer")
-
-    def _steer_worker(self, act, said, name: str | None) -> None:
-        try:
-            outcome = act(self.control, name)
-        except Refused as refusal:
-            self.post_message(Steered(str(refusal), refused=True))
-            return
-        try:
-            snapshot = self._snapshot()
-        except Refused:
-            snapshot = None  # the host went away just after: its news and a status follow
-        self.post_message(Steered(said(name, outcome), snapshot))
-
     @on(Steered)
     def _steered(self, message: Steered) -> None:
         if message.snapshot is None:
@@ -403,77 +337,37 @@ class SyncTuiApp(App[None]):
             self.notify(message.text, markup=False)
 
     def action_run_now(self) -> None:
-        """Run the selected job now."""
-        self._steer(lambda control, name: control.run_now(name),
-                    lambda name, run: f"{name}: run {run.id} started")
+        self._steering.run_now()
 
     def action_cancel_run(self) -> None:
-        """Cancel the selected job's running run (or its pending retry)."""
-        job = self.selected
-        run_id = job.running_run_id if job is not None else None
-        self._ask_if_attached(
-            f"cancel {job.name if job else 'the'} run{f' {run_id}' if run_id else ''}",
-            "Cancel it",
-            partial(self._steer,
-                    lambda control, name: control.cancel(name),
-                    lambda name, _: f"{name}: its pending retry is dropped" if run_id is None
-                    else f"{name}: run {run_id} is being cancelled"),
-        )
+        self._steering.cancel_run()
 
     def action_pause(self) -> None:
-        """Pause the selected job."""
-        self._steer(lambda control, name: control.pause(name), lambda name, _: f"{name} paused")
+        self._steering.pause()
 
     def action_resume(self) -> None:
-        """Resume the selected job."""
-        self._steer(lambda control, name: control.resume(name), lambda name, _: f"{name} resumed")
+        self._steering.resume()
 
     def action_pause_all(self) -> None:
-        """Pause every job."""
-        self._ask_if_attached(
-            "pause every job", "Pause all",
-            partial(self._steer, lambda control, _: control.pause(),
-                    lambda *_: "every job paused", job=False),
-        )
+        self._steering.pause_all()
 
     def action_resume_all(self) -> None:
-        """Resume every job."""
-        self._steer(lambda control, _: control.resume(), lambda *_: "every job resumed", job=False)
+        self._steering.resume_all()
 
     def action_skip_next(self) -> None:
-        """Skip the selected job's next run."""
-        self._steer(
-            lambda control, name: control.skip_next(name),
-            lambda name, fire: f"{name}: the run due at"
-            f" {time_of_day(fire, self._zone, self._clock(), seconds=True)} will be skipped",
-        )
+        self._steering.skip_next()
 
     def action_stop(self) -> None:
-        """Stop the scheduler (runs in progress go on)."""
-        self._ask_if_attached(
-            "stop scheduling (runs in progress go on)", "Stop it",
-            partial(self._steer, lambda control, _: control.stop(),
-                    lambda *_: "scheduler stopped: no runs start until s starts it", job=False),
-        )
-
-    def _ask_if_attached(self, what: str, yes: str, act: Callable[[], None]) -> None:
-        """Steering another process's scheduler affects everyone on it: ask first."""
-        if self.control.mode is not Mode.ATTACHED:
-            act()
-            return
-        greeting = self.control.attached_to or {"pid": "?", "mode": "another process"}
-        question = (f"The scheduler is hosted by pid {greeting['pid']} ({greeting['mode']})"
-                    f" and shared with whoever is attached to it. Really {what}?")
-        self.push_screen(ConfirmScreen(question, yes), lambda sure: act() if sure else None)
+        self._steering.stop()
 
     def action_start(self) -> None:
-        """Start the scheduler."""
-        self._steer(lambda control, _: control.start(), lambda *_: "scheduler started", job=False)
+        self._steering.start()
 
     def action_restart(self) -> None:
-        """Stop and start the scheduler."""
-        self._steer(lambda control, _: control.restart(), lambda *_: "scheduler restarted",
-                    job=False)
+        self._steering.restart()
+
+    def action_reload_config(self) -> None:
+        self._steering.reload_config()
 
     def action_toggle_log(self) -> None:
         """Focus the log, or back to the jobs."""
@@ -509,10 +403,6 @@ class SyncTuiApp(App[None]):
     def _job_selected(self) -> None:
         self.action_history()
 
-    def action_reload_config(self) -> None:
-        """Have the scheduler read its config file again (an invalid one is refused)."""
-        self._steer(lambda control, _: control.reload(), lambda _, said: said, job=False)
-
     def action_next_job(self) -> None:
         """Select the next job."""
         self.query_one(JobsTable).action_cursor_down()
@@ -542,128 +432,18 @@ class SyncTuiApp(App[None]):
 
     # --- quitting ---------------------------------------------------------------------
 
-    def _running_jobs(self) -> list[str]:
+    def running_jobs(self) -> list[str]:
+        """The jobs running, as the status on screen says."""
         if self._status is None:
             return []
         return [job.name for job in self._status.jobs.values() if job.running]
 
-    @property
-    def _grace(self) -> float:
-        """How long running jobs get to finish when this console stops the scheduler."""
-        assert self._config is not None, "a console that hosts is given its config"
-        return self._config.scheduler.shutdown_grace_s
-
-    @property
-    def _hosting(self) -> bool:
-        """Whether this console hosts the scheduler now (attached, quitting leaves it be)."""
-        return self.control.hosting
-
     async def action_quit(self) -> None:
         """Quit; a hosted scheduler stops first, and a running job (or another console
         attached, which could take over) makes it ask."""
-        if not self._hosting and not self._stopping:
-            self.exit()
-        elif self._stopping:
-            self._end_runs_now()
-        elif isinstance(self.screen, QuitScreen):
-            self.screen.dismiss("wait")  # ctrl+q in the question: quit, letting runs finish
-        else:
-            # Whether a job runs *now*: the status on screen may be a moment old.
-            self._fetch_before_quitting()
-
-    @work(thread=True, exclusive=True, group="quit-check")
-    def _fetch_before_quitting(self) -> None:
-        self.post_message(StatusFetched(self._snapshot(), quitting=True))
-
-    def _ask_or_quit(self) -> None:
-        if self._stopping or isinstance(self.screen, QuitScreen):
-            return
-        if not self.control.hosting:
-            self.exit()  # another process took over meanwhile: nothing to stop here
-            return
-        running, consoles = self._running_jobs(), self.control.attached_consoles
-        if running or consoles:
-            self.push_screen(
-                QuitScreen(running, self._grace, consoles=consoles),
-                self._answered,
-            )
-        else:
-            self._quit(cancel=False)
-
-    def _answered(self, choice: str | None) -> None:
-        if self._stopping:
-            return
-        if choice == "handover":
-            self._stopping = True
-            self.query_one(ConsoleHeader).show_badge("stopping")
-            self.notify("Handing the scheduler over once no run is going; this console then"
-                        " quits.", title="Handing over", timeout=30)
-            self._hand_over()
-        elif choice in ("wait", "cancel"):
-            self._quit(cancel=choice == "cancel")
-
-    @work(thread=True, exclusive=True, group="quit")
-    def _hand_over(self) -> None:
-        self.control.hand_over()
-        self.post_message(SchedulerShutDown())
-
-    def _signalled(self, name: str) -> None:
-        """SIGTERM, SIGINT or SIGHUP: quit as on `q` without asking; a second one ends runs now."""
-        log.info("%s received: quitting", name, extra={"event": "stopping"})
-        if not self._hosting and not self._stopping:
-            self.exit()
-        elif self._stopping:
-            self._end_runs_now()
-        else:
-            if isinstance(self.screen, QuitScreen):
-                self.pop_screen()
-            self._quit(cancel=False)
-
-    def _hung_up(self) -> None:
-        """SIGHUP: quit as on SIGTERM; if the terminal is gone (SSH dropped), stop using it."""
-        if _terminal_gone():
-            # What else writes to it (Python flushing stdout at exit) would fail: /dev/null.
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, sys.__stdout__.fileno())
-            os.dup2(null, sys.__stderr__.fileno())
-            os.close(null)
-        self.call_later(self._signalled, "SIGHUP")
-
-    def _quit(self, *, cancel: bool) -> None:
-        self._stopping = True
-        self.query_one(ConsoleHeader).show_badge("stopping")
-        running = self._running_jobs()
-        if running:
-            grace = self._grace
-            how = "cancelling it" if cancel else f"it gets up to {grace:g}s to finish"
-            self.notify(f"{', '.join(running)} running: {how}. q again ends it now.",
-                        title="Stopping the scheduler", timeout=grace + 5, markup=False)
-        log.info("console quitting: stopping the scheduler", extra={"event": "stopping"})
-        self._shut_down(running if cancel else [])
-
-    def _end_runs_now(self) -> None:
-        self.control.end_runs_now()
-        self.notify("Ending the running jobs now", title="Stopping the scheduler")
-
-    @work(thread=True, exclusive=True, group="quit")
-    def _shut_down(self, cancel: list[str]) -> None:
-        for name in cancel:
-            try:
-                self.control.cancel(name)
-            except Refused:
-                continue  # it ended on its own meanwhile
-        self.control.shutdown()
-        self.post_message(SchedulerShutDown())
+        self._quitting.asked()
 
     @on(SchedulerShutDown)
     def _scheduler_shut_down(self) -> None:
         self.exit()
 
-
-def _terminal_gone() -> bool:
-    """Whether the controlling terminal hung up (its ioctls then fail with EIO)."""
-    try:
-        termios.tcgetattr(sys.__stdin__.fileno())
-    except termios.error as error:
-        return error.args[0] == errno.EIO
-    return False
