@@ -65,8 +65,8 @@ def test_runs_made_by_another_process_appear_in_the_console(tmp_path, env, fallb
     """)
     config = read_config(argparse.Namespace(config=str(path), secrets=None))
     fallback = fallbacks(config)
-    app = SyncTuiApp(fallback, config_name="cron", zone=ZoneInfo("UTC"), demo=False,
-                     host=fallback)
+    app = SyncTuiApp(fallback, config=config, config_name="cron", zone=ZoneInfo("UTC"),
+                     demo=False)
     fallback.begin()
 
     async def scenario() -> None:
@@ -231,8 +231,8 @@ def test_ctrl_r_reloads_the_config_and_refuses_an_invalid_one(tmp_path, fallback
         return read_config(argparse.Namespace(config=str(path), secrets=None))
 
     fallback = fallbacks(read(), reload_config=read)
-    app = SyncTuiApp(fallback, config_name="shop", zone=ZoneInfo("UTC"), demo=False,
-                     host=fallback)
+    app = SyncTuiApp(fallback, config=fallback.config, config_name="shop",
+                     zone=ZoneInfo("UTC"), demo=False)
     fallback.begin()
 
     async def scenario() -> None:

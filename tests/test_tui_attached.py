@@ -34,7 +34,8 @@ def attached(tmp_path):
     host.start()
     console = SharedScheduler(host.config)
     console.open()
-    app = SyncTuiApp(console, config_name="test", zone=ZoneInfo("UTC"), demo=False, host=console)
+    app = SyncTuiApp(console, config=console.config, config_name="test", zone=ZoneInfo("UTC"),
+                     demo=False)
     app.animation_level = "none"
     yield app, host
     console.shutdown(grace=0)
@@ -101,7 +102,8 @@ def test_quitting_a_hosting_console_with_one_attached_hands_over_after_the_run(t
     host.start()
     other = SharedScheduler(host.config, takeover_wait_s=0.1)
     other.open()
-    app = SyncTuiApp(host, config_name="test", zone=ZoneInfo("UTC"), demo=False, host=host)
+    app = SyncTuiApp(host, config=host.config, config_name="test", zone=ZoneInfo("UTC"),
+                     demo=False)
     app.animation_level = "none"
 
     async def scenario(pilot):

@@ -35,8 +35,8 @@ def console(tmp_path):
 
     def make(jobs: dict, **settings) -> tuple[SyncTuiApp, SyncScheduler]:
         scheduler = SyncScheduler(factories.config(tmp_path, jobs, **settings), mode="console")
-        app = SyncTuiApp(scheduler, config_name="test", zone=ZoneInfo("UTC"), demo=False,
-                         host=scheduler)
+        app = SyncTuiApp(scheduler, config=scheduler.config, config_name="test",
+                         zone=ZoneInfo("UTC"), demo=False)
         app.animation_level = "none"
         scheduler.start()
         made.append(scheduler)
@@ -221,7 +221,7 @@ def test_question_mark_shows_help_with_every_key(console):
         await pilot.pause()
         listed = "\n".join(str(block.render()) for block in app.screen.query("MarkdownBlock"))
         for word in ("Run the selected job now", "Cancel", "Pause", "Skip", "Stop", "Restart",
-                     "Focus the log", "Quit", "fallback", "down", "state directory"):
+                     "Focus the selected job's log", "Quit", "fallback", "down", "state directory"):
             assert word in listed, word
         await pilot.press("question_mark")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen))

@@ -78,7 +78,8 @@ def canned(tmp_path):
             last_result=None, next_run=None, host=None, jobs={"orders": orders, "report": report},
         )
         places = Places(None, PLACES.state_dir, PLACES.console_log) if demo else PLACES
-        app = SyncTuiApp(CannedControl(status, records), config_name="demo" if demo else "shop",
+        app = SyncTuiApp(CannedControl(status, records), config=None,
+                         config_name="demo" if demo else "shop",
                          zone=ZoneInfo(ZONE), demo=demo, clock=lambda: NOW, places=places)
         app.animation_level = "none"
         return app
@@ -176,8 +177,8 @@ def test_snapshot_fallback_badge(tmp_path, snap_compare):
         config, store=store, clock=lambda: NOW,
         reason="OperationalError: database is locked (the state directory's disk is full?)",
     )
-    app = SyncTuiApp(fallback, config_name="shop", zone=ZoneInfo(ZONE), demo=False,
-                     host=fallback, clock=lambda: NOW)
+    app = SyncTuiApp(fallback, config=config, config_name="shop", zone=ZoneInfo(ZONE),
+                     demo=False, clock=lambda: NOW)
     app.animation_level = "none"
     assert snap_compare(app, terminal_size=SIZE, run_before=settled)
 

@@ -22,7 +22,7 @@ from synctui.scheduler.store import Store
 from synctui.scheduler.sync_scheduler import SyncScheduler
 from synctui.tui import themes
 from synctui.tui.app import SyncTuiApp
-from synctui.tui.palette import COMMANDS
+from synctui.tui.actions import PALETTE
 from synctui.tui.screens.help import HelpScreen
 from synctui.tui.screens.history import HistoryScreen
 from synctui.tui.screens.output import OutputScreen
@@ -65,8 +65,8 @@ def console(tmp_path):
         for name in jobs:
             fill(store, name)
         scheduler = SyncScheduler(config, mode="console", store=store)
-        app = SyncTuiApp(scheduler, config_name="test", zone=ZoneInfo("UTC"), demo=False,
-                         **app_settings)
+        app = SyncTuiApp(scheduler, config=config, config_name="test", zone=ZoneInfo("UTC"),
+                         demo=False, **app_settings)
         app.animation_level = "none"
         if start:
             scheduler.start()
@@ -242,8 +242,10 @@ def test_the_palette_lists_every_action_with_its_key(console):
 
     async def scenario(pilot):
         listed = "\n".join(await palette(pilot, ""))
-        for action, title, _ in COMMANDS:
-            assert (title in listed) is (action not in ("resume", "resume_all", "start")), title
+        for action in PALETTE:
+            assert (action.title in listed) is (
+                action.name not in ("resume", "resume_all", "start")
+            ), action.title
         for title in ("Run now  (r)", "Cancel the run  (c)", "Pause the job  (p)",
                       "Pause every job  (P)", "Skip the next run  (n)",
                       "Stop the scheduler  (s)", "Restart the scheduler  (R)",
@@ -263,7 +265,7 @@ def test_the_palette_lists_every_action_with_its_key(console):
     ("restart", lambda app, scheduler: "scheduler restarted" in notifications(app)),
     ("skip the next", lambda app, scheduler: "will be skipped" in notifications(app)),
     ("cancel the run", lambda app, scheduler: "orders is not running" in notifications(app)),
-    ("reload the config", lambda app, scheduler: "Nothing to reload" in notifications(app)),
+    ("reload the config", lambda app, scheduler: "no config file to reload" in notifications(app)),
     ("switch theme", lambda app, scheduler: isinstance(app.screen, CommandPalette)),
     ("open the history", lambda app, scheduler: isinstance(app.screen, HistoryScreen)),
     ("help", lambda app, scheduler: isinstance(app.screen, HelpScreen)),

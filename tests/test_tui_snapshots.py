@@ -69,9 +69,15 @@ def succeeded(name: str, run_id: int, **fields) -> JobStatus:
 
 
 class CannedControl:
-    """A `SchedulerControl` that answers with a fixed status and fixed runs."""
+    """A `ConsoleBackend` that answers with a fixed status and fixed runs, and hosts nothing
+    (quitting the console just quits)."""
 
     mode = Mode.IN_PROCESS
+    reason = None
+    waits = False
+    hosting = False
+    attached_to = None
+    attached_consoles = 0
 
     def __init__(self, status: SchedulerStatus, runs: list[RunRecord]) -> None:
         self._status = status
@@ -92,7 +98,16 @@ class CannedControl:
     def _refuse(self, *args) -> None:
         raise Refused("canned: a snapshot takes no action")
 
-    run_now = cancel = pause = resume = skip_next = stop = start = restart = _refuse
+    run_now = cancel = pause = resume = skip_next = stop = start = restart = reload = _refuse
+
+    def hand_over(self) -> None:
+        pass
+
+    def end_runs_now(self) -> None:
+        pass
+
+    def shutdown(self, grace: float | None = None) -> list[RunRecord]:
+        return []
 
 
 @pytest.fixture
@@ -111,7 +126,8 @@ def make_app(tmp_path):
             interval_minutes=15.0, last_run=None, last_result=None, next_run=None, host=None,
             jobs={job.name: job for job in jobs},
         )
-        app = SyncTuiApp(CannedControl(status, records), config_name="demo" if demo else "shop",
+        app = SyncTuiApp(CannedControl(status, records), config=None,
+                         config_name="demo" if demo else "shop",
                          zone=ZoneInfo(ZONE), demo=demo, clock=lambda: NOW)
         app.animation_level = "none"
         return app

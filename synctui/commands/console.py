@@ -32,8 +32,8 @@ def console(args: argparse.Namespace) -> int:
         config, guest=guest, reload_config=(lambda: read_config(args)) if config.path else None
     )
     app = SyncTuiApp(
-        shared, config_name=config.name, zone=ZoneInfo(config.scheduler.timezone),
-        demo=config.path is None, host=shared, **_console_places(config, console_log),
+        shared, config=config, config_name=config.name, zone=ZoneInfo(config.scheduler.timezone),
+        demo=config.path is None, **_console_places(config, console_log),
     )
     try:
         shared.open()

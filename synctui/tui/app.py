@@ -1,4 +1,4 @@
-"""The console: every job live, steered from the keyboard or the mouse, through `SchedulerControl`.
+"""The console: every job live, steered from the keyboard or the mouse, through one `ConsoleBackend`.
 
 The scheduler's threads never touch a widget: its events wait in a subscription
 whose `notify` posts one message, and the UI loop drains them in batches. Calls
@@ -11,41 +11,34 @@ their last minute only.
 from __future__ import annotations
 
 import asyncio
-import errno
-import logging
-import os
 import signal
-import sys
-import termios
 import threading
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
-from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.theme import Theme
 from textual.widgets import Button, DataTable, Footer
 
-from synctui.scheduler.clock import time_of_day, utc_now
-from synctui.scheduler.control import Mode, Refused, SchedulerControl
-from synctui.scheduler.events import OutputLines, RunFinished, RunStarted, StateChanged
-from synctui.scheduler.fallback import FallbackControl
-from synctui.scheduler.shared import SharedScheduler
+from synctui.scheduler.clock import utc_now
+from synctui.scheduler.control import ConsoleBackend, Mode
+from synctui.scheduler.events import Change, OutputLines, RunFinished, RunStarted, StateChanged
 from synctui.scheduler.status import JobStatus, SchedulerStatus
-from synctui.scheduler.sync_scheduler import SyncScheduler
-from synctui.tui import themes
+from synctui.tui import actions, themes
+from synctui.tui.actions import MAIN_SCREEN_ACTIONS
 from synctui.tui.driver import ConsoleDriver
+from synctui.tui.host_news import HOST_NEWS, badge, host_news, note
 from synctui.tui.messages import (
     EventsWaiting, SchedulerShutDown, Snapshot, StatusFetched, Steered,
 )
-from synctui.tui.palette import MAIN_SCREEN_ACTIONS, ConsoleCommands
-from synctui.tui.questions import ConfirmScreen, QuitScreen
+from synctui.tui.palette import ConsoleCommands
+from synctui.tui.quitting import Quitting
+from synctui.tui.steering import Steering
 from synctui.tui.screens.help import HelpScreen, Places
 from synctui.tui.screens.history import HistoryScreen
 from synctui.tui.widgets.header import ConsoleHeader
@@ -53,22 +46,10 @@ from synctui.tui.widgets.jobs_table import JobsTable
 from synctui.tui.widgets.log_tail import LogTail
 from synctui.tui.widgets.status_panel import StatusPanel
 
-log = logging.getLogger("synctui.console")
+if TYPE_CHECKING:
+    from synctui.config import Config
 
-HOST_NEWS = {
-    "host-lost": "The scheduler's host went away: looking for the next host (or taking over).",
-    "host-stopping": "The scheduler's host is being stopped by its operator: this console will"
-                     " not take over its jobs (it attaches to the next host).",
-    "hosting": "This console hosts the scheduler now.",
-    "attached": "Attached to the scheduler of pid {pid} ({mode}).",
-    "handing-over": "Handing the scheduler over to another process once no run is going.",
-    "fallback": "Nobody hosts the scheduler and this console cannot: it re-reads the store"
-                " (and runs due jobs with [autorefresh] enabled).",
-}
-"""What the console says when the scheduler's host changes."""
-WAITING_HOST_LOST = "The scheduler's host went away: waiting for the next host."
-"""`host-lost` for a console that does not take over: a `[control] group` member, or after
-its host was stopped on purpose."""
+
 DRAIN_DELAY_S = 0.05
 """Events are applied this long after the first of a batch arrives, so a flood collapses."""
 STATUS_DELAY_S = 0.1
@@ -87,68 +68,40 @@ class SyncTuiApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     """Under 100 columns the status panel folds under the table (app.tcss)."""
 
-    BINDINGS = [
-        Binding("r", "run_now", "Run", tooltip="Run the selected job now", id="run-now"),
-        Binding("c", "cancel_run", "Cancel", tooltip="Cancel the selected job's run", id="cancel"),
-        # Toggles: two bindings on one key, `check_action` shows the one that applies.
-        Binding("p", "pause", "Pause", tooltip="Pause the selected job", id="pause"),
-        Binding("p", "resume", "Resume", tooltip="Resume the selected job", id="resume"),
-        Binding("P", "pause_all", "Pause all", tooltip="Pause every job", id="pause-all"),
-        Binding("P", "resume_all", "Resume all", tooltip="Resume every job", id="resume-all"),
-        Binding("n", "skip_next", "Skip", tooltip="Skip the selected job's next run",
-                id="skip-next"),
-        Binding("s", "stop", "Stop", tooltip="Stop the scheduler", id="stop"),
-        Binding("s", "start", "Start", tooltip="Start the scheduler", id="start"),
-        Binding("R", "restart", "Restart", tooltip="Restart the scheduler", id="restart"),
-        Binding("l", "toggle_log", "Log", tooltip="Focus the log (again: the jobs)",
-                id="focus-log"),
-        Binding("q", "quit", "Quit", tooltip="Quit (stops the scheduler this console hosts)",
-                id="quit"),
-        # Last: at 80 columns with every toggle on its longer word, only this one is cut.
-        Binding("question_mark", "help", "Help",
-                tooltip="Every key, the badge and health words, where the files are", id="help"),
-        Binding("enter", "history", "History", show=False,
-                tooltip="The selected job's runs; enter on one shows its output", id="history"),
-        Binding("j", "next_job", "Next job", show=False, tooltip="Select the next job",
-                id="next-job"),
-        Binding("k", "previous_job", "Previous job", show=False,
-                tooltip="Select the previous job", id="previous-job"),
-        Binding("ctrl+r", "reload_config", "Reload config", show=False,
-                tooltip="Read the config file again", id="reload-config"),
-        Binding("ctrl+t", "change_theme", "Theme", show=False,
-                tooltip="Switch theme (remembered)", id="change-theme"),
-    ]
+    BINDINGS = actions.BINDINGS
+    """Built from the one list of the console's actions (actions.py)."""
 
     def __init__(
         self,
-        control: SchedulerControl,
+        backend: ConsoleBackend,
         *,
+        config: Config | None,
         config_name: str,
         zone: tzinfo,
         demo: bool,
-        host: SharedScheduler | SyncScheduler | FallbackControl | None = None,
         clock: Callable[[], datetime] = utc_now,
         places: Places | None = None,
         theme_file: Path | None = None,
     ) -> None:
-        """The console over `control`.
+        """The console over `backend`.
 
         Args:
-            control: The scheduler to show and steer.
+            backend: The scheduler to show and steer; while it `hosting`, quitting stops it.
+            config: The config it runs: its file is compared with an attached host's, its
+                `shutdown_grace_s` told when quitting. None with a backend that never hosts.
             config_name: Shown in the header.
             zone: Times are shown in this zone.
             demo: Running the built-in demo (the header says so).
-            host: The scheduler this console hosts, shut down when it quits.
             clock: The current time (tests fix it).
             places: Where the config and the state are, for the help screen.
             theme_file: Where the operator's theme is remembered; None: not remembered.
         """
         super().__init__(driver_class=ConsoleDriver)
-        self.control = control
+        self.control = backend
+        self._config_source = config.source if config is not None else None
         self._config_name = config_name
         self._zone = zone
         self._demo = demo
-        self._host = host
         self._clock = clock
         self._places = places or Places(config=None, state_dir=None)
         self._theme_file = theme_file
@@ -164,7 +117,10 @@ class SyncTuiApp(App[None]):
         self._asked = float("-inf")
         """When the status on screen was asked for (`time.monotonic()`)."""
         self._toggles: tuple | None = None
-        self._stopping = False
+        self._steering = Steering(self, zone, clock)
+        self._quitting = Quitting(
+            self, config.scheduler.shutdown_grace_s if config is not None else None
+        )
         self._drain_due = False
         self._status_due = False
         self._fetching = False
@@ -172,12 +128,11 @@ class SyncTuiApp(App[None]):
         self._screen_up = threading.Event()
         """Set once the screen is up: before, events wait and are drained at mount."""
         # Subscribed before the host starts, so not even a `run_on_start` run is missed.
-        self._events = control.subscribe(notify=self._events_waiting)
+        self._events = backend.subscribe(notify=self._events_waiting)
 
     def compose(self) -> ComposeResult:
-        note = (f"no scheduler: {self.control.reason}"
-                if isinstance(self.control, FallbackControl) else None)
-        yield ConsoleHeader(self._config_name, self._zone, demo=self._demo, note=note,
+        reason = self.control.reason if self.control.mode is Mode.FALLBACK else None
+        yield ConsoleHeader(self._config_name, self._zone, demo=self._demo, note=note(reason),
                             id="header")
         yield JobsTable(self._zone, id="jobs")
         with Horizontal(id="lower"):
@@ -190,8 +145,9 @@ class SyncTuiApp(App[None]):
         # leaving a running job unrecorded.
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(number, self.call_later, self._signalled, number.name)
-        loop.add_signal_handler(signal.SIGHUP, self._hung_up)
+            loop.add_signal_handler(number, self.call_later, self._quitting.signalled,
+                                    number.name)
+        loop.add_signal_handler(signal.SIGHUP, self._quitting.hung_up)
         self.query_one(ConsoleHeader).show_time(self._clock())
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._screen_up.set()
@@ -238,24 +194,12 @@ class SyncTuiApp(App[None]):
         ):
             self.screen.runs_changed()
 
-    def _host_news(self, what: str) -> None:
+    def _host_news(self, what: Change) -> None:
         """Say who hosts the scheduler now, when that changes."""
-        reason = self._host.reason if what == "fallback" and self._host is not None else None
-        self.query_one(ConsoleHeader).show_note(f"no scheduler: {reason}" if reason else None)
-        if what != "attached":
-            waits = isinstance(self._host, SharedScheduler) and self._host.waits
-            text = WAITING_HOST_LOST if what == "host-lost" and waits else HOST_NEWS[what]
-            self.notify(text, title="Scheduler", markup=False)
-            return
-        greeting = self._host.attached_to if self._host is not None else None
-        if greeting is None:
-            return  # gone again already: its `host-lost` follows
-        text = HOST_NEWS[what].format(**greeting)
-        theirs, ours = greeting.get("config"), self._host.config.source
-        if theirs != ours:
-            text += (f" It runs another config file, {theirs or 'the demo'}, not"
-                     f" {ours or 'the demo'}: its jobs are shown.")
-        self.notify(text, title="Attached", timeout=8, markup=False)
+        news = host_news(what, self.control, self._config_source)
+        self.query_one(ConsoleHeader).show_note(news.note)
+        if news.text is not None:
+            self.notify(news.text, title=news.title, timeout=news.timeout, markup=False)
 
     def _want_status(self) -> None:
         if not self._status_due:
@@ -273,9 +217,9 @@ class SyncTuiApp(App[None]):
 
     @work(thread=True, group="status")
     def _status_worker(self) -> None:
-        self.post_message(StatusFetched(self._snapshot()))
+        self.post_message(StatusFetched(self.snapshot()))
 
-    def _snapshot(self) -> Snapshot:
+    def snapshot(self) -> Snapshot:
         """The status now (called off the UI thread: it may wait on the scheduler's socket)."""
         asked = time.monotonic()
         return Snapshot(self.control.status(), self._clock(), asked)
@@ -289,7 +233,7 @@ class SyncTuiApp(App[None]):
                 self._want_status()
         self._take(message.snapshot)
         if message.quitting:
-            self._ask_or_quit()
+            self._quitting.status_fetched()
 
     def _take(self, snapshot: Snapshot) -> None:
         """Show `snapshot`, unless one asked for later is on screen already."""
@@ -335,11 +279,11 @@ class SyncTuiApp(App[None]):
         status = self._status
         if status is None:
             return
-        badge = self._badge(status)
-        header.show_badge(badge)
-        reason = self._host.reason if badge == "waiting" else None
+        shown = badge(status, self.control.mode, stopping=self._quitting.stopping)
+        header.show_badge(shown)
+        reason = self.control.reason if shown == Mode.WAITING.value else None
         if reason:  # attaching or hosting clears it (`_host_news`)
-            header.show_note(f"no scheduler: {reason}")
+            header.show_note(note(reason))
         self.query_one(JobsTable).show(status, now)
         job = self.selected
         if job is not None:
@@ -352,18 +296,6 @@ class SyncTuiApp(App[None]):
         if toggles != self._toggles:
             self._toggles = toggles
             self.refresh_bindings()
-
-    def _badge(self, status: SchedulerStatus) -> str:
-        if self._stopping:
-            return "stopping"
-        mode = self.control.mode
-        if mode is Mode.WAITING:
-            return mode.value
-        if not status.running:
-            return "stopped"
-        if status.paused:
-            return "paused"
-        return mode.value if mode in (Mode.FALLBACK, Mode.ATTACHED) else "running"
 
     def _theme_changed(self, theme: Theme) -> None:
         """Cell colours are resolved when drawn: draw them again; remember the operator's pick."""
@@ -393,30 +325,6 @@ class SyncTuiApp(App[None]):
 
     # --- the operator's actions -------------------------------------------------------
 
-    def _steer(
-        self, act: Callable[[SchedulerControl, str | None], object],
-        said: Callable[[str | None, object], str], *, job: bool = True,
-    ) -> None:
-        """Run an action off the UI thread (a call may wait on the scheduler's locks, or on its
-        socket when attached); `said` words its outcome for the operator."""
-        name = self.query_one(JobsTable).selected
-        if job and name is None:
-            self.notify("There is no job to act on", severity="warning")
-            return
-        self.run_worker(partial(self._steer_worker, act, said, name), thread=True, group="steer")
-
-    def _steer_worker(self, act, said, name: str | None) -> None:
-        try:
-            outcome = act(self.control, name)
-        except Refused as refusal:
-            self.post_message(Steered(str(refusal), refused=True))
-            return
-        try:
-            snapshot = self._snapshot()
-        except Refused:
-            snapshot = None  # the host went away just after: its news and a status follow
-        self.post_message(Steered(said(name, outcome), snapshot))
-
     @on(Steered)
     def _steered(self, message: Steered) -> None:
         if message.snapshot is None:
@@ -429,77 +337,37 @@ class SyncTuiApp(App[None]):
             self.notify(message.text, markup=False)
 
     def action_run_now(self) -> None:
-        """Run the selected job now."""
-        self._steer(lambda control, name: control.run_now(name),
-                    lambda name, run: f"{name}: run {run.id} started")
+        self._steering.run_now()
 
     def action_cancel_run(self) -> None:
-        """Cancel the selected job's running run (or its pending retry)."""
-        job = self.selected
-        run_id = job.running_run_id if job is not None else None
-        self._ask_if_attached(
-            f"cancel {job.name if job else 'the'} run{f' {run_id}' if run_id else ''}",
-            "Cancel it",
-            partial(self._steer,
-                    lambda control, name: control.cancel(name),
-                    lambda name, _: f"{name}: its pending retry is dropped" if run_id is None
-                    else f"{name}: run {run_id} is being cancelled"),
-        )
+        self._steering.cancel_run()
 
     def action_pause(self) -> None:
-        """Pause the selected job."""
-        self._steer(lambda control, name: control.pause(name), lambda name, _: f"{name} paused")
+        self._steering.pause()
 
     def action_resume(self) -> None:
-        """Resume the selected job."""
-        self._steer(lambda control, name: control.resume(name), lambda name, _: f"{name} resumed")
+        self._steering.resume()
 
     def action_pause_all(self) -> None:
-        """Pause every job."""
-        self._ask_if_attached(
-            "pause every job", "Pause all",
-            partial(self._steer, lambda control, _: control.pause(),
-                    lambda *_: "every job paused", job=False),
-        )
+        self._steering.pause_all()
 
     def action_resume_all(self) -> None:
-        """Resume every job."""
-        self._steer(lambda control, _: control.resume(), lambda *_: "every job resumed", job=False)
+        self._steering.resume_all()
 
     def action_skip_next(self) -> None:
-        """Skip the selected job's next run."""
-        self._steer(
-            lambda control, name: control.skip_next(name),
-            lambda name, fire: f"{name}: the run due at"
-            f" {time_of_day(fire, self._zone, self._clock(), seconds=True)} will be skipped",
-        )
+        self._steering.skip_next()
 
     def action_stop(self) -> None:
-        """Stop the scheduler (runs in progress go on)."""
-        self._ask_if_attached(
-            "stop scheduling (runs in progress go on)", "Stop it",
-            partial(self._steer, lambda control, _: control.stop(),
-                    lambda *_: "scheduler stopped: no runs start until s starts it", job=False),
-        )
-
-    def _ask_if_attached(self, what: str, yes: str, act: Callable[[], None]) -> None:
-        """Steering another process's scheduler affects everyone on it: ask first."""
-        if self.control.mode is not Mode.ATTACHED or self._host is None:
-            act()
-            return
-        greeting = self._host.attached_to or {"pid": "?", "mode": "another process"}
-        question = (f"The scheduler is hosted by pid {greeting['pid']} ({greeting['mode']})"
-                    f" and shared with whoever is attached to it. Really {what}?")
-        self.push_screen(ConfirmScreen(question, yes), lambda sure: act() if sure else None)
+        self._steering.stop()
 
     def action_start(self) -> None:
-        """Start the scheduler."""
-        self._steer(lambda control, _: control.start(), lambda *_: "scheduler started", job=False)
+        self._steering.start()
 
     def action_restart(self) -> None:
-        """Stop and start the scheduler."""
-        self._steer(lambda control, _: control.restart(), lambda *_: "scheduler restarted",
-                    job=False)
+        self._steering.restart()
+
+    def action_reload_config(self) -> None:
+        self._steering.reload_config()
 
     def action_toggle_log(self) -> None:
         """Focus the log, or back to the jobs."""
@@ -513,17 +381,13 @@ class SyncTuiApp(App[None]):
             return
         host = self._status.host if self._status is not None else None
         places = replace(self._places, host=host)
-        keys = [(self.get_key_display(binding), binding.tooltip or binding.description)
-                for binding in self._bindings_listed()]
+        keys = [(self.get_key_display(binding), binding.tooltip) for binding in actions.BINDINGS]
         self.push_screen(HelpScreen(keys, places))
-
-    def _bindings_listed(self) -> list[Binding]:
-        return [binding for binding in self.BINDINGS if isinstance(binding, Binding)]
 
     def keys_by_action(self) -> dict[str, str]:
         """The key of each action of the main screen, as the footer shows it."""
         keys: dict[str, str] = {}
-        for binding in self._bindings_listed():
+        for binding in actions.BINDINGS:
             keys.setdefault(binding.action, self.get_key_display(binding))
         return keys
 
@@ -538,14 +402,6 @@ class SyncTuiApp(App[None]):
     @on(DataTable.RowSelected, "#jobs")
     def _job_selected(self) -> None:
         self.action_history()
-
-    def action_reload_config(self) -> None:
-        """Have the scheduler read its config file again (an invalid one is refused)."""
-        host = self._host
-        if host is None:
-            self.notify("Nothing to reload: this console holds no scheduler", severity="warning")
-            return
-        self._steer(lambda *_: host.reload(), lambda _, said: said, job=False)
 
     def action_next_job(self) -> None:
         """Select the next job."""
@@ -576,128 +432,18 @@ class SyncTuiApp(App[None]):
 
     # --- quitting ---------------------------------------------------------------------
 
-    def _running_jobs(self) -> list[str]:
+    def running_jobs(self) -> list[str]:
+        """The jobs running, as the status on screen says."""
         if self._status is None:
             return []
         return [job.name for job in self._status.jobs.values() if job.running]
 
-    @property
-    def _hosting(self) -> bool:
-        """Whether this console hosts the scheduler now (attached, quitting leaves it be)."""
-        return self._host is not None and self._host.hosting
-
     async def action_quit(self) -> None:
         """Quit; a hosted scheduler stops first, and a running job (or another console
         attached, which could take over) makes it ask."""
-        if not self._hosting and not self._stopping:
-            self.exit()
-        elif self._stopping:
-            self._end_runs_now()
-        elif isinstance(self.screen, QuitScreen):
-            self.screen.dismiss("wait")  # ctrl+q in the question: quit, letting runs finish
-        else:
-            # Whether a job runs *now*: the status on screen may be a moment old.
-            self._fetch_before_quitting()
-
-    @work(thread=True, exclusive=True, group="quit-check")
-    def _fetch_before_quitting(self) -> None:
-        self.post_message(StatusFetched(self._snapshot(), quitting=True))
-
-    def _ask_or_quit(self) -> None:
-        if self._stopping or isinstance(self.screen, QuitScreen):
-            return
-        assert self._host is not None
-        if not self._host.hosting:
-            self.exit()  # another process took over meanwhile: nothing to stop here
-            return
-        running, consoles = self._running_jobs(), self._host.attached_consoles
-        if running or consoles:
-            self.push_screen(
-                QuitScreen(running, self._host.config.scheduler.shutdown_grace_s,
-                           consoles=consoles),
-                self._answered,
-            )
-        else:
-            self._quit(cancel=False)
-
-    def _answered(self, choice: str | None) -> None:
-        if self._stopping:
-            return
-        if choice == "handover":
-            self._stopping = True
-            self.query_one(ConsoleHeader).show_badge("stopping")
-            self.notify("Handing the scheduler over once no run is going; this console then"
-                        " quits.", title="Handing over", timeout=30)
-            self._hand_over()
-        elif choice in ("wait", "cancel"):
-            self._quit(cancel=choice == "cancel")
-
-    @work(thread=True, exclusive=True, group="quit")
-    def _hand_over(self) -> None:
-        assert self._host is not None
-        self._host.hand_over()
-        self.post_message(SchedulerShutDown())
-
-    def _signalled(self, name: str) -> None:
-        """SIGTERM, SIGINT or SIGHUP: quit as on `q` without asking; a second one ends runs now."""
-        log.info("%s received: quitting", name, extra={"event": "stopping"})
-        if not self._hosting and not self._stopping:
-            self.exit()
-        elif self._stopping:
-            self._end_runs_now()
-        else:
-            if isinstance(self.screen, QuitScreen):
-                self.pop_screen()
-            self._quit(cancel=False)
-
-    def _hung_up(self) -> None:
-        """SIGHUP: quit as on SIGTERM; if the terminal is gone (SSH dropped), stop using it."""
-        if _terminal_gone():
-            # What else writes to it (Python flushing stdout at exit) would fail: /dev/null.
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, sys.__stdout__.fileno())
-            os.dup2(null, sys.__stderr__.fileno())
-            os.close(null)
-        self.call_later(self._signalled, "SIGHUP")
-
-    def _quit(self, *, cancel: bool) -> None:
-        assert self._host is not None
-        self._stopping = True
-        self.query_one(ConsoleHeader).show_badge("stopping")
-        running = self._running_jobs()
-        if running:
-            grace = self._host.config.scheduler.shutdown_grace_s
-            how = "cancelling it" if cancel else f"it gets up to {grace:g}s to finish"
-            self.notify(f"{', '.join(running)} running: {how}. q again ends it now.",
-                        title="Stopping the scheduler", timeout=grace + 5, markup=False)
-        log.info("console quitting: stopping the scheduler", extra={"event": "stopping"})
-        self._shut_down(running if cancel else [])
-
-    def _end_runs_now(self) -> None:
-        assert self._host is not None
-        self._host.end_runs_now()
-        self.notify("Ending the running jobs now", title="Stopping the scheduler")
-
-    @work(thread=True, exclusive=True, group="quit")
-    def _shut_down(self, cancel: list[str]) -> None:
-        assert self._host is not None
-        for name in cancel:
-            try:
-                self.control.cancel(name)
-            except Refused:
-                continue  # it ended on its own meanwhile
-        self._host.shutdown()
-        self.post_message(SchedulerShutDown())
+        self._quitting.asked()
 
     @on(SchedulerShutDown)
     def _scheduler_shut_down(self) -> None:
         self.exit()
 
-
-def _terminal_gone() -> bool:
-    """Whether the controlling terminal hung up (its ioctls then fail with EIO)."""
-    try:
-        termios.tcgetattr(sys.__stdin__.fileno())
-    except termios.error as error:
-        return error.args[0] == errno.EIO
-    return False
