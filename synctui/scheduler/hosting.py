@@ -131,9 +131,7 @@ class OneShot:
 
     def run_now(self, name: str) -> RunRecord:
         """Start a manual run of the job (refused as the scheduler refuses one)."""
-        handle = self.lifecycle.launch(self.lifecycle.slot(name), Trigger.MANUAL, utc_now(),
-                                       manual=True)
-        return handle.run
+        return self.lifecycle.run_now(name)
 
     def run_once(self, names: list[str]) -> dict[str, RunRecord]:
         """Run each job named once with trigger `once`, retries included, and wait: each
