@@ -305,9 +305,10 @@ def test_check_prints_the_next_five_fire_times_in_the_zone(ran):
     lines = done.stdout.splitlines()
     assert lines[0] == f"{ran.config}: ok · 3 jobs · zone {ZONE} · state {ran.root / 'state'}"
     at = lines.index("weekly: cron 0 3 * * 0")
+    assert lines[at + 1] == "  At 03:00 on Sunday"
     sundays = [re.fullmatch(r"  Sun (\d{4}-\d\d-\d\d) 03:00:00 -03", line)
-               for line in lines[at + 1:at + 6]]
-    assert all(sundays), lines[at + 1:at + 6]
+               for line in lines[at + 2:at + 7]]
+    assert all(sundays), lines[at + 2:at + 7]
     days = [date.fromisoformat(sunday.group(1)) for sunday in sundays]
     assert [b - a for a, b in zip(days, days[1:])] == [timedelta(days=7)] * 4
     today = datetime.now(ZoneInfo(ZONE)).date()
@@ -316,6 +317,46 @@ def test_check_prints_the_next_five_fire_times_in_the_zone(ran):
     hourly = [datetime.strptime(line.strip()[4:23], "%Y-%m-%d %H:%M:%S")
               for line in lines[at + 1:at + 6]]
     assert [b - a for a, b in zip(hourly, hourly[1:])] == [timedelta(hours=1)] * 4
+
+
+def test_check_explains_each_schedule_and_notes_a_change_of_offset(tmp_path, env):
+    # Noon on 1 January and on 1 July: each listed fire is on the other side of a change.
+    config = write_config(tmp_path, """
+        [jobs.seasons]
+        command = ["true"]
+        cron = "0 12 1 jan,jul *"
+
+        [jobs.month_end]
+        command = ["true"]
+        cron = "30 2 L * *"
+    """, zone="Europe/Berlin")
+    done = synctui("check", "--config", str(config), env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    at = lines.index("seasons: cron 0 12 1 jan,jul *")
+    assert lines[at + 1] == "  At 12:00 on the first day of January and July"
+    listed = lines[at + 2:at + 11]
+    fires, notes = listed[0::2], listed[1::2]
+    assert all(re.fullmatch(r"  \w{3} \d{4}-0[17]-01 12:00:00 CES?T", line) for line in fires), listed
+    changes = {"  -- Europe/Berlin changes offset here: CET (UTC+01:00) to CEST (UTC+02:00)",
+               "  -- Europe/Berlin changes offset here: CEST (UTC+02:00) to CET (UTC+01:00)"}
+    assert set(notes) == changes, listed
+    at = lines.index("month_end: cron 30 2 L * *")
+    assert lines[at + 1] == "  At 02:30 on the last day of every month"
+
+
+def test_check_refuses_a_six_field_cron_naming_the_file_and_key(tmp_path, env):
+    config = write_config(tmp_path, """
+        [jobs.secs]
+        command = ["true"]
+        cron = "0 30 2 * * *"
+    """)
+    done = synctui("check", "--config", str(config), env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert _usage_error_lines(done) == [
+        f"synctui: {config}: jobs.secs.cron: expected 5 fields (minute hour day-of-month month"
+        ' day-of-week), got 6 in "0 30 2 * * *"; a seconds (or year) field is not supported'
+    ]
 
 
 def test_check_names_a_job_whose_command_does_not_exist(tmp_path, env):

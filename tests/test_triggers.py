@@ -1,4 +1,4 @@
-"""Fire times with crontab's meaning, across daylight-saving changes, Sunday included."""
+"""Fire times with Debian's cron's meaning, across daylight-saving changes, Sunday included."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`synctui check`: whether the config, its commands and its state directory would work; the next fire times."""
+"""`synctui check`: whether the config, its commands and its state directory would work; each schedule in words and its next fire times."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from synctui.scheduler.clock import utc_now
 
 def check(args: argparse.Namespace) -> int:
     """`synctui check`: validate the config, the commands and the state directory."""
+    from synctui.config.crontab import explain
     from synctui.scheduler.status import describe_schedule
     from synctui.scheduler.triggers import job_trigger, next_fires
 
@@ -36,12 +37,26 @@ def check(args: argparse.Namespace) -> int:
     print(f"{where}: ok · {len(config.jobs)} jobs · zone {config.scheduler.timezone}"
           f" · state {state_dir}{_state_note(state_dir)}")
     for name, job in config.jobs.items():
-        fires = next_fires(job_trigger(job, zone, now, jitter=False), now, 5)
+        fires = [fire.astimezone(zone)
+                 for fire in next_fires(job_trigger(job, zone, now, jitter=False), now, 5)]
         print(f"\n{name}: {describe_schedule(job)}"
               + (f" (+ up to {job.jitter_s:g}s jitter)" if job.jitter_s else ""))
-        for fire in fires:
-            print(f"  {fire.astimezone(zone).strftime('%a %Y-%m-%d %H:%M:%S %Z')}")
+        if job.cron is not None:
+            print(f"  {explain(job.cron)}")
+        for before, fire in zip([None, *fires], fires):
+            if before is not None and before.utcoffset() != fire.utcoffset():
+                print(f"  -- {config.scheduler.timezone} changes offset here: "
+                      f"{_offset(before)} to {_offset(fire)}")
+            print(f"  {fire.strftime('%a %Y-%m-%d %H:%M:%S %Z')}")
     return EXIT_OK
+
+
+def _offset(moment) -> str:
+    """`EDT (UTC-04:00)`; the abbreviation alone when it is the offset itself (`-03`)."""
+    offset = moment.strftime("%z")
+    utc = f"UTC{offset[:3]}:{offset[3:]}"
+    name = moment.strftime("%Z")
+    return utc if name.lstrip("+-").isdigit() else f"{name} ({utc})"
 
 
 def _state_note(state_dir: Path) -> str:

@@ -1,8 +1,8 @@
-"""Crontab expressions read with crontab(5)'s meaning, into a `CronSpec`.
+"""Crontab expressions checked with one-line messages and written as cronsim reads them, into a `CronSpec`.
 
-APScheduler 3 gets day-of-week wrong for crontab strings (its 0 is Monday) and
-refuses the @ macros, so synctui reads them itself and the scheduler translates
-the expanded values.
+The fire times are cronsim's (Debian's cron, daylight-saving quirks included); this module
+only refuses what cron would refuse, in words naming the field, and rewrites the few terms
+that cronsim reads differently from cron.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
+
+from cronsim import CronSim, CronSimError
 
 from synctui.config.model import CronSpec
 
@@ -24,10 +27,10 @@ _MACROS = {
 }
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-# February counts 29 days: a 29th of February fires in leap years, which is a schedule.
-_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _NUMBER = re.compile(r"[0-9]{1,4}")
 _FIELD_NAMES = "minute hour day-of-month month day-of-week"
+_ANY_TIME = datetime(2000, 1, 1)
+"""Where cronsim starts when it only reads or explains an expression (naive: no zone)."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,10 @@ _FIELDS = (
     _Field("hour", 0, 23, {}),
     _Field("day-of-month", 1, 31, {}),
     _Field("month", 1, 12, {name: number for number, name in enumerate(_MONTHS, start=1)}),
-    # 7 is Sunday too, as in crontab(5); folded into 0 once the field is read.
+    # 7 is Sunday too, as in crontab(5).
     _Field("day-of-week", 0, 7, {name: number for number, name in enumerate(_WEEKDAYS)}),
 )
+_DAY_OF_MONTH, _DAY_OF_WEEK = _FIELDS[2], _FIELDS[4]
 
 
 def parse_crontab(expression: str) -> CronSpec:
@@ -54,7 +58,9 @@ def parse_crontab(expression: str) -> CronSpec:
     Fields are minute, hour, day-of-month, month and day-of-week, each `*`, a
     value, a range `a-b`, a step `*/n`, `a-b/n` or `a/n` (from a to the field's
     end), or a comma list of those. Month and weekday names (jan, mon) may be
-    used in place of numbers; day-of-week 0 and 7 are both Sunday.
+    used in place of numbers; day-of-week 0 and 7 are both Sunday. Day-of-month
+    also takes `L` (the last day) and `LW` (the last weekday); day-of-week takes
+    `5L` (the last Friday) and `mon#2` (the second Monday).
 
     Raises:
         ValueError: With a one-line "expected ..., got ..." message that names
@@ -75,6 +81,7 @@ def parse_crontab(expression: str) -> CronSpec:
         fields = _MACROS[macro].split()
     else:
         fields = text.split()
+        # cronsim takes a leading seconds field; cron has none, and Debian's DST rules with it.
         if len(fields) in (6, 7):
             raise ValueError(
                 f"expected 5 fields ({_FIELD_NAMES}), got {len(fields)} in {_shown(text)}; "
@@ -84,62 +91,65 @@ def parse_crontab(expression: str) -> CronSpec:
             raise ValueError(
                 f"expected 5 fields ({_FIELD_NAMES}), got {len(fields)} in {_shown(text)}"
             )
-    minutes, hours, days, months, weekdays = (
-        _read_field(field_text, field) for field_text, field in zip(fields, _FIELDS)
-    )
-    # Vixie cron's rule: a field is restricted unless it starts with "*" ("*/2" is not).
-    dom_restricted = not fields[2].startswith("*")
-    dow_restricted = not fields[4].startswith("*")
-    if dom_restricted and not dow_restricted and not any(
-        day <= _DAYS_IN_MONTH[month - 1] for day in days for month in months
-    ):
+    cron = " ".join(_read_field(field_text, field) for field_text, field in zip(fields, _FIELDS))
+    try:
+        CronSim(cron, _ANY_TIME)
+    except CronSimError:
+        # Every term has passed the checks above: what cronsim still refuses is a
+        # day-of-month that no month given has, with day-of-week not widening it.
         raise ValueError(
             f"expected a day-of-month that exists in the months given, got {_shown(fields[2])} "
             f"with month {_shown(fields[3])}: it would never fire"
+        ) from None
+    return CronSpec(expression=text, cron=cron)
+
+
+def explain(spec: CronSpec) -> str:
+    """The schedule in words, as cronsim says it: "At 02:30 on the last day of every month"."""
+    return CronSim(spec.cron, _ANY_TIME).explain()
+
+
+def _read_field(text: str, field: _Field) -> str:
+    """Check one field and write it as cronsim reads it: numbers only, a comma list kept."""
+    return ",".join(_read_term(item, field) for item in text.split(","))
+
+
+def _read_term(item: str, field: _Field) -> str:
+    """One term of a field, checked, in cronsim's spelling."""
+    special = item.upper()
+    if field is _DAY_OF_MONTH and special in ("L", "LW"):
+        return special
+    if field is _DAY_OF_WEEK and special.endswith("L") and len(special) > 1:
+        return f"{_read_value(item[:-1], field)}L"
+    if field is _DAY_OF_WEEK and "#" in item:
+        day, _, nth = item.partition("#")
+        if not _NUMBER.fullmatch(nth) or not 1 <= int(nth) <= 5:
+            raise ValueError(
+                f"expected 1-5 after # in the {field.name} field (the nth weekday of the "
+                f"month), got {_shown(item)}"
+            )
+        return f"{_read_value(day, field)}#{int(nth)}"
+    base, slash, step_text = item.partition("/")
+    if slash and (not _NUMBER.fullmatch(step_text) or int(step_text) == 0):
+        raise ValueError(
+            f"expected a step of 1 or more after / in the {field.name} field, got {_shown(item)}"
         )
-    return CronSpec(
-        expression=text,
-        minutes=minutes,
-        hours=hours,
-        days=days,
-        months=months,
-        weekdays=tuple(sorted({day % 7 for day in weekdays})),
-        dom_restricted=dom_restricted,
-        dow_restricted=dow_restricted,
-    )
-
-
-def _read_field(text: str, field: _Field) -> tuple[int, ...]:
-    """Expand one field to the sorted values it allows."""
-    values: set[int] = set()
-    for item in text.split(","):
-        base, slash, step_text = item.partition("/")
-        step = 1
-        if slash:
-            if not _NUMBER.fullmatch(step_text) or int(step_text) == 0:
-                raise ValueError(
-                    f"expected a step of 1 or more after / in the {field.name} field, "
-                    f"got {_shown(item)}"
-                )
-            step = int(step_text)
-        if base == "*":
-            start, end = field.low, field.high
-        elif "-" in base:
-            first, _, last = base.partition("-")
-            start, end = _read_value(first, field), _read_value(last, field)
-            if field.name == "day-of-week" and end == 0 and start > 0:
-                end = 7  # "fri-sun": Sunday closes the week here
-            if start > end:
-                raise ValueError(
-                    f"expected a range from low to high in the {field.name} field, "
-                    f"got {_shown(item)}"
-                )
-        else:
-            start = _read_value(base, field)
-            # "5/15" is read as "5-59/15", as cronie and most other crons do.
-            end = field.high if slash else start
-        values.update(range(start, end + 1, step))
-    return tuple(sorted(values))
+    step = f"/{int(step_text)}" if slash else ""
+    if base == "*":
+        return f"*{step}"
+    if "-" in base:
+        first, _, last = base.partition("-")
+        start, end = _read_value(first, field), _read_value(last, field)
+        if field is _DAY_OF_WEEK and end == 0 and start > 0:
+            end = 7  # "fri-sun": Sunday closes the week here
+        if start > end:
+            raise ValueError(
+                f"expected a range from low to high in the {field.name} field, got {_shown(item)}"
+            )
+        # cronsim reads "a-a/n" as "a/n" (a to the field's end); cron's range holds a alone.
+        return str(start) if start == end else f"{start}-{end}{step}"
+    # "5/15" is read as "5-59/15", as cronie, cronsim and most other crons do.
+    return f"{_read_value(base, field)}{step}"
 
 
 def _read_value(text: str, field: _Field) -> int:

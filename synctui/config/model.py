@@ -11,21 +11,15 @@ Overlap = Literal["skip", "replace"]
 
 @dataclass(frozen=True)
 class CronSpec:
-    """A crontab expression with crontab's meaning, expanded to the values it allows.
+    """A crontab expression with Debian's cron's meaning.
 
-    Day-of-week uses crontab's numbering (0 = Sunday .. 6 = Saturday; 7 is folded
-    into 0). When both day-of-month and day-of-week are restricted, crontab fires
-    when *either* matches; `dom_restricted`/`dow_restricted` record that.
+    `cron` is the same schedule as cronsim reads it: five fields, numbers for names,
+    and the terms where cronsim and cron differ rewritten to cron's meaning.
     """
 
     expression: str
-    minutes: tuple[int, ...]
-    hours: tuple[int, ...]
-    days: tuple[int, ...]
-    months: tuple[int, ...]
-    weekdays: tuple[int, ...]
-    dom_restricted: bool
-    dow_restricted: bool
+    """As the operator wrote it ("@daily", "30 2 * * mon-fri")."""
+    cron: str
 
 
 @dataclass(frozen=True)
