@@ -147,7 +147,7 @@ def test_demo_config_keeps_its_state_under_the_given_directory(tmp_path):
     assert (sync.timeout_s, sync.retries, sync.retry_backoff_s) == (60.0, 1, 5.0)
     assert report.callable == "synctui.demo.shop:report"
     assert report.interval_s is None and report.cron.expression == "* * * * *"
-    assert len(report.cron.minutes) == 60
+    assert report.cron.cron == "* * * * *"
     for job in (sync, report):
         assert dict(job.env) == {"SYNCTUI_DEMO_DIR": str(tmp_path / "demo")}
 

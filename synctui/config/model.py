@@ -20,6 +20,7 @@ class CronSpec:
     expression: str
     """As the operator wrote it ("@daily", "30 2 * * mon-fri")."""
     cron: str
+    """The same schedule as cronsim is given it ("0 0 * * *", "30 2 * * 1-5")."""
 
 
 @dataclass(frozen=True)
