@@ -62,6 +62,15 @@ class StoreContract:
         assert [r.result for r in store.runs("orders")] == [
             Result.SKIPPED, Result.SUCCESS, Result.SKIPPED]
 
+    def test_a_skip_keeps_its_reason_and_counts_with_skips_of_the_same_reason(self, open_store):
+        store = open_store()
+        held = store.record_skip("report", T0, T0, reason="held by orders (last run failure)")
+        again = store.record_skip("report", T0, T0, reason="held by orders (last run failure)")
+        assert again.id == held.id and again.skip_count == 2
+        assert again.error == "held by orders (last run failure)"
+        overlap = store.record_skip("report", T0, T0)
+        assert overlap.id != held.id and overlap.error is None and overlap.skip_count == 1
+
     def test_the_last_success_and_a_pause_outlive_a_reopen(self, open_store):
         store = open_store()
         run = store.begin_run("orders", Trigger.MANUAL, T0, T0)

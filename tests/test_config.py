@@ -434,7 +434,7 @@ def test_example_config_is_valid_and_documents_every_key(tmp_path: Path, environ
     keys = [
         "timezone", "interval", "interval_minutes", "shutdown_grace_seconds", "catch_up",
         "state_dir", "keep_runs", "keep_log_bytes", "on_failure", "on_success", "enabled",
-        "group", "command", "callable", "cron", "timeout_seconds", "retries",
+        "group", "command", "callable", "cron", "after", "timeout_seconds", "retries",
         "retry_backoff_seconds", "jitter_seconds", "manual_cooldown_seconds",
         "kill_grace_seconds", "cwd", "env", "overlap", "run_on_start", "grace_minutes",
         "log_max_bytes", "hook_timeout_seconds", "SYNC_INTERVAL_MINUTES", "SCHEDULER_TIMEZONE",

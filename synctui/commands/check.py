@@ -37,8 +37,9 @@ def check(args: argparse.Namespace) -> int:
     print(f"{where}: ok · {len(config.jobs)} jobs · zone {config.scheduler.timezone}"
           f" · state {state_dir}{_state_note(state_dir)}")
     for name, job in config.jobs.items():
-        fires = [fire.astimezone(zone)
-                 for fire in next_fires(job_trigger(job, zone, now, jitter=False), now, 5)]
+        trigger = job_trigger(job, zone, now, jitter=False)
+        fires = [] if trigger is None else [
+            fire.astimezone(zone) for fire in next_fires(trigger, now, 5)]
         print(f"\n{name}: {describe_schedule(job)}"
               + (f" (+ up to {job.jitter_s:g}s jitter)" if job.jitter_s else ""))
         if job.cron is not None:

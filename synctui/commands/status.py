@@ -93,7 +93,9 @@ def table(snapshot: SchedulerStatus, config: Config) -> str:
             if job.next_run else "-",
             job.schedule,
         ))
-    return "\n".join(lines + columns(rows))
+    waiting = [f"{job.name} waits on {', '.join(job.waits_on)}"
+               for job in snapshot.jobs.values() if job.waits_on]
+    return "\n".join(lines + columns(rows) + waiting)
 
 
 def columns(rows: list[tuple[str, ...]]) -> list[str]:

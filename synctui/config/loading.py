@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,7 @@ def load_config(
     scheduler = SchedulerSettings(**settings.scheduler)
     jobs = {}
     for name, job in settings.jobs.items():
-        if "cron" not in job:
+        if "cron" not in job and not job.get("after"):
             job.setdefault("interval_s", scheduler.interval_s)
         for hook, command in settings.hooks.items():
             job.setdefault(hook, command)
@@ -221,7 +222,27 @@ def _read_document(
             job = _read_job(name, value, report, base, home)
             if job is not None:
                 settings.jobs[name] = job
+        _check_after(settings.jobs, list(jobs), report)
     return settings
+
+
+def _check_after(jobs: dict[str, dict[str, Any]], names: list[str], report: Report) -> None:
+    """Every `after` names a job of the file, and no job waits on itself through others."""
+    known = ", ".join(names)
+    for name, job in jobs.items():
+        for upstream in job.get("after", ()):
+            if upstream not in names:
+                report.add(key_path("jobs", name, "after"),
+                           f"no job named {shown(upstream)} (jobs: {known})")
+    graph = {name: [up for up in job.get("after", ()) if up in jobs] for name, job in jobs.items()}
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as error:
+        # Each node of the cycle is an upstream of the next: read backwards, each waits on
+        # the next.
+        cycle = error.args[1][::-1]
+        report.add(key_path("jobs", cycle[0], "after"),
+                   f"expected no cycle, got {' → '.join(cycle)} (each waits on the next)")
 
 
 def _read_interval(table: Table, into: dict[str, Any]) -> None:
@@ -257,6 +278,7 @@ def _read_job(
     table.take("interval", values.interval, job, "interval_s")
     table.take("interval_minutes", values.minutes(allow_zero=False), job, "interval_s")
     table.take("cron", values.cron, job, "cron")
+    table.take("after", values.job_names, job, "after")
     table.take("timeout_seconds", values.seconds(allow_zero=False), job, "timeout_s")
     table.take("retries", values.count(0, 100), job, "retries")
     table.take("retry_backoff_seconds", values.seconds(allow_zero=True), job, "retry_backoff_s")

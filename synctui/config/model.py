@@ -33,8 +33,10 @@ class JobConfig:
     callable: str | None = None
     """`"pkg.mod:func"`, run in a child interpreter."""
     interval_s: float | None = None
-    """Seconds between fires; None when `cron` is set."""
+    """Seconds between fires; None when `cron` is set, or when the job only runs `after`."""
     cron: CronSpec | None = None
+    after: tuple[str, ...] = ()
+    """Jobs whose successes start this one (trigger `after`) and whose failures hold it."""
     timeout_s: float | None = None
     retries: int = 0
     retry_backoff_s: float = 30.0
@@ -54,6 +56,11 @@ class JobConfig:
     on_success: tuple[str, ...] | str | None = None
     hook_timeout_s: float = 60.0
     """How long a hook may run before its process group is ended."""
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the job has fire times of its own (an interval or a cron)."""
+        return self.interval_s is not None or self.cron is not None
 
 
 @dataclass(frozen=True)

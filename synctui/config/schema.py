@@ -26,6 +26,7 @@ JOB_KEYS = (
     "interval",
     "interval_minutes",
     "cron",
+    "after",
     "timeout_seconds",
     "retries",
     "retry_backoff_seconds",

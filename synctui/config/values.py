@@ -182,6 +182,16 @@ def overlap(value: Any) -> str:
     return value
 
 
+def job_names(value: Any) -> tuple[str, ...]:
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(item, str) and item for item in value)):
+        raise expected('a list of job names, like ["orders", "customers"]', value)
+    if len(set(value)) != len(value):
+        repeated = next(item for item in value if value.count(item) > 1)
+        raise Invalid(f"expected each job once, got {shown(repeated)} twice")
+    return tuple(value)
+
+
 def group(value: Any) -> str:
     if not isinstance(value, str) or "\0" in value:
         raise expected('a group name, or "" for none', value)

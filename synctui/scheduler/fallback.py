@@ -235,11 +235,14 @@ class FallbackControl(RunsHere):
     def _due(self, job: JobConfig, now: datetime) -> datetime | None:
         """The job's most recent fire time since it last started (or since the fallback began)."""
         anchor = self.lifecycle.last_start(job.name) or self._began
-        return latest_fire(job_trigger(job, self.zone, anchor, jitter=False), anchor, now)
+        trigger = job_trigger(job, self.zone, anchor, jitter=False)
+        return None if trigger is None else latest_fire(trigger, anchor, now)
 
     def _fires(self, job: JobConfig, now: datetime, scheduling: bool) -> Fires:
         anchor = self.lifecycle.last_start(job.name) or self._began
         trigger = job_trigger(job, self.zone, anchor, jitter=False)
+        if trigger is None:
+            return Fires()
         last = latest_fire(trigger, anchor, now)
         if not scheduling:
             return Fires(None, last)

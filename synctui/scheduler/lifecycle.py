@@ -3,10 +3,12 @@
 Every way a run starts goes through `RunLifecycle`: the scheduler's fires, manual
 runs, retries, `run` with no scheduler, `--once`, and the console's fallback. It
 refuses what may not start (an unknown job, one already running, one within its
-manual cooldown, anything while shutting down), applies the overlap policy, starts
-the run through the runner, and when the run is recorded logs it, schedules its
-retry (where the policy has retries), fires its hooks and applies retention. When to
-fire is the caller's business; whether and how a run goes is this module's.
+manual cooldown, anything while shutting down), skips the fire times of a job an
+upstream holds (`after.py`), applies the overlap policy, starts the run through the
+runner, and when the run is recorded logs it, schedules its retry (where the policy
+has retries), fires its hooks, applies retention and starts the jobs that run after
+it. When to fire is the caller's business; whether and how a run goes is this
+module's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from synctui.config.model import Config, JobConfig
+from synctui.scheduler import after
 from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import Refused
 from synctui.scheduler.events import Change, EventBus, RunFinished, StateChanged, Subscription
@@ -30,6 +33,9 @@ from synctui.scheduler.store import Store
 
 log = logging.getLogger("synctui.scheduler")
 
+UNHELD = frozenset({Trigger.MANUAL, Trigger.RETRY, Trigger.AFTER})
+"""Triggers an upstream's failure does not hold: the operator's, a retry of the job's own
+run, and the run its upstreams' successes start."""
 
 
 @dataclass
@@ -63,13 +69,15 @@ class RunLifecycle:
 
     def __init__(
         self, config: Config, store: RunStore, bus: EventBus, *, zone: tzinfo,
-        retries: bool = True, clock: Callable[[], datetime] = utc_now,
+        retries: bool = True, runs_after: bool = True, clock: Callable[[], datetime] = utc_now,
         running_elsewhere: Callable[[str], str | None] = lambda name: None,
     ) -> None:
         """
         Args:
             retries: Retry failed runs as their jobs say (the fallback does not: its next
                 check runs a failed job again).
+            runs_after: Start the jobs that run `after` a job when it succeeds (a one-shot
+                does not: it ends with its own runs, and the next host starts them).
             clock: The current time.
             running_elsewhere: Where another process runs the job now (`run 12, pid 345`),
                 for a process that shares the store with live runners; None if nowhere.
@@ -80,6 +88,7 @@ class RunLifecycle:
         self.runner = Runner(store, bus, zone=zone, clock=clock)
         self.hooks = Hooks()
         self._retries = retries
+        self._runs_after = runs_after
         self._clock = clock
         self._running_elsewhere = running_elsewhere
         self.slots: dict[str, JobSlot] = {
@@ -135,10 +144,17 @@ class RunLifecycle:
                 slot.handle.replace()
                 return None
             if slot.busy or elsewhere:
-                self._skip(job.name, scheduled_at, slot.handle.run.id if slot.busy else elsewhere)
+                running = slot.handle.run.id if slot.busy else elsewhere
+                self._skip(job.name, scheduled_at, reason=None, running=running)
                 return None
             if manual:
                 self._check_cooldown(slot)
+            elif trigger not in UNHELD and job.after:
+                holding = after.holds(self.store, job)
+                if holding:
+                    self._skip(job.name, scheduled_at,
+                               reason="held by " + ", ".join(map(str, holding)))
+                    return None
             self._cancel_retry(slot)
             return self._start_locked(slot, request)
 
@@ -164,14 +180,41 @@ class RunLifecycle:
                    if run.result is not Result.SKIPPED and run.started_at is not None]
         return started[0] if started else None
 
-    def _skip(self, name: str, scheduled_at: datetime, running: object) -> None:
-        skip = self.store.record_skip(name, scheduled_at, self._clock())
+    def _skip(
+        self, name: str, scheduled_at: datetime, *, reason: str | None, running: object = None
+    ) -> None:
+        skip = self.store.record_skip(name, scheduled_at, self._clock(), reason)
         log.warning(
-            "%s: fire time %s skipped: run %s still going (%d in a row)",
-            name, scheduled_at.isoformat(), running, skip.skip_count,
+            "%s: fire time %s skipped: %s (%d in a row)",
+            name, scheduled_at.isoformat(), reason or f"run {running} still going",
+            skip.skip_count,
             extra={"event": "run_skipped", "job": name, "run_id": skip.id, "result": "skipped"},
         )
         self.bus.publish(RunFinished(skip))
+
+    def ready_after(self, slot: JobSlot) -> bool:
+        """Whether the slot's job is due a run `after` its upstreams (none for a job with no
+        `after`, a paused or running one)."""
+        job = slot.job
+        return (bool(job.after) and not slot.paused and not slot.busy
+                and not after.waits(self.store, job, self.last_start(job.name)))
+
+    def start_due_after(self) -> None:
+        """Start every job due a run after its upstreams (they may have succeeded while no
+        host ran it)."""
+        for slot in list(self.slots.values()):
+            if self.ready_after(slot):
+                self.launch(slot, Trigger.AFTER, self._clock())
+
+    def run_after(self, name: str) -> None:
+        """Start each job that runs after `name` (and `name` itself) if it is now due to."""
+        candidates = [name, *after.needed_by(self.config.jobs, name)]
+        for slot in [self.slots[job] for job in candidates if job in self.slots]:
+            if self.ready_after(slot):
+                try:
+                    self.launch(slot, Trigger.AFTER, self._clock())
+                except Refused:
+                    return  # shutting down
 
     # --- starting and ending ------------------------------------------------------
 
@@ -222,6 +265,8 @@ class RunLifecycle:
         self.store.apply_retention(
             record.job, self.config.scheduler.keep_runs, self.config.scheduler.keep_log_bytes
         )
+        if self._runs_after and not self.closing:
+            self.run_after(record.job)
         with slot.idle:
             slot.idle.notify_all()
 

@@ -18,6 +18,7 @@ class Trigger(str, Enum):
     RETRY = "retry"
     FALLBACK = "fallback"
     ONCE = "once"
+    AFTER = "after"
 
 
 class Result(str, Enum):

@@ -13,6 +13,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Mapping
 
 from synctui.config.model import Config, JobConfig
+from synctui.scheduler import after
 from synctui.scheduler.processes import is_alive
 from synctui.scheduler.records import FAILED_RESULTS, Fires, Result, RunRecord
 from synctui.scheduler.store import HostRecord, Store
@@ -51,6 +52,12 @@ class JobStatus:
     health: str
     recent_durations: tuple[tuple[float, bool], ...] = ()
     """(duration, succeeded) of the recent judged runs, oldest first: the sparkline's data."""
+    after: tuple[str, ...] = ()
+    """The jobs it runs after."""
+    waits_on: tuple[str, ...] = ()
+    """The upstreams it waits on, with why: `orders (last run failure)`."""
+    needed_by: tuple[str, ...] = ()
+    """The jobs that run after it."""
 
 
 @dataclass(frozen=True)
@@ -130,18 +137,30 @@ def _job_json(job: JobStatus, zone: tzinfo) -> dict:
         "p95_duration_s": job.p95_duration_s,
         "freshness_s": job.freshness_s,
         "health": job.health,
+        "after": list(job.after),
+        "waits_on": list(job.waits_on),
+        "needed_by": list(job.needed_by),
     }
 
 
 def describe_schedule(job: JobConfig) -> str:
-    """How an operator reads the job's trigger."""
+    """How an operator reads the job's triggers: `every 15m`, `cron 0 2 * * *`, `after
+    orders`, `every 1h, after orders`."""
+    after = f"after {', '.join(job.after)}" if job.after else ""
     if job.cron is not None:
-        return f"cron {job.cron.expression}"
-    seconds = job.interval_s or 0
+        own = f"cron {job.cron.expression}"
+    elif job.interval_s is not None:
+        own = f"every {_every(job.interval_s)}"
+    else:
+        return after
+    return f"{own}, {after}" if after else own
+
+
+def _every(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size and seconds % size == 0:
-            return f"every {int(seconds // size)}{unit}"
-    return f"every {seconds * 1000:g}ms"
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds * 1000:g}ms"
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -176,7 +195,7 @@ def health(
 
 def job_status(
     store: Store, job: JobConfig, *, fires: Fires, paused: bool, now: datetime,
-    running: RunRecord | None = None,
+    running: RunRecord | None = None, needed_by: tuple[str, ...] = (),
 ) -> JobStatus:
     """One job's status from its recent runs."""
     # Consecutive skips are one record, so the newest run and the newest finished
@@ -217,6 +236,9 @@ def job_status(
             (duration, result is Result.SUCCESS)
             for result, duration in reversed(judged[:30]) if duration is not None
         ),
+        after=job.after,
+        waits_on=tuple(map(str, after.waits(store, job, shown.started_at if shown else None))),
+        needed_by=needed_by,
     )
 
 
@@ -230,6 +252,7 @@ def snapshot(
         name: job_status(
             store, job, fires=fires.get(name, Fires()), paused=paused.get(name, False),
             now=now, running=(running_runs or {}).get(name),
+            needed_by=after.needed_by(config.jobs, name),
         )
         for name, job in config.jobs.items()
     }

@@ -303,19 +303,24 @@ class Store:
                 raise
         return _record(row)
 
-    def record_skip(self, job: str, scheduled_at: datetime, at: datetime) -> RunRecord:
-        """Record a fire time skipped because a run was going.
+    def record_skip(
+        self, job: str, scheduled_at: datetime, at: datetime, reason: str | None = None
+    ) -> RunRecord:
+        """Record a fire time skipped: because a run was going, or for `reason` (the
+        record's `error`).
 
-        Consecutive skips (no other run of the job recorded in between) are one
-        record whose `skip_count` grows and whose `finished_at` is the latest skip.
+        Consecutive skips for the same reason (no other run of the job recorded in
+        between) are one record whose `skip_count` grows and whose `finished_at` is the
+        latest skip.
         """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 last = self._db.execute(
-                    "SELECT id, result FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1", (job,)
+                    "SELECT id, result, error FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1",
+                    (job,),
                 ).fetchone()
-                if last is not None and last[1] == Result.SKIPPED.value:
+                if last is not None and last[1] == Result.SKIPPED.value and last[2] == reason:
                     run_id = last[0]
                     self._db.execute(
                         "UPDATE runs SET skip_count = skip_count + 1, finished_at = ? WHERE id = ?",
@@ -324,9 +329,10 @@ class Store:
                 else:
                     run_id = self._db.execute(
                         "INSERT INTO runs (job, trigger, result, scheduled_at, started_at,"
-                        " finished_at, duration_s, skip_count) VALUES (?, ?, ?, ?, ?, ?, 0, 1)",
+                        " finished_at, duration_s, skip_count, error)"
+                        " VALUES (?, ?, ?, ?, ?, ?, 0, 1, ?)",
                         (job, Trigger.SCHEDULED.value, Result.SKIPPED.value, _ts(scheduled_at),
-                         _ts(at), _ts(at)),
+                         _ts(at), _ts(at), reason),
                     ).lastrowid
                 row = self._db.execute(
                     f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)

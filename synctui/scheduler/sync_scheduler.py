@@ -163,6 +163,7 @@ class SyncScheduler(RunsHere):
         self.bus.publish(StateChanged(None, Change.STARTED))
         for slot, trigger, scheduled_at in filter(None, starts):
             self.lifecycle.launch(slot, trigger, scheduled_at)
+        self.lifecycle.start_due_after()
 
     def _begin_hosting(self) -> None:
         if not self._recovered:
@@ -231,6 +232,9 @@ class SyncScheduler(RunsHere):
         """Drop exactly the job's next fire time; returns the fire time dropped."""
         slot = self.lifecycle.slot(name)
         with self._lock:
+            if not slot.job.scheduled:
+                raise Refused(f"{name} runs only after {', '.join(slot.job.after)}: it has no"
+                              " fire times of its own to skip")
             aps_job = self._aps.get_job(name) if self._aps else None
             if aps_job is None:
                 raise Refused("the scheduler is stopped: there is no next run to skip")
@@ -261,12 +265,12 @@ class SyncScheduler(RunsHere):
                 self._seen.setdefault(name, Fires())
                 changed = name in added or before[name] != slot.job or zone_changed
                 if self._aps is not None and changed:
-                    if name not in added:
+                    if name not in added and before[name].scheduled:
                         self._aps.remove_job(name)
                     self._add_job(self._aps, slot, now)
             for name in removed:
                 self._seen.pop(name, None)
-                if self._aps is not None:
+                if self._aps is not None and self._aps.get_job(name) is not None:
                     self._aps.remove_job(name)
             self._beat()
         log.info("config reloaded: %d jobs (added: %s; removed: %s)", len(config.jobs),
@@ -313,8 +317,11 @@ class SyncScheduler(RunsHere):
         self._skipped.pop(slot.job.name, None)  # a skip was of the schedule this one replaces
         last = self.store.runs(slot.job.name, limit=1)
         anchor = last[0].started_at if last and last[0].started_at else now
+        trigger = job_trigger(slot.job, self.zone, anchor)
+        if trigger is None:
+            return  # it runs only after others: no fire times for APScheduler to keep
         aps.add_job(
-            self._on_fire, job_trigger(slot.job, self.zone, anchor), args=(slot.job.name,),
+            self._on_fire, trigger, args=(slot.job.name,),
             id=slot.job.name, name=slot.job.name,
             **({"next_run_time": None} if slot.paused else {}),
         )
@@ -324,7 +331,7 @@ class SyncScheduler(RunsHere):
         if slot.paused:
             return None
         last = self.store.runs(slot.job.name, limit=1)
-        if self.config.scheduler.catch_up and last and last[0].started_at:
+        if self.config.scheduler.catch_up and slot.job.scheduled and last and last[0].started_at:
             since = last[0].started_at
             missed = latest_fire(
                 job_trigger(slot.job, self.zone, since, jitter=False), since, now
@@ -363,6 +370,8 @@ class SyncScheduler(RunsHere):
         """Give APScheduler the slot's pause: no fire times while paused; a resumed job gets
         its next fire time, still without the one `skip_next` dropped."""
         name = slot.job.name
+        if not slot.job.scheduled:
+            return  # no fire times: its pause is the lifecycle's alone
         if slot.paused:
             self._aps.pause_job(name)
             return

@@ -55,8 +55,11 @@ class CrontabTrigger(BaseTrigger):
 
 def job_trigger(
     job: JobConfig, zone: tzinfo, anchor: datetime, *, jitter: bool = True
-) -> BaseTrigger:
-    """The job's trigger. Interval fires count from `anchor` (its last start, or now)."""
+) -> BaseTrigger | None:
+    """The job's trigger (None for a job that only runs `after` others). Interval fires
+    count from `anchor` (its last start, or now)."""
+    if not job.scheduled:
+        return None
     spread = job.jitter_s or None if jitter else None
     if job.cron is not None:
         return CrontabTrigger(job.cron, zone, spread)

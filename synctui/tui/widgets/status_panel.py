@@ -115,7 +115,8 @@ class StatusPanel(Vertical):
             upcoming = Text(f"{text.time_of_day(job.next_run, zone, now, seconds=True)}"
                             f" · {text.countdown(job.next_run, now)}")
         else:
-            why = "job paused" if job.paused else "scheduler stopped" if not scheduling else "none"
+            why = ("job paused" if job.paused else "scheduler stopped" if not scheduling
+                   else f"runs after {', '.join(job.after)}" if job.after else "none")
             upcoming = Text(f"- ({why})", style="dim")
         if job.freshness_s is None:
             freshness = Text("no success yet", style="dim")
@@ -136,6 +137,11 @@ class StatusPanel(Vertical):
         ]
         if job.last_error and job.last_result in FAILED_RESULTS:
             rows.append(("Error", text.styled(job.last_error, "$error", theme)))
+        if job.after:
+            rows.append(("Waits on", Text(", ".join(job.waits_on))
+                         if job.waits_on else Text("nothing: its upstreams succeeded", style="dim")))
+        if job.needed_by:
+            rows.append(("Needed by", Text(", ".join(job.needed_by))))
         if host is not None:
             rows.append(("Host", Text(f"pid {host.pid} · {host.mode}")))
             rows.append(("Its config", Text(Path(host.config).name if host.config else "demo")))
