@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from synctui.scheduler.clock import seconds_text
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
 from synctui.scheduler.protocol import (
@@ -32,11 +33,13 @@ CONNECT_PATIENCE_S = 5.0
 
 
 class HostUnreachable(Refused):
-    """The host cannot be reached: gone, or (`denied`) not to this user."""
+    """The host cannot be reached: gone, (`denied`) not to this user, or (`silent`) there
+    but not answering in time (stopped, swapping, or overloaded)."""
 
-    def __init__(self, message: str, *, denied: bool = False) -> None:
+    def __init__(self, message: str, *, denied: bool = False, silent: bool = False) -> None:
         super().__init__(message)
         self.denied = denied
+        self.silent = silent
 
 
 def _connect(connection: socket.socket, path: Path) -> None:
@@ -89,6 +92,11 @@ class _Connection:
     def read(self) -> dict:
         try:
             raw = self._reader.readline()
+        except TimeoutError:
+            raise HostUnreachable(
+                f"the host at {self.path} does not answer (no reply in"
+                f" {seconds_text(self.socket.gettimeout())}): it may be stopped or overloaded",
+                silent=True) from None
         except OSError as error:
             raise HostUnreachable(f"lost the host at {self.path}: {error}") from None
         if not raw:
