@@ -129,16 +129,19 @@ class OneShot:
         finally:
             self._seat.release()
 
-    def run_now(self, name: str) -> RunRecord:
+    def run_now(self, name: str, *, force: bool = False) -> RunRecord:
         """Start a manual run of the job (refused as the scheduler refuses one)."""
-        return self.lifecycle.run_now(name)
+        return self.lifecycle.run_now(name, force=force)
 
     def run_once(self, names: list[str]) -> dict[str, RunRecord]:
         """Run each job named once with trigger `once`, retries included, and wait: each
-        job's last attempt."""
+        job's last attempt (its `skipped` record, outside its run window)."""
         slots = [self.lifecycle.slot(name) for name in names]
-        first = {slot.job.name: self.lifecycle.launch(slot, Trigger.ONCE, utc_now()).run.id
-                 for slot in slots}
+        first = {}
+        for slot in slots:
+            handle = self.lifecycle.launch(slot, Trigger.ONCE, utc_now())
+            first[slot.job.name] = (handle.run if handle else
+                                    self.store.runs(slot.job.name, limit=1)[0]).id
         results = {}
         for slot in slots:
             self.lifecycle.wait_settled(slot)

@@ -44,8 +44,11 @@ class RunStore(Protocol):
     ) -> RunRecord:
         """Record the run's end; its final record."""
 
-    def record_skip(self, job: str, scheduled_at: datetime, at: datetime) -> RunRecord:
-        """A fire time skipped while the job ran: consecutive skips are one record, counted."""
+    def record_skip(
+        self, job: str, scheduled_at: datetime, at: datetime, reason: str | None = None,
+    ) -> RunRecord:
+        """A fire time skipped for `reason`: consecutive skips for one reason are one record,
+        counted."""
 
     def run(self, run_id: int) -> RunRecord | None:
         """One run, if it is (still) recorded."""

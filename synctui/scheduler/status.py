@@ -13,6 +13,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Mapping
 
 from synctui.config.model import Config, JobConfig
+from synctui.scheduler.blackout import blocked
 from synctui.scheduler.processes import is_alive
 from synctui.scheduler.records import FAILED_RESULTS, Fires, Result, RunRecord
 from synctui.scheduler.store import HostRecord, Store
@@ -51,6 +52,10 @@ class JobStatus:
     health: str
     recent_durations: tuple[tuple[float, bool], ...] = ()
     """(duration, succeeded) of the recent judged runs, oldest first: the sparkline's data."""
+    blackout: str | None = None
+    """Why the job may not start on its own now (`outside active_hours 06:00-22:00`, `blackout
+    2026-12-24`): a manual run then needs forcing; None when it may. `next_run` is then the
+    first fire time at which it may."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ def _job_json(job: JobStatus, zone: tzinfo) -> dict:
         "p95_duration_s": job.p95_duration_s,
         "freshness_s": job.freshness_s,
         "health": job.health,
+        "blackout": job.blackout,
     }
 
 
@@ -175,10 +181,10 @@ def health(
 
 
 def job_status(
-    store: Store, job: JobConfig, *, fires: Fires, paused: bool, now: datetime,
+    store: Store, job: JobConfig, *, fires: Fires, paused: bool, now: datetime, zone: tzinfo,
     running: RunRecord | None = None,
 ) -> JobStatus:
-    """One job's status from its recent runs."""
+    """One job's status from its recent runs (`zone`: the one its run window is read in)."""
     # Consecutive skips are one record, so the newest run and the newest finished
     # run are among the five newest records.
     recent = [r for r in store.runs(job.name, limit=5) if r.result is not Result.SKIPPED]
@@ -217,6 +223,7 @@ def job_status(
             (duration, result is Result.SUCCESS)
             for result, duration in reversed(judged[:30]) if duration is not None
         ),
+        blackout=blocked(job.window, now, zone),
     )
 
 
@@ -226,10 +233,11 @@ def snapshot(
     running_runs: Mapping[str, RunRecord] | None = None,
 ) -> SchedulerStatus:
     """The whole status snapshot."""
+    zone = _zone(config.scheduler.timezone)
     jobs = {
         name: job_status(
             store, job, fires=fires.get(name, Fires()), paused=paused.get(name, False),
-            now=now, running=(running_runs or {}).get(name),
+            now=now, zone=zone, running=(running_runs or {}).get(name),
         )
         for name, job in config.jobs.items()
     }
