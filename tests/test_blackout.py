@@ -150,7 +150,8 @@ def test_a_jobs_own_keys_replace_the_schedulers(tmp_path, environ):
 ])
 def test_a_bad_value_is_one_line_naming_the_file_and_key(tmp_path, environ, key, value, message):
     path = tmp_path / "synctui.toml"
-    path.write_text(f'[scheduler]\nstate_dir = "state"\n[jobs.a]\ncommand = "true"\n{key} = {value}\n')
+    path.write_text(
+        f'[scheduler]\nstate_dir = "state"\n[jobs.a]\ncommand = "true"\n{key} = {value}\n')
     with pytest.raises(ConfigError) as error:
         load_config(path, environ=environ)
     (problem,) = error.value.problems
@@ -199,6 +200,7 @@ def test_a_fire_time_outside_is_skipped_with_the_reason_and_skips_collapse(tmp_p
     clock.start = at("2026-12-05T07:00")  # inside: a real run
     handle = runs.launch(slot, Trigger.SCHEDULED, clock())
     assert handle.wait().result is Result.SUCCESS
+    runs.wait_settled(slot)
     clock.start = at("2026-12-24T12:00")
     runs.launch(slot, Trigger.SCHEDULED, clock())
     newest = store.runs("orders", limit=1)[0]
@@ -236,6 +238,7 @@ def test_a_retry_due_outside_waits_until_the_window_opens(tmp_path, store, bus):
         events, lambda e: isinstance(e, RunFinished) and e.run.trigger is Trigger.RETRY).run
     assert retry.started_at >= at("2026-12-04T22:00:01")
     assert retry.started_at - first.finished_at > timedelta(seconds=1)  # past its 0.8s backoff
+    runs.wait_settled(slot)
 
 
 @pytest.mark.timeout(30)
@@ -292,6 +295,13 @@ def test_status_shows_the_next_allowed_time_and_why_it_is_held(tmp_path, env, ho
     job = json.loads(done.stdout)["jobs"]["held"]
     assert job["next_run"] == f"{after}T00:00:00+00:00"
     assert job["blackout"] == f"blackout {span}"
+    # Through the host's control socket, the same refusal, and the same --force.
+    refused = synctui("run", "held", "--config", str(config), env=env, cwd=tmp_path)
+    assert refused.returncode == 1 and f"blackout {span}" in refused.stderr
+    forced = synctui("run", "held", "--force", "--wait", "--config", str(config), env=env,
+                     cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert "through" in forced.stderr and forced.stdout == "ran\n"
 
 
 @pytest.mark.timeout(30)

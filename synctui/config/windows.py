@@ -1,4 +1,4 @@
-"""`active_hours`, `active_days` and `blackout` read into a `RunWindow`'s parts, with one-line refusals."""
+"""`active_hours`, `active_days` and `blackout` read into a `RunWindow`'s parts, or refused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Whether a job may start on its own at a moment, and when it next may: its `RunWindow` in its zone.
+"""Whether a job may start on its own at a moment, and when it next may: its `RunWindow`.
 
 Times of day and blackout spans are wall-clock times in the zone. A span of
 `active_hours` that crosses midnight belongs to the day it starts on: with
@@ -82,14 +82,16 @@ def next_allowed_fire(
 
 
 def describe(window: RunWindow) -> str | None:
-    """`runs 06:00-22:00, mon-fri; not 2026-12-24`, for `check`; None when always allowed."""
+    """`starts on its own only 06:00-22:00, mon-fri; not during 2026-12-24`, for `check`; None
+    when nothing restricts the job."""
     if window.always:
         return None
     parts = [part.text for part in (window.active_hours, window.active_days) if part]
-    said = f"starts on its own only {', '.join(parts)}" if parts else "starts on its own"
+    said = [f"starts on its own only {', '.join(parts)}"] if parts else []
     if window.blackout:
-        said += f"{';' if parts else ''} not during {', '.join(s.text for s in window.blackout)}"
-    return said
+        spans = ", ".join(span.text for span in window.blackout)
+        said.append(f"not during {spans}" if parts else f"starts on its own except during {spans}")
+    return "; ".join(said)
 
 
 def _past_block(window: RunWindow, moment: datetime, zone: tzinfo) -> datetime:

@@ -3,7 +3,9 @@
 Every way a run starts goes through `RunLifecycle`: the scheduler's fires, manual
 runs, retries, `run` with no scheduler, `--once`, and the console's fallback. It
 refuses what may not start (an unknown job, one already running, one within its
-manual cooldown, anything while shutting down), applies the overlap policy, starts
+manual cooldown, anything while shutting down), records skipped what comes outside the
+job's run window (`blackout.py`; a manual run there must be forced, a retry waits for
+it to open), applies the overlap policy, starts
 the run through the runner, and when the run is recorded logs it, schedules its
 retry (where the policy has retries), fires its hooks and applies retention. When to
 fire is the caller's business; whether and how a run goes is this module's.
@@ -116,10 +118,11 @@ class RunLifecycle:
         """Start a run of the slot's job, or say why not.
 
         Any run but a manual one is recorded skipped outside the job's run window (its
-        active hours and days, its blackouts). A manual run is `Refused` while the job runs (here or elsewhere) or within its
-        cooldown. Any other run that meets a running one follows the job's overlap
-        policy: `replace` ends the running one and starts after it, `skip` records the
-        fire time skipped. Returns the handle of the run started, None if none did now.
+        active hours and days, its blackouts). A manual run is `Refused` while the job
+        runs (here or elsewhere) or within its cooldown. Any other run that meets a
+        running one follows the job's overlap policy: `replace` ends the running one and
+        starts after it, `skip` records the fire time skipped. Returns the handle of the
+        run started, None if none did now.
         """
         job = slot.job
         request = RunRequest(job, trigger, scheduled_at)

@@ -57,8 +57,9 @@ class Steering:
             self._steer(lambda control, name: control.run_now(name),
                         lambda name, run: f"{name}: run {run.id} started")
             return
-        until = "" if job.next_run is None else (
-            f" Its next run on its own is at {time_of_day(job.next_run, self._zone, self._clock())}.")
+        when = None if job.next_run is None else time_of_day(job.next_run, self._zone,
+                                                             self._clock())
+        until = f" Its next run on its own is at {when}." if when else ""
         question = f"{job.name} may not start now: {job.blackout}.{until} Run it anyway?"
         self._app.push_screen(ConfirmScreen(question, "Run anyway"), lambda sure: self._steer(
             lambda control, name: control.run_now(name, force=True),
