@@ -366,3 +366,21 @@ def test_the_console_asks_before_running_a_held_job_and_runs_it_when_confirmed(t
         scheduler.shutdown(grace=5)
     (record,) = scheduler.history("held")
     assert record.trigger is Trigger.MANUAL and record.result is Result.SUCCESS
+
+
+@pytest.mark.timeout(20)
+def test_the_fallbacks_next_run_is_its_first_check_the_window_allows(tmp_path):
+    from synctui.scheduler.fallback import FallbackControl
+
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    config = factories.config(tmp_path, {
+        "free": {"command": "true", "interval_s": 60},
+        "held": {"command": "true", "interval_s": 60,
+                 "window": window(blackout=["2026-12-04T12:00/2026-12-04T13:10"])},
+    })
+    fallback = FallbackControl(config, reason="test", clock=lambda: now)
+    jobs = fallback.status().jobs  # its checks: 12:00, then every 30 minutes
+    assert jobs["free"].next_run == datetime(2026, 12, 4, 12, 30, tzinfo=UTC)
+    assert jobs["held"].next_run == datetime(2026, 12, 4, 13, 30, tzinfo=UTC)
+    assert jobs["held"].blackout == "blackout 2026-12-04T12:00/2026-12-04T13:10"
+    fallback.store.close()
