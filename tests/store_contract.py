@@ -62,14 +62,14 @@ class StoreContract:
         assert [r.result for r in store.runs("orders")] == [
             Result.SKIPPED, Result.SUCCESS, Result.SKIPPED]
 
-    def test_a_skip_keeps_its_reason_and_counts_with_skips_of_the_same_reason(self, open_store):
+    def test_a_skip_for_another_reason_starts_a_record_of_its_own(self, open_store):
         store = open_store()
-        held = store.record_skip("report", T0, T0, reason="held by orders (last run failure)")
-        again = store.record_skip("report", T0, T0, reason="held by orders (last run failure)")
-        assert again.id == held.id and again.skip_count == 2
-        assert again.error == "held by orders (last run failure)"
-        overlap = store.record_skip("report", T0, T0)
-        assert overlap.id != held.id and overlap.error is None and overlap.skip_count == 1
+        first = store.record_skip("orders", T0, T0, "outside active_hours 06:00-22:00")
+        assert store.record_skip("orders", T0, T0, first.reason).id == first.id
+        other = store.record_skip("orders", T0, T0, "blackout 2026-12-24")
+        assert other.id != first.id and other.skip_count == 1
+        assert [(r.reason, r.skip_count) for r in store.runs("orders")] == [
+            ("blackout 2026-12-24", 1), ("outside active_hours 06:00-22:00", 2)]
 
     def test_the_last_success_and_a_pause_outlive_a_reopen(self, open_store):
         store = open_store()

@@ -437,7 +437,8 @@ def test_example_config_is_valid_and_documents_every_key(tmp_path: Path, environ
         "group", "command", "callable", "cron", "after", "timeout_seconds", "retries",
         "retry_backoff_seconds", "jitter_seconds", "manual_cooldown_seconds",
         "kill_grace_seconds", "cwd", "env", "overlap", "run_on_start", "grace_minutes",
-        "log_max_bytes", "hook_timeout_seconds", "SYNC_INTERVAL_MINUTES", "SCHEDULER_TIMEZONE",
+        "log_max_bytes", "hook_timeout_seconds", "active_hours", "active_days", "blackout",
+        "SYNC_INTERVAL_MINUTES", "SCHEDULER_TIMEZONE",
         "AUTOREFRESH_INTERVAL_MINUTES", "ENABLE_AUTOREFRESH_FALLBACK",
     ]  # fmt: skip
     missing = [key for key in keys if f"{key} =" not in text]

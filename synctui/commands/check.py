@@ -17,6 +17,7 @@ from synctui.scheduler.clock import utc_now
 def check(args: argparse.Namespace) -> int:
     """`synctui check`: validate the config, the commands and the state directory."""
     from synctui.config.crontab import explain
+    from synctui.scheduler.blackout import blocked, describe, next_allowed_fire
     from synctui.scheduler.status import describe_schedule
     from synctui.scheduler.triggers import job_trigger, next_fires
 
@@ -48,7 +49,16 @@ def check(args: argparse.Namespace) -> int:
             if before is not None and before.utcoffset() != fire.utcoffset():
                 print(f"  -- {config.scheduler.timezone} changes offset here: "
                       f"{_offset(before)} to {_offset(fire)}")
-            print(f"  {fire.strftime('%a %Y-%m-%d %H:%M:%S %Z')}")
+            skipped = blocked(job.window, fire, zone)
+            print(f"  {fire.strftime('%a %Y-%m-%d %H:%M:%S %Z')}"
+                  + (f"  (skipped: {skipped})" if skipped else ""))
+        window = describe(job.window)
+        if window is not None:
+            print(f"  {window} ({config.scheduler.timezone})")
+            allowed = next_allowed_fire(job.window, zone, fires[0] if fires else None,
+                                        lambda moment: trigger.get_next_fire_time(None, moment))
+            print(f"  next allowed: {allowed.astimezone(zone).strftime('%a %Y-%m-%d %H:%M:%S %Z')}"
+                  if allowed else "  next allowed: none within a year: it never runs on its own")
     return EXIT_OK
 
 

@@ -16,15 +16,18 @@ def run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("job", metavar="JOB")
     parser.add_argument("--wait", action="store_true",
                         help="wait for the result; exit 1 if it failed")
+    parser.add_argument("--force", action="store_true",
+                        help="run it even outside its active hours and days, or in a blackout")
 
 
 def run(args: argparse.Namespace) -> int:
-    """`synctui run JOB [--wait]`: the running scheduler runs it; with none, it runs here."""
+    """`synctui run JOB [--wait] [--force]`: the running scheduler runs it; with none, it runs
+    here."""
     config = load(args)
     name = known_job(config, args.job)
     remote = reach_host(config)
     if remote is not None:
-        return run_on_host(remote, name, wait=args.wait)
+        return run_on_host(remote, name, wait=args.wait, force=args.force)
     store = open_store(config.scheduler.state_dir)
     from synctui.scheduler.control import HostBusy, Refused
     from synctui.scheduler.hosting import OneShot
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     record = None
     try:
         with shot:
-            record = shot.run_now(name)
+            record = shot.run_now(name, force=args.force)
             print(f"run {record.id} of {name} started (no scheduler is running: it runs here)",
                   file=sys.stderr)
             final = _follow(events, record, lambda: store.run(record.id))
@@ -60,13 +63,14 @@ def run(args: argparse.Namespace) -> int:
     return _ran(final, args.wait)
 
 
-def run_on_host(remote, name: str, *, wait: bool) -> int:
-    """Have the live host run job `name` now; with `wait`, print its output and its result."""
+def run_on_host(remote, name: str, *, wait: bool, force: bool = False) -> int:
+    """Have the live host run job `name` now (`force`: outside its run window too); with
+    `wait`, print its output and its result."""
     from synctui.scheduler.control import Refused
 
     events = remote.subscribe() if wait else None
     try:
-        record = remote.run_now(name)
+        record = remote.run_now(name, force=force)
     except Refused as refusal:
         raise CommandError(str(refusal), EXIT_FAILED) from None
     print(f"run {record.id} of {name} started {through(remote)}", file=sys.stderr)

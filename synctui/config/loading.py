@@ -14,12 +14,13 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from synctui.config import sources, values
+from synctui.config import sources, values, windows
 from synctui.config.model import (
     AutorefreshSettings,
     Config,
     ControlSettings,
     JobConfig,
+    RunWindow,
     SchedulerSettings,
 )
 from synctui.config.report import Report, Table, key_path, one_line, shown, toml_type
@@ -161,6 +162,7 @@ def load_config(
             job.setdefault("interval_s", scheduler.interval_s)
         for hook, command in settings.hooks.items():
             job.setdefault(hook, command)
+        job["window"] = RunWindow(**{**settings.window, **job.get("window", {})})
         jobs[name] = JobConfig(**job)
     return Config(
         scheduler=scheduler,
@@ -194,6 +196,7 @@ def _read_document(
     scheduler.take("on_success", values.command, settings.hooks, "on_success")
     scheduler.take("hook_timeout_seconds", values.seconds(allow_zero=False), settings.hooks,
                    "hook_timeout_s")
+    _read_window(scheduler, settings.window)
 
     autorefresh = top.table("autorefresh")
     autorefresh.refuse_unknown(AUTOREFRESH_KEYS)
@@ -297,7 +300,15 @@ def _read_job(
     table.take("on_failure", values.command, job, "on_failure")
     table.take("on_success", values.command, job, "on_success")
     table.take("hook_timeout_seconds", values.seconds(allow_zero=False), job, "hook_timeout_s")
+    _read_window(table, job.setdefault("window", {}))
     return job
+
+
+def _read_window(table: Table, into: dict[str, Any]) -> None:
+    """`active_hours`, `active_days` and `blackout`: the `RunWindow` parts the table sets."""
+    table.take("active_hours", windows.active_hours, into, "active_hours")
+    table.take("active_days", windows.active_days, into, "active_days")
+    table.take("blackout", windows.blackout, into, "blackout")
 
 
 def _read_env(job: Table) -> dict[str, str] | None:

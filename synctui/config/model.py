@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, Mapping
 
@@ -21,6 +22,54 @@ class CronSpec:
     """As the operator wrote it ("@daily", "30 2 * * mon-fri")."""
     cron: str
     """The same schedule as cronsim is given it ("0 0 * * *", "30 2 * * 1-5")."""
+
+
+@dataclass(frozen=True)
+class ActiveHours:
+    """`active_hours`: a daily span of wall-clock time; an end before the start crosses midnight."""
+
+    text: str
+    """As the operator wrote it ("06:00-22:00")."""
+    start_s: int
+    """Seconds after midnight."""
+    end_s: int
+    """Seconds after midnight, up to 86400 (`24:00`)."""
+
+
+@dataclass(frozen=True)
+class ActiveDays:
+    """`active_days`: the weekdays runs may start on."""
+
+    text: str
+    """As the operator wrote it ("mon-fri")."""
+    days: frozenset[int]
+    """Monday is 0."""
+
+
+@dataclass(frozen=True)
+class BlackoutSpan:
+    """One entry of `blackout`: wall-clock times in the zone, the end excluded."""
+
+    text: str
+    """As the operator wrote it ("2026-12-24", "2026-12-24T20:00/2026-12-26T06:00")."""
+    start: datetime
+    """Naive: a wall-clock time in the `[scheduler]` zone."""
+    end: datetime
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    """When a job may start on its own: inside its active hours, on its active days, and
+    outside every blackout (`synctui.scheduler.blackout` applies it)."""
+
+    active_hours: ActiveHours | None = None
+    active_days: ActiveDays | None = None
+    blackout: tuple[BlackoutSpan, ...] = ()
+
+    @property
+    def always(self) -> bool:
+        """Nothing restricts the job."""
+        return self.active_hours is None and self.active_days is None and not self.blackout
 
 
 @dataclass(frozen=True)
@@ -56,6 +105,8 @@ class JobConfig:
     on_success: tuple[str, ...] | str | None = None
     hook_timeout_s: float = 60.0
     """How long a hook may run before its process group is ended."""
+    window: RunWindow = RunWindow()
+    """When it may start on its own (its own keys, else the `[scheduler]` ones)."""
 
     @property
     def scheduled(self) -> bool:

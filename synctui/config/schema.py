@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+WINDOW_KEYS = ("active_hours", "active_days", "blackout")
+"""When jobs may start on their own: in `[scheduler]` for every job, or a job's own."""
 SCHEDULER_KEYS = (
     "timezone",
     "interval",
@@ -17,6 +19,7 @@ SCHEDULER_KEYS = (
     "on_failure",
     "on_success",
     "hook_timeout_seconds",
+    *WINDOW_KEYS,
 )
 AUTOREFRESH_KEYS = ("enabled", "interval", "interval_minutes")
 CONTROL_KEYS = ("group",)
@@ -42,6 +45,7 @@ JOB_KEYS = (
     "on_failure",
     "on_success",
     "hook_timeout_seconds",
+    *WINDOW_KEYS,
 )
 # The seed's settings: (section, field of that section's dataclass, the section's
 # keys that set the same thing).
@@ -71,6 +75,8 @@ class Settings:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     hooks: dict[str, Any] = field(default_factory=dict)
     """`on_failure`/`on_success`/`hook_timeout_s` of `[scheduler]`, for jobs that set none."""
+    window: dict[str, Any] = field(default_factory=dict)
+    """`[scheduler]`'s `RunWindow` parts, for jobs that set none of their own."""
 
     def section(self, name: str) -> dict[str, Any]:
         """The keyword arguments of one section, by its table's name."""

@@ -55,8 +55,9 @@ class SchedulerControl(Protocol):
     ) -> list[RunRecord]:
         """Recorded runs, newest first."""
 
-    def run_now(self, name: str) -> RunRecord:
-        """Start a manual run; raises `Refused` while it runs or within its cooldown."""
+    def run_now(self, name: str, *, force: bool = False) -> RunRecord:
+        """Start a manual run; raises `Refused` while it runs, within its cooldown, or
+        outside its run window (active hours and days, blackouts) unless `force`."""
 
     def cancel(self, name: str) -> None:
         """Ask the running run to end (result `cancelled`) or drop a pending retry."""

@@ -169,8 +169,8 @@ class RemoteControl:
         return [run_from_wire(run) for run in self.request(
             "history", job=job, limit=limit, before_id=before_id)]
 
-    def run_now(self, name: str) -> RunRecord:
-        return run_from_wire(self.request("run", job=name))
+    def run_now(self, name: str, *, force: bool = False) -> RunRecord:
+        return run_from_wire(self.request("run", job=name, **({"force": True} if force else {})))
 
     def cancel(self, name: str) -> None:
         self.request("cancel", job=name)

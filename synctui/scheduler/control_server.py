@@ -311,7 +311,10 @@ class ControlServer:
             )
             return [run_to_wire(run) for run in runs]
         if op == "run":
-            return run_to_wire(scheduler.run_now(_argument(request, "job", str)))
+            force = request.get("force", False)
+            if not isinstance(force, bool):
+                raise ProtocolError("'force' must be true or false")
+            return run_to_wire(scheduler.run_now(_argument(request, "job", str), force=force))
         if op == "cancel":
             return scheduler.cancel(_argument(request, "job", str))
         if op in ("pause", "resume"):

@@ -20,6 +20,7 @@ from typing import Callable
 
 from synctui.config.loading import ConfigError
 from synctui.config.model import Config, JobConfig
+from synctui.scheduler.blackout import next_allowed
 from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged
@@ -247,12 +248,21 @@ class FallbackControl(RunsHere):
         if not scheduling:
             return Fires(None, last)
         due = trigger.get_next_fire_time(None, anchor + timedelta(microseconds=1))
+        return Fires(None if due is None else self._check_at(job, due), last)
+
+    def _check_at(self, job: JobConfig, due: datetime) -> datetime | None:
+        """The first of the fallback's checks at or after `due` that the job's run window
+        allows (a check outside it records a skip, and the job stays due)."""
         check = self._next_check
-        if due is not None and due > check:
-            # The first of the fallback's checks at or after the fire time.
-            steps = math.ceil((due - check).total_seconds() / self.interval_s)
-            check += timedelta(seconds=steps * self.interval_s)
-        return Fires(None if due is None else check, last)
+        for _ in range(100):
+            if due > check:
+                steps = math.ceil((due - check).total_seconds() / self.interval_s)
+                check += timedelta(seconds=steps * self.interval_s)
+            allowed = next_allowed(job.window, check, self.zone)
+            if allowed is None or allowed == check:
+                return allowed
+            due = allowed
+        return None
 
     def _running_elsewhere(self, name: str) -> str | None:
         """Where another process runs the job now (`run 12, pid 345`), or None."""

@@ -132,14 +132,15 @@ class OneShot:
         finally:
             self._seat.release()
 
-    def run_now(self, name: str) -> RunRecord:
+    def run_now(self, name: str, *, force: bool = False) -> RunRecord:
         """Start a manual run of the job (refused as the scheduler refuses one)."""
-        return self.lifecycle.run_now(name)
+        return self.lifecycle.run_now(name, force=force)
 
     def run_once(self, names: list[str]) -> dict[str, RunRecord]:
         """Run each job named once with trigger `once`, retries included, and wait: each
-        job's last attempt. A job runs after those of its upstreams that are named (held,
-        recorded skipped, if one of them did not succeed)."""
+        job's last attempt (its `skipped` record, outside its run window). A job runs
+        after those of its upstreams that are named (held, recorded skipped, if one of
+        them did not succeed)."""
         for name in names:
             self.lifecycle.slot(name)  # refuses an unknown name before anything runs
         results = {}
@@ -148,7 +149,7 @@ class OneShot:
             handles = [self.lifecycle.launch(slot, Trigger.ONCE, utc_now()) for slot in slots]
             for slot, handle in zip(slots, handles):
                 name = slot.job.name
-                if handle is None:  # held by an upstream: its skip is the newest record
+                if handle is None:  # held, or outside its window: its skip is the newest record
                     results[name] = self.store.runs(name, limit=1)[0]
                     continue
                 self.lifecycle.wait_settled(slot)

@@ -3,12 +3,13 @@
 Every way a run starts goes through `RunLifecycle`: the scheduler's fires, manual
 runs, retries, `run` with no scheduler, `--once`, and the console's fallback. It
 refuses what may not start (an unknown job, one already running, one within its
-manual cooldown, anything while shutting down), skips the fire times of a job an
-upstream holds (`after.py`), applies the overlap policy, starts the run through the
-runner, and when the run is recorded logs it, schedules its retry (where the policy
-has retries), fires its hooks, applies retention and starts the jobs that run after
-it. When to fire is the caller's business; whether and how a run goes is this
-module's.
+manual cooldown, anything while shutting down), records skipped what comes outside the
+job's run window (`blackout.py`; a manual run there must be forced, a retry waits for
+it to open) and the fire times of a job an upstream holds (`after.py`), applies the
+overlap policy, starts the run through the runner, and when the run is recorded logs
+it, schedules its retry (where the policy has retries), fires its hooks, applies
+retention and starts the jobs that run after it. When to fire is the caller's
+business; whether and how a run goes is this module's.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from zoneinfo import ZoneInfo
 
 from synctui.config.model import Config, JobConfig
 from synctui.scheduler import after
-from synctui.scheduler.clock import seconds_text, utc_now
+from synctui.scheduler.blackout import blocked, next_allowed
+from synctui.scheduler.clock import seconds_text, timestamp, utc_now
 from synctui.scheduler.control import Refused
 from synctui.scheduler.events import Change, EventBus, RunFinished, StateChanged, Subscription
 from synctui.scheduler.hooks import Hooks
-from synctui.scheduler.records import RETRYABLE_RESULTS, Result, RunRecord, Trigger
+from synctui.scheduler.records import (
+    OVERLAP_REASON, RETRYABLE_RESULTS, Result, RunRecord, Trigger,
+)
 from synctui.scheduler.runner import RunHandle, Runner, RunRequest
 from synctui.scheduler.seams import RunStore
 from synctui.scheduler.store import Store
@@ -121,16 +125,20 @@ class RunLifecycle:
     ) -> RunHandle | None:
         """Start a run of the slot's job, or say why not.
 
-        A manual run is `Refused` while the job runs (here or elsewhere) or within its
-        cooldown. Any other run that meets a running one follows the job's overlap
-        policy: `replace` ends the running one and starts after it, `skip` records the
-        fire time skipped. Returns the handle of the run started, None if none did now.
+        Any run but a manual one is recorded skipped outside the job's run window (its
+        active hours and days, its blackouts). A manual run is `Refused` while the job
+        runs (here or elsewhere) or within its cooldown. Any other run that meets a
+        running one follows the job's overlap policy: `replace` ends the running one and
+        starts after it, `skip` records the fire time skipped. Returns the handle of the
+        run started, None if none did now.
         """
         job = slot.job
         request = RunRequest(job, trigger, scheduled_at)
         with slot.lock:
             if self.closing:
                 raise Refused("synctui is shutting down")
+            if not manual and self._outside_window(slot, scheduled_at):
+                return None
             elsewhere = None if slot.busy else self._running_elsewhere(job.name)
             if manual and (slot.busy or elsewhere):
                 if elsewhere:
@@ -145,22 +153,41 @@ class RunLifecycle:
                 return None
             if slot.busy or elsewhere:
                 running = slot.handle.run.id if slot.busy else elsewhere
-                self._skip(job.name, scheduled_at, reason=None, running=running)
+                self._skip(job.name, scheduled_at, OVERLAP_REASON, f"run {running} still going")
                 return None
             if manual:
                 self._check_cooldown(slot)
             elif trigger not in UNHELD and job.after:
                 holding = after.holds(self.store, job)
                 if holding:
-                    self._skip(job.name, scheduled_at,
-                               reason="held by " + ", ".join(map(str, holding)))
+                    reason = "held by " + ", ".join(map(str, holding))
+                    self._skip(job.name, scheduled_at, reason, reason)
                     return None
             self._cancel_retry(slot)
             return self._start_locked(slot, request)
 
-    def run_now(self, name: str) -> RunRecord:
-        """Start a manual run of the job now; `Refused` as `launch` says."""
-        return self.launch(self.slot(name), Trigger.MANUAL, self._clock(), manual=True).run
+    def run_now(self, name: str, *, force: bool = False) -> RunRecord:
+        """Start a manual run of the job now; `Refused` as `launch` says, and outside the
+        job's run window unless `force`."""
+        slot = self.slot(name)
+        now = self._clock()
+        reason = None if force else blocked(slot.job.window, now, self.zone)
+        if reason is not None:
+            until = next_allowed(slot.job.window, now, self.zone)
+            raise Refused(
+                f"{name} may not start now: {reason}"
+                + (f" (until {timestamp(until, self.zone)})" if until else "")
+                + f"; a forced run starts anyway (synctui run {name} --force)"
+            )
+        return self.launch(slot, Trigger.MANUAL, now, manual=True).run
+
+    def _outside_window(self, slot: JobSlot, scheduled_at: datetime) -> bool:
+        """Whether the job may not start on its own now; if so, the fire time is recorded
+        skipped with the reason."""
+        reason = blocked(slot.job.window, self._clock(), self.zone)
+        if reason is not None:
+            self._skip(slot.job.name, scheduled_at, reason, reason)
+        return reason is not None
 
     def _check_cooldown(self, slot: JobSlot) -> None:
         job, last = slot.job, slot.last_start
@@ -180,14 +207,12 @@ class RunLifecycle:
                    if run.result is not Result.SKIPPED and run.started_at is not None]
         return started[0] if started else None
 
-    def _skip(
-        self, name: str, scheduled_at: datetime, *, reason: str | None, running: object = None
-    ) -> None:
+    def _skip(self, name: str, scheduled_at: datetime, reason: str, said: str) -> None:
+        """Record the fire time skipped for `reason` (`said` is the log's fuller word)."""
         skip = self.store.record_skip(name, scheduled_at, self._clock(), reason)
         log.warning(
             "%s: fire time %s skipped: %s (%d in a row)",
-            name, scheduled_at.isoformat(), reason or f"run {running} still going",
-            skip.skip_count,
+            name, scheduled_at.isoformat(), said, skip.skip_count,
             extra={"event": "run_skipped", "job": name, "run_id": skip.id, "result": "skipped"},
         )
         self.bus.publish(RunFinished(skip))
@@ -274,8 +299,32 @@ class RunLifecycle:
         with slot.lock:
             if slot.retry is None or self.closing or slot.busy:
                 return
+            if self._retry_waits(slot, attempt):
+                return
             slot.retry = None
             self._start_locked(slot, RunRequest(slot.job, Trigger.RETRY, self._clock(), attempt))
+
+    def _retry_waits(self, slot: JobSlot, attempt: int) -> bool:
+        """A retry due outside the job's run window waits for it to open (a scheduled run
+        that comes first replaces it); one that never opens is dropped."""
+        job, now = slot.job, self._clock()
+        reason = blocked(job.window, now, self.zone)
+        if reason is None:
+            return False
+        until = next_allowed(job.window, now, self.zone)
+        if until is None:
+            self._cancel_retry(slot)
+            log.warning("%s: retry %d dropped: %s, with no end in sight", job.name, attempt - 1,
+                        reason, extra={"event": "retry_cancelled", "job": job.name})
+            return True
+        slot.retry = threading.Timer((until - now).total_seconds(), self._retry,
+                                     args=(slot, attempt))
+        slot.retry.daemon = True
+        slot.retry.start()
+        log.info("%s: retry %d waits until %s: %s", job.name, attempt - 1,
+                 timestamp(until, self.zone), reason,
+                 extra={"event": "retry_scheduled", "job": job.name})
+        return True
 
     def _cancel_retry(self, slot: JobSlot) -> None:
         if slot.retry is not None:
@@ -442,10 +491,10 @@ class RunsHere:
     def _set_paused(self, name: str | None, paused: bool) -> None:
         raise NotImplementedError
 
-    def run_now(self, name: str) -> RunRecord:
-        """Start the job now (trigger `manual`); refused while it runs (anywhere) or within
-        its cooldown."""
-        return self.lifecycle.run_now(name)
+    def run_now(self, name: str, *, force: bool = False) -> RunRecord:
+        """Start the job now (trigger `manual`); refused while it runs (anywhere), within
+        its cooldown, or outside its run window unless `force`."""
+        return self.lifecycle.run_now(name, force=force)
 
     def cancel(self, name: str) -> None:
         """End the job's running run (result `cancelled`), or drop its pending retry."""

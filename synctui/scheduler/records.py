@@ -43,6 +43,10 @@ RETRYABLE_RESULTS = frozenset({Result.FAILURE, Result.TIMEOUT})
 short by a stop, and whoever stopped the scheduler does not want its jobs started again
 (or its host died, and the host that finds it did not start it)."""
 
+OVERLAP_REASON = "the run before was still going"
+"""The reason of a fire time skipped by the `skip` overlap policy (and of skips recorded before
+skips had reasons)."""
+
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -65,6 +69,8 @@ class RunRecord:
     log_bytes: int = 0
     skip_count: int = 0
     """For a `skipped` record: how many consecutive fire times it stands for."""
+    reason: str | None = None
+    """For a `skipped` record: why (`run 12 still going`, `outside active_hours 06:00-22:00`)."""
 
     @property
     def finished(self) -> bool:

@@ -45,10 +45,10 @@ class RunStore(Protocol):
         """Record the run's end; its final record."""
 
     def record_skip(
-        self, job: str, scheduled_at: datetime, at: datetime, reason: str | None = None
+        self, job: str, scheduled_at: datetime, at: datetime, reason: str | None = None,
     ) -> RunRecord:
-        """A fire time skipped while the job ran, or for `reason` (kept as the record's
-        error): consecutive skips for the same reason are one record, counted."""
+        """A fire time skipped for `reason`: consecutive skips for one reason are one record,
+        counted."""
 
     def run(self, run_id: int) -> RunRecord | None:
         """One run, if it is (still) recorded."""

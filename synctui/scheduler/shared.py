@@ -225,8 +225,8 @@ class SharedScheduler:
             raise Refused("the scheduler's host is gone: its history comes back with the next")
         return self.store.runs(job, limit=limit, before_id=before_id)
 
-    def run_now(self, name: str) -> RunRecord:
-        return self._current().run_now(name)
+    def run_now(self, name: str, *, force: bool = False) -> RunRecord:
+        return self._current().run_now(name, force=force)
 
     def cancel(self, name: str) -> None:
         self._current().cancel(name)

@@ -14,6 +14,7 @@ from typing import Mapping
 
 from synctui.config.model import Config, JobConfig
 from synctui.scheduler import after
+from synctui.scheduler.blackout import blocked
 from synctui.scheduler.processes import is_alive
 from synctui.scheduler.records import FAILED_RESULTS, Fires, Result, RunRecord
 from synctui.scheduler.store import HostRecord, Store
@@ -58,6 +59,10 @@ class JobStatus:
     """The upstreams it waits on, with why: `orders (last run failure)`."""
     needed_by: tuple[str, ...] = ()
     """The jobs that run after it."""
+    blackout: str | None = None
+    """Why the job may not start on its own now (`outside active_hours 06:00-22:00`, `blackout
+    2026-12-24`): a manual run then needs forcing; None when it may. `next_run` is then the
+    first fire time at which it may."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,7 @@ def _job_json(job: JobStatus, zone: tzinfo) -> dict:
         "after": list(job.after),
         "waits_on": list(job.waits_on),
         "needed_by": list(job.needed_by),
+        "blackout": job.blackout,
     }
 
 
@@ -194,10 +200,10 @@ def health(
 
 
 def job_status(
-    store: Store, job: JobConfig, *, fires: Fires, paused: bool, now: datetime,
+    store: Store, job: JobConfig, *, fires: Fires, paused: bool, now: datetime, zone: tzinfo,
     running: RunRecord | None = None, needed_by: tuple[str, ...] = (),
 ) -> JobStatus:
-    """One job's status from its recent runs."""
+    """One job's status from its recent runs (`zone`: the one its run window is read in)."""
     # Consecutive skips are one record, so the newest run and the newest finished
     # run are among the five newest records.
     recent = [r for r in store.runs(job.name, limit=5) if r.result is not Result.SKIPPED]
@@ -239,6 +245,7 @@ def job_status(
         after=job.after,
         waits_on=tuple(map(str, after.waits(store, job, shown.started_at if shown else None))),
         needed_by=needed_by,
+        blackout=blocked(job.window, now, zone),
     )
 
 
@@ -248,10 +255,11 @@ def snapshot(
     running_runs: Mapping[str, RunRecord] | None = None,
 ) -> SchedulerStatus:
     """The whole status snapshot."""
+    zone = _zone(config.scheduler.timezone)
     jobs = {
         name: job_status(
             store, job, fires=fires.get(name, Fires()), paused=paused.get(name, False),
-            now=now, running=(running_runs or {}).get(name),
+            now=now, zone=zone, running=(running_runs or {}).get(name),
             needed_by=after.needed_by(config.jobs, name),
         )
         for name, job in config.jobs.items()

@@ -79,12 +79,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE host ADD COLUMN socket TEXT;
     """,
+    # 4: why a skipped record's fire times were skipped.
+    """
+    ALTER TABLE runs ADD COLUMN reason TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _RUN_COLUMNS = (
     "id, job, trigger, result, attempt, scheduled_at, started_at, finished_at,"
-    " duration_s, exit_code, signal, error, log_path, log_bytes, skip_count"
+    " duration_s, exit_code, signal, error, log_path, log_bytes, skip_count, reason"
 )
 
 
@@ -154,6 +158,7 @@ def _record(row: tuple) -> RunRecord:
         log_path=Path(row[12]) if row[12] else None,
         log_bytes=row[13],
         skip_count=row[14],
+        reason=row[15],
     )
 
 
@@ -304,10 +309,9 @@ class Store:
         return _record(row)
 
     def record_skip(
-        self, job: str, scheduled_at: datetime, at: datetime, reason: str | None = None
+        self, job: str, scheduled_at: datetime, at: datetime, reason: str | None = None,
     ) -> RunRecord:
-        """Record a fire time skipped: because a run was going, or for `reason` (the
-        record's `error`).
+        """Record a fire time skipped, for `reason` (a run was going, a blackout).
 
         Consecutive skips for the same reason (no other run of the job recorded in
         between) are one record whose `skip_count` grows and whose `finished_at` is the
@@ -317,7 +321,7 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 last = self._db.execute(
-                    "SELECT id, result, error FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1",
+                    "SELECT id, result, reason FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1",
                     (job,),
                 ).fetchone()
                 if last is not None and last[1] == Result.SKIPPED.value and last[2] == reason:
@@ -329,7 +333,7 @@ class Store:
                 else:
                     run_id = self._db.execute(
                         "INSERT INTO runs (job, trigger, result, scheduled_at, started_at,"
-                        " finished_at, duration_s, skip_count, error)"
+                        " finished_at, duration_s, skip_count, reason)"
                         " VALUES (?, ?, ?, ?, ?, ?, 0, 1, ?)",
                         (job, Trigger.SCHEDULED.value, Result.SKIPPED.value, _ts(scheduled_at),
                          _ts(at), _ts(at), reason),
@@ -391,7 +395,8 @@ class Store:
                 f"SELECT {_RUN_COLUMNS}, session, leader_start, boot_id, host_pid, host_start"
                 " FROM runs WHERE result = 'running' ORDER BY id"
             ).fetchall()
-        return [Orphan(_record(row[:15]), *row[15:]) for row in rows]
+        width = len(_RUN_COLUMNS.split(","))
+        return [Orphan(_record(row[:width]), *row[width:]) for row in rows]
 
     # --- job state --------------------------------------------------------------
 

@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.triggers.base import BaseTrigger
 
 from synctui.config import ConfigError
 from synctui.config.model import Config
+from synctui.scheduler.blackout import blocked, next_allowed_fire
 from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged
@@ -88,6 +90,8 @@ class SyncScheduler(RunsHere):
         """The fire time `skip_next` dropped, while it is to come: a resume must not bring it
         back."""
         self._aps: BackgroundScheduler | None = None
+        self._plain: dict[str, BaseTrigger] = {}
+        """Each job's trigger without jitter, for the next fire time its run window allows."""
         self._planned: dict[str, Fires] = {}
         """Each job's fire times when scheduling last stopped."""
         self._lock = threading.RLock()
@@ -270,6 +274,7 @@ class SyncScheduler(RunsHere):
                     self._add_job(self._aps, slot, now)
             for name in removed:
                 self._seen.pop(name, None)
+                self._plain.pop(name, None)
                 if self._aps is not None and self._aps.get_job(name) is not None:
                     self._aps.remove_job(name)
             self._beat()
@@ -320,6 +325,7 @@ class SyncScheduler(RunsHere):
         trigger = job_trigger(slot.job, self.zone, anchor)
         if trigger is None:
             return  # it runs only after others: no fire times for APScheduler to keep
+        self._plain[slot.job.name] = job_trigger(slot.job, self.zone, anchor, jitter=False)
         aps.add_job(
             self._on_fire, trigger, args=(slot.job.name,),
             id=slot.job.name, name=slot.job.name,
@@ -356,7 +362,8 @@ class SyncScheduler(RunsHere):
         if slot is None or self.lifecycle.closing:
             return
         fire = run_times[-1]
-        self._saw_fire(name, fire)
+        if blocked(slot.job.window, fire, self.zone) is None:
+            self._saw_fire(name, fire)  # a fire time a blackout skips is no missed run
         self.lifecycle.launch(slot, Trigger.SCHEDULED, fire)
 
     def _set_paused(self, name: str | None, paused: bool) -> None:
@@ -392,6 +399,11 @@ class SyncScheduler(RunsHere):
         for name in self.lifecycle.slots:
             aps_job = self._aps.get_job(name) if self._aps else None
             upcoming = aps_job.next_run_time if aps_job else None
+            window = self.lifecycle.slots[name].job.window
+            if upcoming is not None and not window.always:
+                plain = self._plain[name]
+                upcoming = next_allowed_fire(window, self.zone, upcoming,
+                                             lambda moment: plain.get_next_fire_time(None, moment))
             seen = self._seen.get(name, Fires())
             fires[name] = Fires(upcoming, seen.last, seen.before_last)
         return fires

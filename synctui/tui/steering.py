@@ -51,9 +51,19 @@ class Steering:
         self._app.post_message(Steered(said(name, outcome), snapshot))
 
     def run_now(self) -> None:
-        """Run the selected job now."""
-        self._steer(lambda control, name: control.run_now(name),
-                    lambda name, run: f"{name}: run {run.id} started")
+        """Run the selected job now; outside its run window, only once the operator confirms."""
+        job = self._app.selected
+        if job is None or job.blackout is None:
+            self._steer(lambda control, name: control.run_now(name),
+                        lambda name, run: f"{name}: run {run.id} started")
+            return
+        when = None if job.next_run is None else time_of_day(job.next_run, self._zone,
+                                                             self._clock())
+        until = f" Its next run on its own is at {when}." if when else ""
+        question = f"{job.name} may not start now: {job.blackout}.{until} Run it anyway?"
+        self._app.push_screen(ConfirmScreen(question, "Run anyway"), lambda sure: self._steer(
+            lambda control, name: control.run_now(name, force=True),
+            lambda name, run: f"{name}: run {run.id} started (forced)") if sure else None)
 
     def cancel_run(self) -> None:
         """Cancel the selected job's running run (or its pending retry)."""

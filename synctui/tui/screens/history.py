@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from synctui.scheduler.control import Refused, SchedulerControl
-from synctui.scheduler.records import Result, RunRecord
+from synctui.scheduler.records import OVERLAP_REASON, Result, RunRecord
 from synctui.tui import text
 from synctui.tui.screens.output import OutputScreen
 
@@ -155,8 +155,8 @@ class HistoryScreen(Screen[None]):
                     == run.finished_at.astimezone(zone).date())
         if run.result is Result.SKIPPED:
             exit_text = f"×{run.skip_count}"
-            detail = f"{run.skip_count} fire time{'s' if run.skip_count > 1 else ''} skipped:" \
-                     " the run before was still going"
+            detail = (f"{run.skip_count} fire time{'s' if run.skip_count > 1 else ''} skipped:"
+                      f" {run.reason or OVERLAP_REASON}")
         else:
             exit_text = run.signal or ("-" if run.exit_code is None else str(run.exit_code))
             detail = run.error or ""

@@ -135,6 +135,8 @@ class StatusPanel(Vertical):
             ("p50 / p95", Text(f"{text.duration(job.p50_duration_s)}"
                                f" / {text.duration(job.p95_duration_s)}")),
         ]
+        if job.blackout:
+            rows.append(("Held", text.styled(f"{job.blackout} (r asks first)", "$warning", theme)))
         if job.last_error and job.last_result in FAILED_RESULTS:
             rows.append(("Error", text.styled(job.last_error, "$error", theme)))
         if job.after:
