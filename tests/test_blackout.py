@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +21,7 @@ from synctui.config.crontab import parse_crontab
 from synctui.config.model import RunWindow
 from synctui.scheduler.blackout import blocked, next_allowed, next_allowed_fire
 from synctui.scheduler.control import Refused
-from synctui.scheduler.events import EventBus, RunFinished
+from synctui.scheduler.events import RunFinished
 from synctui.scheduler.lifecycle import RunLifecycle
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.sync_scheduler import SyncScheduler
