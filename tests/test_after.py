@@ -151,7 +151,7 @@ def test_a_failed_upstream_holds_the_jobs_own_fire_times_until_it_succeeds(tmp_p
         assert wait_until(lambda: host.history("orders")[0].result is Result.FAILURE)
         assert wait_until(lambda: any(run.result is Result.SKIPPED for run in host.history("report")))
         held = next(run for run in host.history("report") if run.result is Result.SKIPPED)
-        assert held.error == "held by orders (last run failure)"
+        assert held.reason == "held by orders (last run failure)"
         assert host.status().jobs["report"].waits_on == ("orders (last run failure)",)
         before = host.history("report")[0].id
 
@@ -208,7 +208,7 @@ def test_once_runs_jobs_after_their_upstreams_and_holds_those_of_a_failed_one(tm
     assert done.returncode == 1
     assert marks.read_text().split() == ["orders", "report", "orders"]
     held = history(config, env, "--job", "report")[0]
-    assert (held["result"], held["error"]) == ("skipped", "held by orders (last run failure)")
+    assert (held["result"], held["reason"]) == ("skipped", "held by orders (last run failure)")
     status = json.loads(synctui("status", "--json", "--config", str(config), env=env,
                                 cwd=tmp_path).stdout)
     report = status["jobs"]["report"]
