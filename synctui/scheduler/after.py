@@ -60,9 +60,14 @@ def holds(store: RunStore, job: JobConfig) -> tuple[Wait, ...]:
     return tuple(wait for wait in waits(store, job, None) if wait.holds)
 
 
-def needed_by(jobs: Mapping[str, JobConfig], name: str) -> tuple[str, ...]:
-    """The jobs that run after `name`, in config order."""
-    return tuple(job.name for job in jobs.values() if name in job.after)
+def needed_by(jobs: Mapping[str, JobConfig]) -> dict[str, tuple[str, ...]]:
+    """For each job that others run after, those others, in config order (one pass over
+    the config, not one per job)."""
+    found: dict[str, list[str]] = {}
+    for job in jobs.values():
+        for upstream in job.after:
+            found.setdefault(upstream, []).append(job.name)
+    return {name: tuple(names) for name, names in found.items()}
 
 
 def in_order(jobs: Mapping[str, JobConfig], names: list[str]) -> list[list[str]]:

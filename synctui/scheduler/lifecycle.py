@@ -87,6 +87,7 @@ class RunLifecycle:
                 for a process that shares the store with live runners; None if nowhere.
         """
         self.config = config
+        self._needed_by = after.needed_by(config.jobs)
         self.store = store
         self.bus = bus
         self.runner = Runner(store, bus, zone=zone, clock=clock)
@@ -233,7 +234,7 @@ class RunLifecycle:
 
     def run_after(self, name: str) -> None:
         """Start each job that runs after `name` (and `name` itself) if it is now due to."""
-        candidates = [name, *after.needed_by(self.config.jobs, name)]
+        candidates = [name, *self._needed_by.get(name, ())]
         for slot in [self.slots[job] for job in candidates if job in self.slots]:
             if self.ready_after(slot):
                 try:
@@ -412,6 +413,7 @@ class RunLifecycle:
                 with slot.lock:
                     self._cancel_retry(slot)
         self.config, self.slots = config, slots
+        self._needed_by = after.needed_by(config.jobs)
         return sorted(set(slots) - set(old)), sorted(set(old) - set(slots))
 
     def recover(self) -> list[RunRecord]:

@@ -256,11 +256,12 @@ def snapshot(
 ) -> SchedulerStatus:
     """The whole status snapshot."""
     zone = _zone(config.scheduler.timezone)
+    needs = after.needed_by(config.jobs)
     jobs = {
         name: job_status(
             store, job, fires=fires.get(name, Fires()), paused=paused.get(name, False),
             now=now, zone=zone, running=(running_runs or {}).get(name),
-            needed_by=after.needed_by(config.jobs, name),
+            needed_by=needs.get(name, ()),
         )
         for name, job in config.jobs.items()
     }
