@@ -20,10 +20,10 @@ from typing import Any, Callable
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
 from synctui.scheduler.protocol import (
-    PROTOCOL_VERSION, ProtocolError, event_from_wire, line, parse, run_from_wire,
+    PROTOCOL_VERSION, ProtocolError, event_from_wire, line, parse, run_from_wire, scope_to_wire,
     status_from_wire,
 )
-from synctui.scheduler.records import RunRecord
+from synctui.scheduler.records import RunRecord, Scope
 from synctui.scheduler.status import SchedulerStatus
 
 REQUEST_TIMEOUT_S = 30.0
@@ -161,8 +161,8 @@ class RemoteControl:
         return [run_from_wire(run) for run in self.request(
             "history", job=job, limit=limit, before_id=before_id)]
 
-    def run_now(self, name: str) -> RunRecord:
-        return run_from_wire(self.request("run", job=name))
+    def run_now(self, name: str, scope: Scope = Scope()) -> RunRecord:
+        return run_from_wire(self.request("run", job=name, **scope_to_wire(scope)))
 
     def cancel(self, name: str) -> None:
         self.request("cancel", job=name)

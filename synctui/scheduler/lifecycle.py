@@ -23,7 +23,7 @@ from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import Refused
 from synctui.scheduler.events import Change, EventBus, RunFinished, StateChanged, Subscription
 from synctui.scheduler.hooks import Hooks
-from synctui.scheduler.records import RETRYABLE_RESULTS, Result, RunRecord, Trigger
+from synctui.scheduler.records import RETRYABLE_RESULTS, Result, RunRecord, Scope, Trigger
 from synctui.scheduler.runner import RunHandle, Runner, RunRequest
 from synctui.scheduler.seams import RunStore
 from synctui.scheduler.store import Store
@@ -109,16 +109,18 @@ class RunLifecycle:
 
     def launch(
         self, slot: JobSlot, trigger: Trigger, scheduled_at: datetime, *, manual: bool = False,
+        scope: Scope = Scope(),
     ) -> RunHandle | None:
         """Start a run of the slot's job, or say why not.
 
         A manual run is `Refused` while the job runs (here or elsewhere) or within its
-        cooldown. Any other run that meets a running one follows the job's overlap
+        cooldown (the cooldown is for `manual` runs only: a backfill's windows follow
+        one another). Any other run that meets a running one follows the job's overlap
         policy: `replace` ends the running one and starts after it, `skip` records the
         fire time skipped. Returns the handle of the run started, None if none did now.
         """
         job = slot.job
-        request = RunRequest(job, trigger, scheduled_at)
+        request = RunRequest(job, trigger, scheduled_at, scope=scope)
         with slot.lock:
             if self.closing:
                 raise Refused("synctui is shutting down")
@@ -137,14 +139,17 @@ class RunLifecycle:
             if slot.busy or elsewhere:
                 self._skip(job.name, scheduled_at, slot.handle.run.id if slot.busy else elsewhere)
                 return None
-            if manual:
+            if manual and trigger is Trigger.MANUAL:
                 self._check_cooldown(slot)
             self._cancel_retry(slot)
             return self._start_locked(slot, request)
 
-    def run_now(self, name: str) -> RunRecord:
-        """Start a manual run of the job now; `Refused` as `launch` says."""
-        return self.launch(self.slot(name), Trigger.MANUAL, self._clock(), manual=True).run
+    def run_now(self, name: str, scope: Scope = Scope()) -> RunRecord:
+        """Start a manual run of the job now (a backfill run for a window); `Refused` as
+        `launch` says."""
+        trigger = Trigger.BACKFILL if scope.window else Trigger.MANUAL
+        return self.launch(self.slot(name), trigger, self._clock(), manual=True,
+                           scope=scope).run
 
     def _check_cooldown(self, slot: JobSlot) -> None:
         job, last = slot.job, slot.last_start
@@ -181,8 +186,10 @@ class RunLifecycle:
             self._active.add(handle)
         slot.handle = handle
         slot.last_start = self._clock()
+        scope = request.scope.describe(self.zone)
         log.info(
-            "%s: run %s started (%s%s)", request.job.name, handle.run.id, request.trigger.value,
+            "%s: run %s started (%s%s%s)", request.job.name, handle.run.id, request.trigger.value,
+            f", {scope}" if scope else "",
             f", attempt {request.attempt}" if request.attempt > 1 else "",
             extra={"event": "run_started", "job": request.job.name, "run_id": handle.run.id,
                    "trigger": request.trigger.value},
@@ -212,7 +219,8 @@ class RunLifecycle:
             elif (self._retries and record.result in RETRYABLE_RESULTS
                   and record.attempt <= job.retries and not self.closing):
                 delay = job.retry_backoff_s * 2 ** (record.attempt - 1)
-                slot.retry = threading.Timer(delay, self._retry, args=(slot, record.attempt + 1))
+                slot.retry = threading.Timer(delay, self._retry,
+                                             args=(slot, record.attempt + 1, handle.request.scope))
                 slot.retry.daemon = True
                 slot.retry.start()
                 log.info("%s: retry %d of %d in %s", job.name, record.attempt, job.retries,
@@ -225,12 +233,13 @@ class RunLifecycle:
         with slot.idle:
             slot.idle.notify_all()
 
-    def _retry(self, slot: JobSlot, attempt: int) -> None:
+    def _retry(self, slot: JobSlot, attempt: int, scope: Scope) -> None:
         with slot.lock:
             if slot.retry is None or self.closing or slot.busy:
                 return
             slot.retry = None
-            self._start_locked(slot, RunRequest(slot.job, Trigger.RETRY, self._clock(), attempt))
+            self._start_locked(slot, RunRequest(slot.job, Trigger.RETRY, self._clock(), attempt,
+                                                scope))
 
     def _cancel_retry(self, slot: JobSlot) -> None:
         if slot.retry is not None:
@@ -397,10 +406,10 @@ class RunsHere:
     def _set_paused(self, name: str | None, paused: bool) -> None:
         raise NotImplementedError
 
-    def run_now(self, name: str) -> RunRecord:
-        """Start the job now (trigger `manual`); refused while it runs (anywhere) or within
-        its cooldown."""
-        return self.lifecycle.run_now(name)
+    def run_now(self, name: str, scope: Scope = Scope()) -> RunRecord:
+        """Start the job now (trigger `manual`, `backfill` for a window); refused while it
+        runs (anywhere) or within its cooldown."""
+        return self.lifecycle.run_now(name, scope)
 
     def cancel(self, name: str) -> None:
         """End the job's running run (result `cancelled`), or drop its pending retry."""

@@ -18,6 +18,7 @@ class Trigger(str, Enum):
     RETRY = "retry"
     FALLBACK = "fallback"
     ONCE = "once"
+    BACKFILL = "backfill"
 
 
 class Result(str, Enum):
@@ -41,6 +42,36 @@ RETRYABLE_RESULTS = frozenset({Result.FAILURE, Result.TIMEOUT})
 """The failed results that a job's `retries` run again. Not `interrupted`: that run was cut
 short by a stop, and whoever stopped the scheduler does not want its jobs started again
 (or its host died, and the host that finds it did not start it)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a run is asked to sync: what changed since the watermark (the default),
+    everything (`full`), what changed since a moment, or one backfill window."""
+
+    full: bool = False
+    since: datetime | None = None
+    window: tuple[datetime, datetime] | None = None
+    """A backfill window's start and end."""
+
+    def covers(self, watermark: datetime | None) -> bool:
+        """Whether a success of this scope covers everything since the watermark, and so
+        moves it: a window never does, a `since` only at or before it."""
+        if self.window is not None:
+            return False
+        return self.since is None or (watermark is not None and self.since <= watermark)
+
+    def describe(self, zone) -> str:
+        """The scope in the operator's words (empty for the default)."""
+        if self.window is not None:
+            start, end = (moment.astimezone(zone).isoformat(timespec="minutes")
+                          for moment in self.window)
+            return f"window {start} → {end}"
+        if self.full:
+            return "full"
+        if self.since is not None:
+            return f"since {self.since.astimezone(zone).isoformat(timespec='seconds')}"
+        return ""
 
 
 @dataclass(frozen=True)
