@@ -215,3 +215,44 @@ def test_an_older_store_takes_its_watermark_from_the_last_success(tmp_path):
     store = Store(state)
     assert store.job_state("sync").watermark == moment
     store.close()
+
+
+def test_run_with_offers_a_full_resync_and_a_since_in_the_console(tmp_path):
+    from pilot import drive, notifications, until
+    from synctui.scheduler.sync_scheduler import SyncScheduler
+    from synctui.tui.app import SyncTuiApp
+    from synctui.tui.run_with import RunWithScreen
+
+    import factories
+
+    seen = tmp_path / "seen.txt"
+    command = (f'echo "$SYNCTUI_LAST_SUCCESS_AT|$SYNCTUI_FULL" >> {seen}')
+    scheduler = SyncScheduler(factories.config(
+        tmp_path, {"sync": {"command": command, "interval_s": 3600, "manual_cooldown_s": 0}}),
+        mode="console")
+    app = SyncTuiApp(scheduler, config=scheduler.config, config_name="test",
+                     zone=ZoneInfo("UTC"), demo=False)
+    app.animation_level = "none"
+    scheduler.start()
+
+    async def scenario(pilot):
+        await pilot.press("w")
+        await until(pilot, lambda: isinstance(app.screen, RunWithScreen))
+        await pilot.press(*"soon", "enter")
+        await until(pilot, lambda: "'soon' is not an ISO-8601 time" in str(
+            app.screen.query_one("#problem").render()))
+        await pilot.press("ctrl+f")
+        await until(pilot, lambda: "sync: run 1 started (full)" in notifications(app))
+        await until(pilot, lambda: seen.exists() and len(seen.read_text().splitlines()) == 1)
+        await pilot.press("w")
+        await until(pilot, lambda: isinstance(app.screen, RunWithScreen))
+        await pilot.press(*"2026-01-03T04:00", "enter")
+        await until(pilot, lambda: "sync: run 2 started (since 2026-01-03T04:00:00+00:00)"
+                    in notifications(app))
+        await until(pilot, lambda: len(seen.read_text().splitlines()) == 2)
+
+    try:
+        drive(app, scenario)
+    finally:
+        scheduler.shutdown(grace=0)
+    assert seen.read_text().splitlines() == ["|1", "2026-01-03T04:00:00.000000+00:00|"]
