@@ -157,7 +157,7 @@ def test_a_backfill_goes_through_the_running_scheduler(tmp_path, env, hosts):
     assert "2 windows through the running scheduler" in done.stderr
     assert re.search(r"^window 2/2 2026-03-29T13:00\+02:00 → 2026-03-31T00:00\+02:00: success",
                      done.stderr, re.M)
-    host.wait_for(r"sync: run \d+ started \(backfill, window 2026-03-29T13:00\+02:00 →"
+    host.wait_for(r"sync: run \d+ started \(backfill, window 2/2 2026-03-29T13:00\+02:00 →"
                   r" 2026-03-31T00:00\+02:00\)")
     assert [row[0] for row in _seen(tmp_path)] == ["backfill", "backfill"]
 
@@ -256,3 +256,21 @@ def test_run_with_offers_a_full_resync_and_a_since_in_the_console(tmp_path):
     finally:
         scheduler.shutdown(grace=0)
     assert seen.read_text().splitlines() == ["|1", "2026-01-03T04:00:00.000000+00:00|"]
+
+
+@pytest.mark.timeout(60)
+def test_the_console_log_shows_the_backfill_window_and_its_progress(tmp_path, env, hosts):
+    config = write_config(tmp_path, _JOB, zone="Europe/Berlin")
+    host = hosts(config)
+    host.wait_ready()
+    done = _backfill(config, env)
+    assert done.returncode == 0, done.stderr
+    # The window's note leads the run's output, which the console's log shows live and
+    # `synctui logs` shows after.
+    assert done.stdout.splitlines()[0] == (
+        "[synctui] window 1/3 2026-03-28T00:00+01:00 → 2026-03-29T00:00+01:00")
+    run = history(config, env)[0]
+    logs = synctui("logs", "sync", "--run", str(run["id"]), "--config", str(config), env=env,
+                   cwd=tmp_path)
+    assert logs.stdout.splitlines()[0] == (
+        "[synctui] window 3/3 2026-03-30T00:00+02:00 → 2026-03-31T00:00+02:00")

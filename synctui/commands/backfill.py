@@ -65,7 +65,8 @@ def backfill(args: argparse.Namespace) -> int:
             if window in done:
                 print(f"{words}: succeeded before, skipped", file=sys.stderr)
                 continue
-            final = _run_window(control, name, window, events, stored, store)
+            final = _run_window(control, name, Scope(window=window, part=(number, len(cut))),
+                                events, stored, store)
             print(f"{words}: {final.result.value} in {duration(final.duration_s)}"
                   + (f": {final.error}" if final.error else ""), file=sys.stderr)
             if final.result is not Result.SUCCESS:
@@ -75,13 +76,13 @@ def backfill(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_window(control, name, window, events, stored, store):
+def _run_window(control, name, scope, events, stored, store):
     """The window's run, started and followed to its end (ended early by ctrl-c)."""
     from synctui.scheduler.control import Refused
 
     record = None
     try:
-        record = control.run_now(name, Scope(window=window))
+        record = control.run_now(name, scope)
         final = follow(events, record, lambda: stored(record))
     except Refused as refusal:
         raise CommandError(str(refusal), EXIT_FAILED) from None

@@ -112,13 +112,18 @@ def scope_to_wire(scope: Scope) -> dict:
         wire["since"] = _time(scope.since)
     if scope.window is not None:
         wire["window"] = [_time(moment) for moment in scope.window]
+    if scope.part is not None:
+        wire["part"] = list(scope.part)
     return wire
 
 
 def scope_from_wire(request: dict) -> Scope:
     """What a `run` request asks the run to sync; `ProtocolError` if it says it badly."""
     full, since, window = request.get("full", False), request.get("since"), request.get("window")
+    part = request.get("part")
     try:
+        if part is not None and (len(part) != 2 or not all(type(n) is int for n in part)):
+            raise ValueError
         if not isinstance(full, bool):
             raise ValueError
         moments = [datetime.fromisoformat(text) for text in window] if window else None
@@ -128,8 +133,10 @@ def scope_from_wire(request: dict) -> Scope:
                [*(moments or ()), *([_parse_time(since)] if since else [])]):
             raise ValueError
     except (TypeError, ValueError):
-        raise ProtocolError("'full', 'since' or 'window' is not what a run can be asked for") from None
-    return Scope(full=full, since=_parse_time(since), window=tuple(moments) if moments else None)
+        raise ProtocolError("'full', 'since', 'window' or 'part' is not what a run can be asked"
+                            " for") from None
+    return Scope(full=full, since=_parse_time(since), window=tuple(moments) if moments else None,
+                 part=tuple(part) if part else None)
 
 
 _JOB_TIMES = ("last_run", "next_run")

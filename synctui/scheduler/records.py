@@ -53,6 +53,8 @@ class Scope:
     since: datetime | None = None
     window: tuple[datetime, datetime] | None = None
     """A backfill window's start and end."""
+    part: tuple[int, int] | None = None
+    """Which window of how many in its backfill, for the operator's eyes."""
 
     def covers(self, watermark: datetime | None) -> bool:
         """Whether a success of this scope covers everything since the watermark, and so
@@ -66,7 +68,8 @@ class Scope:
         if self.window is not None:
             start, end = (moment.astimezone(zone).isoformat(timespec="minutes")
                           for moment in self.window)
-            return f"window {start} → {end}"
+            of = f" {self.part[0]}/{self.part[1]}" if self.part else ""
+            return f"window{of} {start} → {end}"
         if self.full:
             return "full"
         if self.since is not None:

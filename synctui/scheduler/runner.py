@@ -263,6 +263,11 @@ class RunHandle:
             self._log = RunLog(self._runner._log_file(self.run.log_path),
                                job.log_max_bytes)
             env = self._environment()
+            scope = self.request.scope.describe(self._runner.zone)
+            if scope:  # what this run syncs, first in its log and its live output
+                self._log.note(scope)
+                self._runner.bus.publish(
+                    OutputLines(self.run.job, self.run.id, (f"[synctui] {scope}",)))
             argv = self._runner._argv(job, env)
             process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
