@@ -59,14 +59,12 @@ def backfill(args: argparse.Namespace) -> int:
             print(f"backfill of {name}: {len(cut)} windows (no scheduler is running: they run"
                   " here)", file=sys.stderr)
         for number, window in enumerate(cut, start=1):
-            words = (f"window {number}/{len(cut)} "
-                     + " → ".join(moment.astimezone(zone).isoformat(timespec="minutes")
-                                  for moment in window))
+            scope = Scope(window=window, part=(number, len(cut)))
+            words = scope.describe(zone)
             if window in done:
                 print(f"{words}: succeeded before, skipped", file=sys.stderr)
                 continue
-            final = _run_window(control, name, Scope(window=window, part=(number, len(cut))),
-                                events, stored, store)
+            final = _run_window(control, remote, name, scope, events, stored, store)
             print(f"{words}: {final.result.value} in {duration(final.duration_s)}"
                   + (f": {final.error}" if final.error else ""), file=sys.stderr)
             if final.result is not Result.SUCCESS:
@@ -76,7 +74,7 @@ def backfill(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_window(control, name, scope, events, stored, store):
+def _run_window(control, remote, name, scope, events, stored, store):
     """The window's run, started and followed to its end (ended early by ctrl-c)."""
     from synctui.scheduler.control import Refused
 
@@ -90,12 +88,12 @@ def _run_window(control, name, scope, events, stored, store):
         if record is None:
             raise CommandError(f"backfill of {name} stopped before the window's run began",
                                EXIT_FAILED) from None
-        if stored(record) is None:  # the host runs it: end it there
-            control.cancel(name)
-            final = follow(events, record, lambda: None)
-        else:  # leaving the one-shot ends it, recorded interrupted
+        if remote is None:  # it runs here: ended now, recorded interrupted
             control.shutdown(grace=0)
             final = store.run(record.id)
+        else:  # the scheduler runs it: end it there (recorded cancelled)
+            control.cancel(name)
+            final = follow(events, record, lambda: None)
         print(f"window's run {record.id}: {final.result.value if final else 'unknown'}",
               file=sys.stderr)
         raise CommandError(f"backfill of {name} stopped; run it again to resume",
