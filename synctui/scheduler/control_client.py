@@ -21,10 +21,10 @@ from synctui.scheduler.clock import seconds_text
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
 from synctui.scheduler.protocol import (
-    PROTOCOL_VERSION, ProtocolError, event_from_wire, line, parse, run_from_wire,
+    PROTOCOL_VERSION, ProtocolError, event_from_wire, line, parse, run_from_wire, scope_to_wire,
     status_from_wire,
 )
-from synctui.scheduler.records import RunRecord
+from synctui.scheduler.records import RunRecord, Scope
 from synctui.scheduler.status import SchedulerStatus
 
 REQUEST_TIMEOUT_S = 30.0
@@ -169,8 +169,9 @@ class RemoteControl:
         return [run_from_wire(run) for run in self.request(
             "history", job=job, limit=limit, before_id=before_id)]
 
-    def run_now(self, name: str, *, force: bool = False) -> RunRecord:
-        return run_from_wire(self.request("run", job=name, **({"force": True} if force else {})))
+    def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
+        return run_from_wire(self.request("run", job=name, **scope_to_wire(scope),
+                                          **({"force": True} if force else {})))
 
     def cancel(self, name: str) -> None:
         self.request("cancel", job=name)

@@ -26,7 +26,7 @@ from synctui import __version__
 from synctui.scheduler.events import EventsMissed, OutputLines, Subscription
 from synctui.scheduler.protocol import (
     MAX_HISTORY, MAX_REQUEST_BYTES, OPERATIONS, PROTOCOL_VERSION, ProtocolError, event_to_wire,
-    line, parse, run_to_wire, status_to_wire,
+    line, parse, run_to_wire, scope_from_wire, status_to_wire,
 )
 
 log = logging.getLogger("synctui.control")
@@ -314,7 +314,8 @@ class ControlServer:
             force = request.get("force", False)
             if not isinstance(force, bool):
                 raise ProtocolError("'force' must be true or false")
-            return run_to_wire(scheduler.run_now(_argument(request, "job", str), force=force))
+            return run_to_wire(scheduler.run_now(_argument(request, "job", str),
+                                                 scope_from_wire(request), force=force))
         if op == "cancel":
             return scheduler.cancel(_argument(request, "job", str))
         if op in ("pause", "resume"):

@@ -24,7 +24,7 @@ from synctui.scheduler.host_lock import HostLock
 from synctui.scheduler.lifecycle import RunLifecycle
 from synctui.scheduler.processes import read_stat
 from synctui.scheduler.protocol import socket_path
-from synctui.scheduler.records import Fires, RunRecord, Trigger
+from synctui.scheduler.records import Fires, RunRecord, Scope, Trigger
 from synctui.scheduler.seams import RunStore
 from synctui.scheduler.store import HostRecord, Store
 
@@ -132,9 +132,9 @@ class OneShot:
         finally:
             self._seat.release()
 
-    def run_now(self, name: str, *, force: bool = False) -> RunRecord:
+    def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
         """Start a manual run of the job (refused as the scheduler refuses one)."""
-        return self.lifecycle.run_now(name, force=force)
+        return self.lifecycle.run_now(name, scope, force=force)
 
     def run_once(self, names: list[str]) -> dict[str, RunRecord]:
         """Run each job named once with trigger `once`, retries included, and wait: each

@@ -29,7 +29,7 @@ from synctui.scheduler.control import Refused
 from synctui.scheduler.events import Change, EventBus, RunFinished, StateChanged, Subscription
 from synctui.scheduler.hooks import Hooks
 from synctui.scheduler.records import (
-    OVERLAP_REASON, RETRYABLE_RESULTS, Result, RunRecord, Trigger,
+    OVERLAP_REASON, RETRYABLE_RESULTS, Result, RunRecord, Scope, Trigger,
 )
 from synctui.scheduler.runner import RunHandle, Runner, RunRequest
 from synctui.scheduler.seams import RunStore
@@ -123,18 +123,20 @@ class RunLifecycle:
 
     def launch(
         self, slot: JobSlot, trigger: Trigger, scheduled_at: datetime, *, manual: bool = False,
+        scope: Scope = Scope(),
     ) -> RunHandle | None:
         """Start a run of the slot's job, or say why not.
 
         Any run but a manual one is recorded skipped outside the job's run window (its
         active hours and days, its blackouts). A manual run is `Refused` while the job
-        runs (here or elsewhere) or within its cooldown. Any other run that meets a
+        runs (here or elsewhere) or within its cooldown (the cooldown is for `manual`
+        runs only: a backfill's windows follow one another). Any other run that meets a
         running one follows the job's overlap policy: `replace` ends the running one and
         starts after it, `skip` records the fire time skipped. Returns the handle of the
         run started, None if none did now.
         """
         job = slot.job
-        request = RunRequest(job, trigger, scheduled_at)
+        request = RunRequest(job, trigger, scheduled_at, scope=scope)
         with slot.lock:
             if self.closing:
                 raise Refused("synctui is shutting down")
@@ -156,7 +158,7 @@ class RunLifecycle:
                 running = slot.handle.run.id if slot.busy else elsewhere
                 self._skip(job.name, scheduled_at, OVERLAP_REASON, f"run {running} still going")
                 return None
-            if manual:
+            if manual and trigger is Trigger.MANUAL:
                 self._check_cooldown(slot)
             elif trigger not in UNHELD and job.after:
                 holding = after.holds(self.store, job)
@@ -167,9 +169,9 @@ class RunLifecycle:
             self._cancel_retry(slot)
             return self._start_locked(slot, request)
 
-    def run_now(self, name: str, *, force: bool = False) -> RunRecord:
-        """Start a manual run of the job now; `Refused` as `launch` says, and outside the
-        job's run window unless `force`."""
+    def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
+        """Start a manual run of the job now (a backfill run for a window); `Refused` as
+        `launch` says, and outside the job's run window unless `force`."""
         slot = self.slot(name)
         now = self._clock()
         reason = None if force else blocked(slot.job.window, now, self.zone)
@@ -180,7 +182,8 @@ class RunLifecycle:
                 + (f" (until {timestamp(until, self.zone)})" if until else "")
                 + f"; a forced run starts anyway (synctui run {name} --force)"
             )
-        return self.launch(slot, Trigger.MANUAL, now, manual=True).run
+        trigger = Trigger.BACKFILL if scope.window else Trigger.MANUAL
+        return self.launch(slot, trigger, now, manual=True, scope=scope).run
 
     def _outside_window(self, slot: JobSlot, scheduled_at: datetime) -> bool:
         """Whether the job may not start on its own now; if so, the fire time is recorded
@@ -250,8 +253,10 @@ class RunLifecycle:
             self._active.add(handle)
         slot.handle = handle
         slot.last_start = self._clock()
+        scope = request.scope.describe(self.zone)
         log.info(
-            "%s: run %s started (%s%s)", request.job.name, handle.run.id, request.trigger.value,
+            "%s: run %s started (%s%s%s)", request.job.name, handle.run.id, request.trigger.value,
+            f", {scope}" if scope else "",
             f", attempt {request.attempt}" if request.attempt > 1 else "",
             extra={"event": "run_started", "job": request.job.name, "run_id": handle.run.id,
                    "trigger": request.trigger.value},
@@ -281,7 +286,8 @@ class RunLifecycle:
             elif (self._retries and record.result in RETRYABLE_RESULTS
                   and record.attempt <= job.retries and not self.closing):
                 delay = job.retry_backoff_s * 2 ** (record.attempt - 1)
-                slot.retry = threading.Timer(delay, self._retry, args=(slot, record.attempt + 1))
+                slot.retry = threading.Timer(delay, self._retry,
+                                             args=(slot, record.attempt + 1, handle.request.scope))
                 slot.retry.daemon = True
                 slot.retry.start()
                 log.info("%s: retry %d of %d in %s", job.name, record.attempt, job.retries,
@@ -296,16 +302,17 @@ class RunLifecycle:
         with slot.idle:
             slot.idle.notify_all()
 
-    def _retry(self, slot: JobSlot, attempt: int) -> None:
+    def _retry(self, slot: JobSlot, attempt: int, scope: Scope) -> None:
         with slot.lock:
             if slot.retry is None or self.closing or slot.busy:
                 return
-            if self._retry_waits(slot, attempt):
+            if self._retry_waits(slot, attempt, scope):
                 return
             slot.retry = None
-            self._start_locked(slot, RunRequest(slot.job, Trigger.RETRY, self._clock(), attempt))
+            self._start_locked(slot, RunRequest(slot.job, Trigger.RETRY, self._clock(), attempt,
+                                                scope))
 
-    def _retry_waits(self, slot: JobSlot, attempt: int) -> bool:
+    def _retry_waits(self, slot: JobSlot, attempt: int, scope: Scope) -> bool:
         """A retry due outside the job's run window waits for it to open (a scheduled run
         that comes first replaces it); one that never opens is dropped."""
         job, now = slot.job, self._clock()
@@ -319,7 +326,7 @@ class RunLifecycle:
                         reason, extra={"event": "retry_cancelled", "job": job.name})
             return True
         slot.retry = threading.Timer((until - now).total_seconds(), self._retry,
-                                     args=(slot, attempt))
+                                     args=(slot, attempt, scope))
         slot.retry.daemon = True
         slot.retry.start()
         log.info("%s: retry %d waits until %s: %s", job.name, attempt - 1,
@@ -493,10 +500,10 @@ class RunsHere:
     def _set_paused(self, name: str | None, paused: bool) -> None:
         raise NotImplementedError
 
-    def run_now(self, name: str, *, force: bool = False) -> RunRecord:
-        """Start the job now (trigger `manual`); refused while it runs (anywhere), within
-        its cooldown, or outside its run window unless `force`."""
-        return self.lifecycle.run_now(name, force=force)
+    def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
+        """Start the job now (trigger `manual`, `backfill` for a window); refused while it
+        runs (anywhere), within its cooldown, or outside its run window unless `force`."""
+        return self.lifecycle.run_now(name, scope, force=force)
 
     def cancel(self, name: str) -> None:
         """End the job's running run (result `cancelled`), or drop its pending retry."""

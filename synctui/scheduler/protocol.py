@@ -23,10 +23,12 @@ from pathlib import Path
 from synctui.scheduler.events import (
     Change, Event, EventsMissed, OutputLines, RunFinished, RunStarted, StateChanged,
 )
-from synctui.scheduler.records import Result, RunRecord, Trigger
+from synctui.scheduler.records import Result, RunRecord, Scope, Trigger
 from synctui.scheduler.status import HostInfo, JobStatus, SchedulerStatus
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+"""2: `run` takes `force` and a scope (`full`, `since`, `window`), which a version-1 host
+would ignore (a forced or full run would quietly run as an ordinary one)."""
 SOCKET_NAME = "control.sock"
 MAX_SOCKET_PATH = 100
 """Bytes; a Unix socket path longer than this (108 on Linux, less elsewhere) cannot be bound."""
@@ -101,6 +103,42 @@ def run_from_wire(wire: dict) -> RunRecord:
     values.update(trigger=Trigger(values["trigger"]), result=Result(values["result"]),
                   log_path=Path(values["log_path"]) if values.get("log_path") else None)
     return RunRecord(**values)
+
+
+def scope_to_wire(scope: Scope) -> dict:
+    """A `run` request's fields for what the run syncs (none for the default)."""
+    wire: dict = {}
+    if scope.full:
+        wire["full"] = True
+    if scope.since is not None:
+        wire["since"] = _time(scope.since)
+    if scope.window is not None:
+        wire["window"] = [_time(moment) for moment in scope.window]
+    if scope.part is not None:
+        wire["part"] = list(scope.part)
+    return wire
+
+
+def scope_from_wire(request: dict) -> Scope:
+    """What a `run` request asks the run to sync; `ProtocolError` if it says it badly."""
+    full, since, window = request.get("full", False), request.get("since"), request.get("window")
+    part = request.get("part")
+    try:
+        if part is not None and (len(part) != 2 or not all(type(n) is int for n in part)):
+            raise ValueError
+        if not isinstance(full, bool):
+            raise ValueError
+        moments = [datetime.fromisoformat(text) for text in window] if window else None
+        if moments is not None and (len(moments) != 2 or moments[0] >= moments[1]):
+            raise ValueError
+        if any(moment.tzinfo is None for moment in
+               [*(moments or ()), *([_parse_time(since)] if since else [])]):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ProtocolError("'full', 'since', 'window' or 'part' is not what a run can be asked"
+                            " for") from None
+    return Scope(full=full, since=_parse_time(since), window=tuple(moments) if moments else None,
+                 part=tuple(part) if part else None)
 
 
 _JOB_TIMES = ("last_run", "next_run")

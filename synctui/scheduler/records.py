@@ -19,6 +19,7 @@ class Trigger(str, Enum):
     FALLBACK = "fallback"
     ONCE = "once"
     AFTER = "after"
+    BACKFILL = "backfill"
 
 
 class Result(str, Enum):
@@ -46,6 +47,39 @@ short by a stop, and whoever stopped the scheduler does not want its jobs starte
 OVERLAP_REASON = "the run before was still going"
 """The reason of a fire time skipped by the `skip` overlap policy (and of skips recorded before
 skips had reasons)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a run is asked to sync: what changed since the watermark (the default),
+    everything (`full`), what changed since a moment, or one backfill window."""
+
+    full: bool = False
+    since: datetime | None = None
+    window: tuple[datetime, datetime] | None = None
+    """A backfill window's start and end."""
+    part: tuple[int, int] | None = None
+    """Which window of how many in its backfill, for the operator's eyes."""
+
+    def covers(self, watermark: datetime | None) -> bool:
+        """Whether a success of this scope covers everything since the watermark, and so
+        moves it: a window never does, a `since` only at or before it."""
+        if self.window is not None:
+            return False
+        return self.since is None or (watermark is not None and self.since <= watermark)
+
+    def describe(self, zone) -> str:
+        """The scope in the operator's words (empty for the default)."""
+        if self.window is not None:
+            start, end = (moment.astimezone(zone).isoformat(timespec="minutes")
+                          for moment in self.window)
+            of = f" {self.part[0]}/{self.part[1]}" if self.part else ""
+            return f"window{of} {start} → {end}"
+        if self.full:
+            return "full"
+        if self.since is not None:
+            return f"since {self.since.astimezone(zone).isoformat(timespec='seconds')}"
+        return ""
 
 
 @dataclass(frozen=True)

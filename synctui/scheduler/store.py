@@ -83,6 +83,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE runs ADD COLUMN reason TEXT;
     """,
+    # 5: the watermark (the start of the last success that covered everything since the
+    # one before), whether each run may move it, and each backfill run's window.
+    """
+    ALTER TABLE job_state ADD COLUMN watermark REAL;
+    UPDATE job_state SET watermark = last_success_started_at;
+    ALTER TABLE runs ADD COLUMN covers INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE runs ADD COLUMN window_start REAL;
+    ALTER TABLE runs ADD COLUMN window_end REAL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -102,6 +111,9 @@ class JobState:
 
     paused: bool = False
     last_success_started_at: datetime | None = None
+    """The start of the last success that counts for freshness (one that moved the watermark)."""
+    watermark: datetime | None = None
+    """What `SYNCTUI_LAST_SUCCESS_AT` tells an incremental run."""
 
 
 @dataclass(frozen=True)
@@ -237,21 +249,26 @@ class Store:
         started_at: datetime,
         attempt: int = 1,
         host: tuple[int, int | None] | None = None,
+        covers: bool = True,
+        window: tuple[datetime, datetime] | None = None,
     ) -> RunRecord:
         """Record a run as `running` and give it its id and log path.
 
         `host` is (pid, start ticks) of the process that holds the run, so that a
-        later start can tell whether that process is gone.
+        later start can tell whether that process is gone. `covers`: whether its
+        success moves the watermark; `window`: a backfill run's window.
         """
+        window_start, window_end = window if window else (None, None)
         host_pid, host_start = host if host else (None, None)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 run_id = self._db.execute(
                     "INSERT INTO runs (job, trigger, result, attempt, scheduled_at, started_at,"
-                    " host_pid, host_start) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
+                    " host_pid, host_start, covers, window_start, window_end)"
+                    " VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
                     (job, trigger.value, attempt, _ts(scheduled_at), _ts(started_at),
-                     host_pid, host_start),
+                     host_pid, host_start, int(covers), _ts(window_start), _ts(window_end)),
                 ).lastrowid
                 log_path = self.log_path(job, run_id)
                 self._db.execute("UPDATE runs SET log_path = ? WHERE id = ?", (str(log_path), run_id))
@@ -282,7 +299,8 @@ class Store:
         error: str | None = None,
         log_bytes: int = 0,
     ) -> RunRecord:
-        """Give a running run its result; a success also becomes the job's last success."""
+        """Give a running run its result; a success that covers everything since the
+        watermark moves it, and becomes the job's last success."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -295,12 +313,16 @@ class Store:
                 row = self._db.execute(
                     f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
                 ).fetchone()
-                if result is Result.SUCCESS:
+                covers = self._db.execute(
+                    "SELECT covers FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+                if result is Result.SUCCESS and covers:
                     self._db.execute(
-                        "INSERT INTO job_state (job, last_success_started_at) VALUES (?, ?)"
-                        " ON CONFLICT (job) DO UPDATE SET last_success_started_at ="
-                        " max(coalesce(last_success_started_at, 0), excluded.last_success_started_at)",
-                        (row[1], row[6]),
+                        "INSERT INTO job_state (job, last_success_started_at, watermark)"
+                        " VALUES (?, ?, ?) ON CONFLICT (job) DO UPDATE SET"
+                        " last_success_started_at = max(coalesce(last_success_started_at, 0),"
+                        " excluded.last_success_started_at),"
+                        " watermark = max(coalesce(watermark, 0), excluded.watermark)",
+                        (row[1], row[6], row[6]),
                     )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -404,9 +426,19 @@ class Store:
         """The job's remembered state (defaults for a job never seen)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT paused, last_success_started_at FROM job_state WHERE job = ?", (job,)
+                "SELECT paused, last_success_started_at, watermark FROM job_state WHERE job = ?",
+                (job,),
             ).fetchone()
-        return JobState() if row is None else JobState(bool(row[0]), _dt(row[1]))
+        return JobState() if row is None else JobState(bool(row[0]), _dt(row[1]), _dt(row[2]))
+
+    def backfilled(self, job: str) -> set[tuple[datetime, datetime]]:
+        """The windows of the job's backfill runs (retries included) that succeeded."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT window_start, window_end FROM runs WHERE job = ? AND result = 'success'"
+                " AND window_start IS NOT NULL", (job,),
+            ).fetchall()
+        return {(_dt(start), _dt(end)) for start, end in rows}
 
     def set_paused(self, job: str, paused: bool) -> None:
         """Remember whether a job is paused, across restarts."""
