@@ -24,7 +24,7 @@ from synctui.scheduler.events import (
     Change, EventBus, EventsMissed, OutputLines, StateChanged, Subscription,
 )
 from synctui.scheduler.hosting import OneShot
-from synctui.scheduler.records import Result
+from synctui.scheduler.records import NOT_RUN, Result
 from synctui.scheduler.sync_scheduler import SyncScheduler
 
 if TYPE_CHECKING:
@@ -258,5 +258,5 @@ def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> in
         log.error("cannot run --once: %s", refusal, extra={"event": "host"})
     # Outside its run window a job is skipped, as a paused one is left out: not a failure.
     failed = [name for name, record in results.items()
-              if record.result not in (Result.SUCCESS, Result.SKIPPED)]
+              if record.result is not Result.SUCCESS and record.result not in NOT_RUN]
     return 1 if failed or len(results) < len(names) else 0

@@ -323,7 +323,7 @@ def test_the_spec_example_loads_with_every_value(tmp_path: Path, environ: dict[s
     assert scheduler.timezone == "America/Sao_Paulo"
     assert scheduler.interval_s == 900
     assert scheduler.shutdown_grace_s == 30
-    assert scheduler.catch_up is False
+    assert scheduler.catch_up == "none"
     assert scheduler.state_dir == tmp_path / "state"
     assert scheduler.keep_runs == 500
     assert scheduler.keep_log_bytes == 2_000_000_000

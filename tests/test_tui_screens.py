@@ -60,7 +60,7 @@ def console(tmp_path):
     made: list[SyncScheduler] = []
 
     def make(jobs: dict, *, start: bool = False, **app_settings):
-        config = factories.config(tmp_path, jobs, catch_up=False)
+        config = factories.config(tmp_path, jobs, catch_up="none")
         store = Store(config.scheduler.state_dir)
         for name in jobs:
             fill(store, name)

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Literal, Mapping
 
 Overlap = Literal["skip", "replace"]
+CatchUp = Literal["last", "all", "none"]
+"""Which of a job's fire times that could not start when due still run: the most recent,
+each in turn, or none."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,12 @@ class JobConfig:
     """How long a hook may run before its process group is ended."""
     window: RunWindow = RunWindow()
     """When it may start on its own (its own keys, else the `[scheduler]` ones)."""
+    group: str | None = None
+    """The `[groups.NAME]` whose `max_running` it counts against."""
+    catch_up: CatchUp = "last"
+    start_deadline_s: float | None = None
+    """How long after its fire time a run may still start. None: a fire time waiting in the
+    queue waits as long as it takes, and one that passed while no host ran, one interval."""
 
     @property
     def scheduled(self) -> bool:
@@ -123,10 +132,23 @@ class SchedulerSettings:
     interval_s: float = 900.0
     """The default for jobs with no trigger of their own."""
     shutdown_grace_s: float = 30.0
-    catch_up: bool = True
+    catch_up: CatchUp = "last"
+    """The default of jobs that set none."""
+    start_deadline_s: float | None = None
+    """The default of jobs that set none."""
+    max_running: int | None = None
+    """How many runs may go at once in all (None: no limit)."""
     state_dir: Path = Path(".")
     keep_runs: int = 1000
     keep_log_bytes: int = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """A `[groups.NAME]` table: jobs that never run more than `max_running` at once."""
+
+    name: str
+    max_running: int = 1
 
 
 @dataclass(frozen=True)
@@ -152,6 +174,7 @@ class Config:
     autorefresh: AutorefreshSettings
     control: ControlSettings
     jobs: Mapping[str, JobConfig]
+    groups: Mapping[str, GroupConfig] = field(default_factory=dict)
     path: Path | None = None
     """The file it came from; None for the built-in demo."""
     warnings: tuple[str, ...] = ()

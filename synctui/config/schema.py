@@ -13,6 +13,8 @@ SCHEDULER_KEYS = (
     "interval_minutes",
     "shutdown_grace_seconds",
     "catch_up",
+    "start_deadline",
+    "max_running",
     "state_dir",
     "keep_runs",
     "keep_log_bytes",
@@ -21,6 +23,7 @@ SCHEDULER_KEYS = (
     "hook_timeout_seconds",
     *WINDOW_KEYS,
 )
+GROUP_KEYS = ("max_running",)
 AUTOREFRESH_KEYS = ("enabled", "interval", "interval_minutes")
 CONTROL_KEYS = ("group",)
 JOB_KEYS = (
@@ -45,6 +48,9 @@ JOB_KEYS = (
     "on_failure",
     "on_success",
     "hook_timeout_seconds",
+    "group",
+    "catch_up",
+    "start_deadline",
     *WINDOW_KEYS,
 )
 # The seed's settings: (section, field of that section's dataclass, the section's
@@ -55,7 +61,7 @@ SEED_KEYS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "AUTOREFRESH_INTERVAL_MINUTES": ("autorefresh", "interval_s", ("interval", "interval_minutes")),
     "ENABLE_AUTOREFRESH_FALLBACK": ("autorefresh", "enabled", ("enabled",)),
 }
-TOP_KEYS = ("scheduler", "autorefresh", "control", "jobs", *SEED_KEYS)
+TOP_KEYS = ("scheduler", "autorefresh", "control", "groups", "jobs", *SEED_KEYS)
 # Where a key belongs, for a key written in the wrong table.
 HOMES = {
     **{key: "[jobs.NAME]" for key in JOB_KEYS},
@@ -73,6 +79,7 @@ class Settings:
     autorefresh: dict[str, Any] = field(default_factory=dict)
     control: dict[str, Any] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     hooks: dict[str, Any] = field(default_factory=dict)
     """`on_failure`/`on_success`/`hook_timeout_s` of `[scheduler]`, for jobs that set none."""
     window: dict[str, Any] = field(default_factory=dict)

@@ -24,7 +24,8 @@ from synctui.scheduler.blackout import next_allowed
 from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged
-from synctui.scheduler.lifecycle import RunLifecycle, RunsHere
+from synctui.scheduler.lifecycle import RunLifecycle
+from synctui.scheduler.runs_here import RunsHere
 from synctui.scheduler.processes import is_alive
 from synctui.scheduler.records import Fires, RunRecord, Trigger
 from synctui.scheduler.seams import RunStore
@@ -147,6 +148,7 @@ class FallbackControl(RunsHere):
             self.store, config, running=scheduling,
             host=HostInfo.of(host) if host else None,
             fires=fires, paused=paused, now=now, running_runs=running,
+            queued=self.lifecycle.queued(),
         )
 
     def skip_next(self, name: str) -> datetime:

@@ -23,7 +23,7 @@ from pathlib import Path
 from synctui.scheduler.events import (
     Change, Event, EventsMissed, OutputLines, RunFinished, RunStarted, StateChanged,
 )
-from synctui.scheduler.records import Result, RunRecord, Scope, Trigger
+from synctui.scheduler.records import QueuedRun, Result, RunRecord, Scope, Trigger
 from synctui.scheduler.status import HostInfo, JobStatus, SchedulerStatus
 
 PROTOCOL_VERSION = 2
@@ -86,7 +86,7 @@ def _parse_time(text: str | None) -> datetime | None:
 
 # --- records ----------------------------------------------------------------------
 
-_RUN_TIMES = ("scheduled_at", "started_at", "finished_at")
+_RUN_TIMES = ("scheduled_at", "started_at", "finished_at", "last_scheduled_at")
 
 
 def run_to_wire(run: RunRecord) -> dict:
@@ -148,7 +148,9 @@ def _job_to_wire(job: JobStatus) -> dict:
     wire = {f.name: getattr(job, f.name) for f in fields(job)}
     wire.update({name: _time(wire[name]) for name in _JOB_TIMES})
     wire.update(last_result=job.last_result.value if job.last_result else None,
-                recent_durations=[list(pair) for pair in job.recent_durations])
+                recent_durations=[list(pair) for pair in job.recent_durations],
+                queued=[{"scheduled_at": _time(run.scheduled_at), "trigger": run.trigger.value,
+                         "why": run.why} for run in job.queued])
     return wire
 
 
@@ -158,6 +160,8 @@ def _job_from_wire(wire: dict) -> JobStatus:
     values.update(
         last_result=Result(values["last_result"]) if values.get("last_result") else None,
         recent_durations=tuple((float(d), bool(ok)) for d, ok in values["recent_durations"]),
+        queued=tuple(QueuedRun(_parse_time(run["scheduled_at"]), Trigger(run["trigger"]),
+                               str(run["why"])) for run in values.get("queued", ())),
     )
     return JobStatus(**values)
 

@@ -32,6 +32,7 @@ class Result(str, Enum):
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
     SKIPPED = "skipped"
+    MISSED = "missed"
     REPLACED = "replaced"
 
 
@@ -43,6 +44,11 @@ RETRYABLE_RESULTS = frozenset({Result.FAILURE, Result.TIMEOUT})
 """The failed results that a job's `retries` run again. Not `interrupted`: that run was cut
 short by a stop, and whoever stopped the scheduler does not want its jobs started again
 (or its host died, and the host that finds it did not start it)."""
+
+NOT_RUN = frozenset({Result.SKIPPED, Result.MISSED})
+"""Records of fire times that never started: a skipped one (overlap, a run window) and a
+missed one (it could not start by its deadline, or `catch_up` let it go). One record stands
+for consecutive ones (`skip_count`, from `scheduled_at` to `last_scheduled_at`)."""
 
 OVERLAP_REASON = "the run before was still going"
 """The reason of a fire time skipped by the `skip` overlap policy (and of skips recorded before
@@ -102,14 +108,28 @@ class RunRecord:
     log_path: Path | None = None
     log_bytes: int = 0
     skip_count: int = 0
-    """For a `skipped` record: how many consecutive fire times it stands for."""
+    """For a `skipped` or `missed` record: how many consecutive fire times it stands for."""
     reason: str | None = None
-    """For a `skipped` record: why (`run 12 still going`, `outside active_hours 06:00-22:00`)."""
+    """For a `skipped` or `missed` record: why (`run 12 still going`, `outside active_hours
+    06:00-22:00`, `group warehouse full (1 of 1 running)`)."""
+    last_scheduled_at: datetime | None = None
+    """For a `skipped` or `missed` record: the last fire time it stands for (the first is
+    `scheduled_at`)."""
 
     @property
     def finished(self) -> bool:
         """Whether the run has its result."""
         return self.result is not Result.RUNNING
+
+
+@dataclass(frozen=True)
+class QueuedRun:
+    """A run waiting in the host's queue, and why it waits."""
+
+    scheduled_at: datetime
+    trigger: Trigger
+    why: str
+    """`group warehouse full (1 of 1 running)`, `held by orders (last run failure)`..."""
 
 
 @dataclass(frozen=True)

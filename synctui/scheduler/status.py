@@ -16,7 +16,9 @@ from synctui.config.model import Config, JobConfig
 from synctui.scheduler import after
 from synctui.scheduler.blackout import blocked
 from synctui.scheduler.processes import is_alive
-from synctui.scheduler.records import FAILED_RESULTS, Fires, Result, RunRecord
+from synctui.scheduler.records import (
+    FAILED_RESULTS, NOT_RUN, Fires, QueuedRun, Result, RunRecord,
+)
 from synctui.scheduler.store import HostRecord, Store
 
 WINDOW = 100
@@ -63,6 +65,8 @@ class JobStatus:
     """Why the job may not start on its own now (`outside active_hours 06:00-22:00`, `blackout
     2026-12-24`): a manual run then needs forcing; None when it may. `next_run` is then the
     first fire time at which it may."""
+    queued: tuple[QueuedRun, ...] = ()
+    """Its runs waiting in the host's queue, in start order."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,8 @@ def _job_json(job: JobStatus, zone: tzinfo) -> dict:
         "waits_on": list(job.waits_on),
         "needed_by": list(job.needed_by),
         "blackout": job.blackout,
+        "queued": [{"scheduled_at": _iso(run.scheduled_at, zone), "trigger": run.trigger.value,
+                    "why": run.why} for run in job.queued],
     }
 
 
@@ -202,11 +208,12 @@ def health(
 def job_status(
     store: Store, job: JobConfig, *, fires: Fires, paused: bool, now: datetime, zone: tzinfo,
     running: RunRecord | None = None, needed_by: tuple[str, ...] = (),
+    queued: tuple[QueuedRun, ...] = (),
 ) -> JobStatus:
     """One job's status from its recent runs (`zone`: the one its run window is read in)."""
     # Consecutive skips are one record, so the newest run and the newest finished
     # run are among the five newest records.
-    recent = [r for r in store.runs(job.name, limit=5) if r.result is not Result.SKIPPED]
+    recent = [r for r in store.runs(job.name, limit=5) if r.result not in NOT_RUN]
     shown = recent[0] if recent else None
     finished = [r for r in recent if r.finished]
     judged = store.outcomes(job.name, _JUDGED, WINDOW)
@@ -246,6 +253,7 @@ def job_status(
         waits_on=tuple(map(str, after.waits(store, job, shown.started_at if shown else None))),
         needed_by=needed_by,
         blackout=blocked(job.window, now, zone),
+        queued=queued,
     )
 
 
@@ -253,15 +261,16 @@ def snapshot(
     store: Store, config: Config, *, running: bool, host: HostInfo | None,
     fires: Mapping[str, Fires], paused: Mapping[str, bool], now: datetime,
     running_runs: Mapping[str, RunRecord] | None = None,
+    queued: Mapping[str, tuple[QueuedRun, ...]] | None = None,
 ) -> SchedulerStatus:
-    """The whole status snapshot."""
+    """The whole status snapshot (`queued`: the host's queue, by job)."""
     zone = _zone(config.scheduler.timezone)
     needs = after.needed_by(config.jobs)
     jobs = {
         name: job_status(
             store, job, fires=fires.get(name, Fires()), paused=paused.get(name, False),
             now=now, zone=zone, running=(running_runs or {}).get(name),
-            needed_by=needs.get(name, ()),
+            needed_by=needs.get(name, ()), queued=(queued or {}).get(name, ()),
         )
         for name, job in config.jobs.items()
     }

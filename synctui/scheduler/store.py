@@ -92,12 +92,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN window_start REAL;
     ALTER TABLE runs ADD COLUMN window_end REAL;
     """,
+    # 6: the last fire time a skipped or missed record stands for.
+    """
+    ALTER TABLE runs ADD COLUMN last_scheduled_at REAL;
+    UPDATE runs SET last_scheduled_at = scheduled_at WHERE result = 'skipped';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _RUN_COLUMNS = (
     "id, job, trigger, result, attempt, scheduled_at, started_at, finished_at,"
-    " duration_s, exit_code, signal, error, log_path, log_bytes, skip_count, reason"
+    " duration_s, exit_code, signal, error, log_path, log_bytes, skip_count, reason,"
+    " last_scheduled_at"
 )
 
 
@@ -171,6 +177,7 @@ def _record(row: tuple) -> RunRecord:
         log_bytes=row[13],
         skip_count=row[14],
         reason=row[15],
+        last_scheduled_at=_dt(row[16]),
     )
 
 
@@ -331,34 +338,38 @@ class Store:
         return _record(row)
 
     def record_skip(
-        self, job: str, scheduled_at: datetime, at: datetime, reason: str | None = None,
+        self, job: str, scheduled_at: datetime, at: datetime, reason: str | None = None, *,
+        result: Result = Result.SKIPPED, count: int = 1, last: datetime | None = None,
     ) -> RunRecord:
-        """Record a fire time skipped, for `reason` (a run was going, a blackout).
+        """Record fire times that never started: skipped (a run was going, a blackout) or
+        missed, `count` of them from `scheduled_at` to `last` (the same by default).
 
-        Consecutive skips for the same reason (no other run of the job recorded in
-        between) are one record whose `skip_count` grows and whose `finished_at` is the
-        latest skip.
+        Consecutive ones with the same result and reason (no other run of the job recorded
+        in between) are one record whose `skip_count` grows and whose `finished_at` is the
+        latest.
         """
+        last = last or scheduled_at
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                last = self._db.execute(
+                newest = self._db.execute(
                     "SELECT id, result, reason FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1",
                     (job,),
                 ).fetchone()
-                if last is not None and last[1] == Result.SKIPPED.value and last[2] == reason:
-                    run_id = last[0]
+                if newest is not None and newest[1] == result.value and newest[2] == reason:
+                    run_id = newest[0]
                     self._db.execute(
-                        "UPDATE runs SET skip_count = skip_count + 1, finished_at = ? WHERE id = ?",
-                        (_ts(at), run_id),
+                        "UPDATE runs SET skip_count = skip_count + ?, finished_at = ?,"
+                        " last_scheduled_at = MAX(COALESCE(last_scheduled_at, 0), ?) WHERE id = ?",
+                        (count, _ts(at), _ts(last), run_id),
                     )
                 else:
                     run_id = self._db.execute(
                         "INSERT INTO runs (job, trigger, result, scheduled_at, started_at,"
-                        " finished_at, duration_s, skip_count, reason)"
-                        " VALUES (?, ?, ?, ?, ?, ?, 0, 1, ?)",
-                        (job, Trigger.SCHEDULED.value, Result.SKIPPED.value, _ts(scheduled_at),
-                         _ts(at), _ts(at), reason),
+                        " finished_at, duration_s, skip_count, reason, last_scheduled_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                        (job, Trigger.SCHEDULED.value, result.value, _ts(scheduled_at),
+                         _ts(at), _ts(at), count, reason, _ts(last)),
                     ).lastrowid
                 row = self._db.execute(
                     f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -28,17 +28,22 @@ from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged
 from synctui.scheduler.hosting import LocalSeat
-from synctui.scheduler.lifecycle import JobSlot, RunLifecycle, RunsHere
+from synctui.scheduler.lifecycle import JobSlot, RunLifecycle
+from synctui.scheduler.runs_here import RunsHere
 from synctui.scheduler.records import Fires, RunRecord, Trigger
 from synctui.scheduler.seams import HostSeat, RunStore
 from synctui.scheduler.status import HostInfo, SchedulerStatus, snapshot
-from synctui.scheduler.triggers import job_trigger, latest_fire
+from synctui.scheduler.missed import behind, decide
+from synctui.scheduler.triggers import Leaping, job_trigger, latest_fire
 
 log = logging.getLogger("synctui.scheduler")
 
 TICK_S = 5.0
 """How often the watchdog wakes APScheduler, checks its thread and writes the heartbeat."""
 HANDOVER_POLL_S = 0.05
+DOWN_REASON = "no host ran it (synctui was not running)"
+BEHIND_REASON = "synctui fell behind (the machine suspended, or the process stalled)"
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class _HandOff(BaseExecutor):
@@ -151,7 +156,7 @@ class SyncScheduler(RunsHere):
                 )
                 now = utc_now()
                 slots = self.lifecycle.slots.values()
-                starts = [self._plan_start(slot, now) for slot in slots]
+                starts = [action for slot in slots for action in self._plan_start(slot, now)]
                 for slot in slots:
                     self._add_job(aps, slot, now)
                 aps.start()
@@ -165,8 +170,8 @@ class SyncScheduler(RunsHere):
         log.info("scheduler started (%d jobs)", len(self.lifecycle.slots),
                  extra={"event": "started"})
         self.bus.publish(StateChanged(None, Change.STARTED))
-        for slot, trigger, scheduled_at in filter(None, starts):
-            self.lifecycle.launch(slot, trigger, scheduled_at)
+        for begin in starts:
+            begin()
         self.lifecycle.start_due_after()
 
     def _begin_hosting(self) -> None:
@@ -187,7 +192,7 @@ class SyncScheduler(RunsHere):
             self._planned = self._fires()
             aps, self._aps = self._aps, None
             aps.shutdown(wait=False)
-            self.lifecycle.drop_retries()
+            self.lifecycle.drop_waiting()
             self._beat()
         log.info("scheduler stopped", extra={"event": "stopped"})
         self.bus.publish(StateChanged(None, Change.STOPPED))
@@ -314,6 +319,7 @@ class SyncScheduler(RunsHere):
             fires=fires, paused={name: slot.paused for name, slot in slots.items()},
             now=utc_now(),
             running_runs={name: s.handle.run for name, s in slots.items() if s.busy},
+            queued=self.lifecycle.queued(),
         )
 
     # --- inside -------------------------------------------------------------------
@@ -327,27 +333,34 @@ class SyncScheduler(RunsHere):
             return  # it runs only after others: no fire times for APScheduler to keep
         self._plain[slot.job.name] = job_trigger(slot.job, self.zone, anchor, jitter=False)
         aps.add_job(
-            self._on_fire, trigger, args=(slot.job.name,),
+            self._on_fire, Leaping(trigger), args=(slot.job.name,),
             id=slot.job.name, name=slot.job.name,
             **({"next_run_time": None} if slot.paused else {}),
         )
 
-    def _plan_start(self, slot: JobSlot, now: datetime) -> tuple[JobSlot, Trigger, datetime] | None:
-        """What runs at start: catch-up for a missed fire, else `run_on_start`."""
+    def _plan_start(self, slot: JobSlot, now: datetime) -> list[Callable[[], None]]:
+        """What to do at start: take the fire times that passed since the job's newest record
+        (what `catch_up` keeps of them runs), else `run_on_start`."""
         if slot.paused:
-            return None
-        last = self.store.runs(slot.job.name, limit=1)
-        if self.config.scheduler.catch_up and slot.job.scheduled and last and last[0].started_at:
-            since = last[0].started_at
-            missed = latest_fire(
-                job_trigger(slot.job, self.zone, since, jitter=False), since, now
-            )
-            if missed is not None:
-                self._saw_fire(slot.job.name, missed)
-                return slot, Trigger.CATCH_UP, missed
-        if slot.job.run_on_start:
-            return slot, Trigger.START, now
-        return None
+            return []
+        job, lifecycle, actions = slot.job, self.lifecycle, []
+        newest = self.store.runs(job.name, limit=1)
+        if job.scheduled and newest and newest[0].started_at:
+            record = newest[0]
+            since = max(record.started_at, record.last_scheduled_at or record.started_at)
+            plain = job_trigger(job, self.zone, since, jitter=False)
+            last = latest_fire(plain, since, now)
+            if last is not None:
+                self._saw_fire(job.name, last)
+                first = plain.get_next_fire_time(None, since + _MICROSECOND)
+                backlog = decide(job, plain, first, last, now)
+                actions.append(lambda: lifecycle.catch_up(slot, backlog, _following(plain),
+                                                          DOWN_REASON))
+                if backlog.run_from is not None:
+                    return actions
+        if job.run_on_start:
+            actions.append(lambda: lifecycle.launch(slot, Trigger.START, now))
+        return actions
 
     def _saw_fire(self, name: str, fire: datetime) -> None:
         self._seen[name] = Fires(last=fire, before_last=self._seen.get(name, Fires()).last)
@@ -362,6 +375,10 @@ class SyncScheduler(RunsHere):
         if slot is None or self.lifecycle.closing:
             return
         fire = run_times[-1]
+        if len(run_times) > 1:  # late: `Leaping` gives the first passed fire time and this one
+            plain = self._plain[name]
+            backlog = behind(slot.job, plain, run_times[0], fire, utc_now())
+            self.lifecycle.catch_up(slot, backlog, _following(plain), BEHIND_REASON)
         if blocked(slot.job.window, fire, self.zone) is None:
             self._saw_fire(name, fire)  # a fire time a blackout skips is no missed run
         self.lifecycle.launch(slot, Trigger.SCHEDULED, fire)
@@ -453,3 +470,8 @@ class SyncScheduler(RunsHere):
                     self._follow_pause(slot)
                 changed.append(slot)
         self.lifecycle.announce_paused(changed, note=" (from the command line)")
+
+
+def _following(trigger: BaseTrigger) -> Callable[[datetime], datetime | None]:
+    """The fire time after another, for catching up one after another."""
+    return lambda fire: trigger.get_next_fire_time(fire, fire + _MICROSECOND)

@@ -107,6 +107,8 @@ class JobsTable(DataTable):
             state = text.styled("running", "bold $accent", theme)
         elif job.paused:
             state = text.styled("paused", "$warning", theme)
+        elif job.queued:
+            state = text.styled("queued", "$warning", theme)
         elif not scheduling:
             state = text.styled("stopped", "$error", theme)
         else:

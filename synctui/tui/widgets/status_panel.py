@@ -13,6 +13,7 @@ from textual.widgets import Button, Label, Static
 
 from synctui.scheduler.records import FAILED_RESULTS
 from synctui.scheduler.status import HostInfo, JobStatus
+from synctui.scheduler.words import queued_words
 from synctui.tui import text
 from synctui.tui.widgets.run_sparkline import RunSparkline
 
@@ -135,6 +136,8 @@ class StatusPanel(Vertical):
             ("p50 / p95", Text(f"{text.duration(job.p50_duration_s)}"
                                f" / {text.duration(job.p95_duration_s)}")),
         ]
+        if job.queued:
+            rows.append(("Queued", text.styled(queued_words(job.queued, zone), "$warning", theme)))
         if job.blackout:
             rows.append(("Held", text.styled(f"{job.blackout} (r asks first)", "$warning", theme)))
         if job.last_error and job.last_result in FAILED_RESULTS:
