@@ -77,6 +77,7 @@ class RunLifecycle:
         self, config: Config, store: RunStore, bus: EventBus, *, zone: tzinfo,
         retries: bool = True, runs_after: bool = True, clock: Callable[[], datetime] = utc_now,
         running_elsewhere: Callable[[str], str | None] = lambda name: None,
+        fire_started: Callable[[str, datetime], None] = lambda name, fire: None,
     ) -> None:
         """
         Args:
@@ -87,6 +88,8 @@ class RunLifecycle:
             clock: The current time.
             running_elsewhere: Where another process runs the job now (`run 12, pid 345`),
                 for a process that shares the store with live runners; None if nowhere.
+            fire_started: Told each fire time of a job's schedule that starts, or that meets
+                the job's run before still going (not those missed, held or blacked out).
         """
         self.config = config
         self._needed_by = after.needed_by(config.jobs)
@@ -98,6 +101,7 @@ class RunLifecycle:
         self._runs_after = runs_after
         self._clock = clock
         self._running_elsewhere = running_elsewhere
+        self._fire_started = fire_started
         self.slots: dict[str, JobSlot] = {
             name: JobSlot(job, paused=store.job_state(name).paused)
             for name, job in config.jobs.items()
@@ -159,6 +163,8 @@ class RunLifecycle:
             if (slot.busy and not waits_its_turn) or elsewhere:
                 running = slot.handle.run.id if slot.busy else elsewhere
                 self._skip(job.name, scheduled_at, OVERLAP_REASON, f"run {running} still going")
+                if trigger in FIRES:
+                    self._fire_started(job.name, scheduled_at)
                 return None
             if trigger is Trigger.ONCE and job.after:
                 holding = after.holds(self.store, job)
@@ -339,6 +345,8 @@ class RunLifecycle:
     def record_missed(self, name: str, missed: Missed, reason: str) -> None:
         """Record fire times that will never run (coalesced with the job's missed record
         just before, for the same reason)."""
+        if not missed.exact:
+            reason = f"{reason}; at least {missed.count} fire times (counted no further)"
         record = self.store.record_skip(name, missed.first, self._clock(), reason,
                                         result=Result.MISSED, count=missed.count,
                                         last=missed.last)
@@ -402,6 +410,8 @@ class RunLifecycle:
             self._active[handle] = group
         slot.handle = handle
         slot.last_start = self._clock()
+        if request.trigger in FIRES:
+            self._fire_started(request.job.name, request.scheduled_at)
         scope = request.scope.describe(self.zone)
         log.info(
             "%s: run %s started (%s%s%s)", request.job.name, handle.run.id, request.trigger.value,

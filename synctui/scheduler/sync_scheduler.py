@@ -23,7 +23,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from synctui.config import ConfigError
 from synctui.config.model import Config
-from synctui.scheduler.blackout import blocked, next_allowed_fire
+from synctui.scheduler.blackout import next_allowed_fire
 from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged
@@ -86,11 +86,13 @@ class SyncScheduler(RunsHere):
         self._serve = serve
         self._reload_config = reload_config
         self._on_handover = on_handover
-        self.lifecycle = RunLifecycle(config, self.store, self.bus, zone=self.zone)
+        self.lifecycle = RunLifecycle(config, self.store, self.bus, zone=self.zone,
+                                      fire_started=self._saw_fire)
         self.seat: HostSeat = LocalSeat(config, self.store, mode)
         self.tick_s = tick_s
         self._seen: dict[str, Fires] = {name: Fires() for name in config.jobs}
-        """Each job's last two fire times, as they came."""
+        """Each job's last two fire times that started (or met the run before going)."""
+        self._seen_lock = threading.Lock()
         self._skipped: dict[str, datetime] = {}
         """The fire time `skip_next` dropped, while it is to come: a resume must not bring it
         back."""
@@ -351,7 +353,6 @@ class SyncScheduler(RunsHere):
             plain = job_trigger(job, self.zone, since, jitter=False)
             last = latest_fire(plain, since, now)
             if last is not None:
-                self._saw_fire(job.name, last)
                 first = plain.get_next_fire_time(None, since + _MICROSECOND)
                 backlog = decide(job, plain, first, last, now)
                 actions.append(lambda: lifecycle.catch_up(slot, backlog, _following(plain),
@@ -363,7 +364,12 @@ class SyncScheduler(RunsHere):
         return actions
 
     def _saw_fire(self, name: str, fire: datetime) -> None:
-        self._seen[name] = Fires(last=fire, before_last=self._seen.get(name, Fires()).last)
+        """A fire time of the job started, or met its run before still going: health judges
+        the job by it (not by fire times missed, held or blacked out)."""
+        with self._seen_lock:  # not `_lock`: it comes with a job's lock held
+            seen = self._seen.get(name, Fires())
+            if seen.last is None or fire > seen.last:
+                self._seen[name] = Fires(last=fire, before_last=seen.last)
 
     def _on_fire(self, name: str, run_times: tuple[datetime, ...] = ()) -> None:
         """APScheduler's hand-off: runs on its thread, must return at once.
@@ -379,8 +385,6 @@ class SyncScheduler(RunsHere):
             plain = self._plain[name]
             backlog = behind(slot.job, plain, run_times[0], fire, utc_now())
             self.lifecycle.catch_up(slot, backlog, _following(plain), BEHIND_REASON)
-        if blocked(slot.job.window, fire, self.zone) is None:
-            self._saw_fire(name, fire)  # a fire time a blackout skips is no missed run
         self.lifecycle.launch(slot, Trigger.SCHEDULED, fire)
 
     def _set_paused(self, name: str | None, paused: bool) -> None:
