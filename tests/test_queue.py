@@ -282,6 +282,10 @@ def test_groups_and_the_queue_in_the_config_and_in_status(tmp_path, env):
     assert (report.group, report.catch_up) == (None, "all")
     done = synctui("status", "--json", "--config", str(config), env=env, cwd=tmp_path)
     assert json.loads(done.stdout)["jobs"]["orders"]["queued"] == []
+    checked = synctui("check", "--config", str(config), env=env, cwd=tmp_path).stdout
+    assert " · at most 4 running at once · " in checked.splitlines()[0]
+    assert "  group warehouse (2 at once) · catch_up none · start_deadline 10m" in checked
+    assert "  catch_up all · start_deadline 10m" in checked
 
 
 @pytest.mark.parametrize("text, problem", [

@@ -35,8 +35,10 @@ def check(args: argparse.Namespace) -> int:
         raise CommandError("\n".join(problems))
     zone = ZoneInfo(config.scheduler.timezone)
     now = utc_now()
+    limit = config.scheduler.max_running
     print(f"{where}: ok · {len(config.jobs)} jobs · zone {config.scheduler.timezone}"
-          f" · state {state_dir}{_state_note(state_dir)}")
+          + (f" · at most {limit} running at once" if limit else "")
+          + f" · state {state_dir}{_state_note(state_dir)}")
     for name, job in config.jobs.items():
         trigger = job_trigger(job, zone, now, jitter=False)
         fires = [] if trigger is None else [
@@ -52,6 +54,9 @@ def check(args: argparse.Namespace) -> int:
             skipped = blocked(job.window, fire, zone)
             print(f"  {fire.strftime('%a %Y-%m-%d %H:%M:%S %Z')}"
                   + (f"  (skipped: {skipped})" if skipped else ""))
+        queue = _queue_words(job, config)
+        if queue:
+            print(f"  {queue}")
         window = describe(job.window)
         if window is not None:
             print(f"  {window} ({config.scheduler.timezone})")
@@ -60,6 +65,21 @@ def check(args: argparse.Namespace) -> int:
             print(f"  next allowed: {allowed.astimezone(zone).strftime('%a %Y-%m-%d %H:%M:%S %Z')}"
                   if allowed else "  next allowed: none within a year: it never runs on its own")
     return EXIT_OK
+
+
+def _queue_words(job, config) -> str:
+    """The job's queue settings that differ from the defaults: `group warehouse (1 at once) ·
+    catch_up all · start_deadline 2h`."""
+    from synctui.scheduler.status import every
+
+    words = []
+    if job.group:
+        words.append(f"group {job.group} ({config.groups[job.group].max_running} at once)")
+    if job.catch_up != "last":
+        words.append(f"catch_up {job.catch_up}")
+    if job.start_deadline_s is not None:
+        words.append(f"start_deadline {every(job.start_deadline_s)}")
+    return " · ".join(words)
 
 
 def _offset(moment) -> str:

@@ -3,7 +3,8 @@
 A job with `after = ["orders"]` runs (trigger `after`) once every upstream's newest
 ended run is a success that ended after the job's own last start. An upstream whose
 newest ended run did not succeed (failed, timed out, cancelled, skipped...) holds the
-job: its own fire times are skipped, with the reason, until that upstream succeeds.
+job: its own fire times wait in the queue, with the reason, until that upstream succeeds
+(a one-shot, which cannot wait, records them skipped).
 """
 
 from __future__ import annotations

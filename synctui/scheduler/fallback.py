@@ -276,4 +276,4 @@ class FallbackControl(RunsHere):
         return None
 
     def _set_paused(self, name: str | None, paused: bool) -> None:
-        self.lifecycle.set_paused([name] if name else list(self.lifecycle.slots), paused)
+        self._pause_jobs([name] if name else list(self.lifecycle.slots), paused)

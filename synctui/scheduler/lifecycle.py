@@ -19,20 +19,22 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
-from typing import Callable, Iterable
+from datetime import datetime, tzinfo
+from typing import Callable
 
 from synctui.config.model import Config, JobConfig
-from synctui.scheduler import after
-from synctui.scheduler.blackout import blocked, next_allowed
-from synctui.scheduler.clock import seconds_text, timestamp, utc_now
+from synctui.scheduler import after, refusals
+from synctui.scheduler.blackout import blocked
+from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import Refused
-from synctui.scheduler.events import Change, EventBus, RunFinished, StateChanged
+from synctui.scheduler.events import EventBus
 from synctui.scheduler.hooks import Hooks
 from synctui.scheduler.missed import Backlog, Missed
+from synctui.scheduler.not_run import NotRun
+from synctui.scheduler.retries import Retries
 from synctui.scheduler.queue import FIRES, NoRoom, RunQueue, Waiting
 from synctui.scheduler.records import (
-    NOT_RUN, OVERLAP_REASON, RETRYABLE_RESULTS, QueuedRun, Result, RunRecord, Scope, Trigger,
+    NOT_RUN, OVERLAP_REASON, QueuedRun, Result, RunRecord, Scope, Trigger,
 )
 from synctui.scheduler.runner import RunHandle, Runner, RunRequest
 from synctui.scheduler.seams import RunStore
@@ -97,11 +99,13 @@ class RunLifecycle:
         self.bus = bus
         self.runner = Runner(store, bus, zone=zone, clock=clock)
         self.hooks = Hooks()
-        self._retries = retries
+        self._retries = Retries(zone=lambda: self.zone, clock=clock, due=self._retry,
+                                enabled=retries)
         self._runs_after = runs_after
         self._clock = clock
         self._running_elsewhere = running_elsewhere
         self._fire_started = fire_started
+        self._not_run = NotRun(store, bus, clock)
         self.slots: dict[str, JobSlot] = {
             name: JobSlot(job, paused=store.job_state(name).paused)
             for name, job in config.jobs.items()
@@ -114,7 +118,7 @@ class RunLifecycle:
         self._active_lock = threading.Lock()
         self.closing = False
         self._order = {name: index for index, name in enumerate(config.jobs)}
-        self._queue = RunQueue(config, on_deadline=self._drain)
+        self._queue = RunQueue(config, on_deadline=self.drain)
 
     @property
     def zone(self) -> tzinfo:
@@ -143,7 +147,7 @@ class RunLifecycle:
         one that meets a running one follows the job's overlap policy (`replace` ends the
         running one and starts after it, `skip` records the fire time skipped), except a
         fire time of a job that catches up `all`, which waits for it; the rest go through
-        the queue (`_drain`). Returns the handle of the run started, None if none did now.
+        the queue (`drain`). Returns the handle of the run started, None if none did now.
         """
         job = slot.job
         request = RunRequest(job, trigger, scheduled_at, scope=scope)
@@ -162,7 +166,7 @@ class RunLifecycle:
                 return None
             if (slot.busy and not waits_its_turn) or elsewhere:
                 running = slot.handle.run.id if slot.busy else elsewhere
-                self._skip(job.name, scheduled_at, OVERLAP_REASON, f"run {running} still going")
+                self._not_run.skipped(job.name, scheduled_at, OVERLAP_REASON, f"run {running} still going")
                 if trigger in FIRES:
                     self._fire_started(job.name, scheduled_at)
                 return None
@@ -170,33 +174,29 @@ class RunLifecycle:
                 holding = after.holds(self.store, job)
                 if holding:  # a one-shot cannot wait for its upstreams: the fire time is skipped
                     reason = "held by " + ", ".join(map(str, holding))
-                    self._skip(job.name, scheduled_at, reason, reason)
+                    self._not_run.skipped(job.name, scheduled_at, reason, reason)
                     return None
             if trigger in FIRES or trigger is Trigger.ONCE:
-                self._cancel_retry(slot)  # a run of the schedule stands for the retry
-            self._enqueue(slot, Waiting(request, self._order[job.name],
-                                        self._deadline(job, scheduled_at)))
-        self._drain()
+                self._retries.cancel(slot)  # a run of the schedule stands for the retry
+            self._enqueue(slot, Waiting.due(request, self._order[job.name]))
+        self.drain()
         handle = slot.handle
         return handle if handle is not None and handle.request is request else None
 
     def _start_manual(self, slot: JobSlot, request: RunRequest) -> RunHandle:
-        job = slot.job
-        elsewhere = None if slot.busy else self._running_elsewhere(job.name)
-        if elsewhere:
-            raise Refused(f"{job.name} is already running ({elsewhere})")
-        if slot.busy:
-            running = slot.handle.run
-            started = (self._clock() - running.started_at).total_seconds()
-            raise Refused(f"{job.name} is already running (run {running.id}, started"
-                          f" {started:.0f}s ago)")
-        if request.trigger is Trigger.MANUAL:
-            self._check_cooldown(slot)
+        job, now = slot.job, self._clock()
+        refusal = refusals.already_running(
+            job, slot.handle.run if slot.busy else None,
+            None if slot.busy else self._running_elsewhere(job.name), now)
+        if refusal is None and request.trigger is Trigger.MANUAL:
+            refusal = refusals.in_cooldown(job, slot.last_start, now)
+        if refusal is not None:
+            raise Refused(refusal)
         try:
             group = self._queue.take_room(job)
         except NoRoom as full:
             raise Refused(f"{job.name} may not start now: {full}; try again when one ends") from None
-        self._cancel_retry(slot)
+        self._retries.cancel(slot)
         return self._start_locked(slot, request, group)
 
     def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
@@ -204,14 +204,9 @@ class RunLifecycle:
         `launch` says, and outside the job's run window unless `force`."""
         slot = self.slot(name)
         now = self._clock()
-        reason = None if force else blocked(slot.job.window, now, self.zone)
-        if reason is not None:
-            until = next_allowed(slot.job.window, now, self.zone)
-            raise Refused(
-                f"{name} may not start now: {reason}"
-                + (f" (until {timestamp(until, self.zone)})" if until else "")
-                + f"; a forced run starts anyway (synctui run {name} --force)"
-            )
+        refusal = None if force else refusals.outside_window(slot.job, now, self.zone)
+        if refusal is not None:
+            raise Refused(refusal)
         trigger = Trigger.BACKFILL if scope.window else Trigger.MANUAL
         return self.launch(slot, trigger, now, manual=True, scope=scope).run
 
@@ -220,36 +215,14 @@ class RunLifecycle:
         skipped with the reason."""
         reason = blocked(slot.job.window, self._clock(), self.zone)
         if reason is not None:
-            self._skip(slot.job.name, scheduled_at, reason, reason)
+            self._not_run.skipped(slot.job.name, scheduled_at, reason, reason)
         return reason is not None
-
-    def _check_cooldown(self, slot: JobSlot) -> None:
-        job, last = slot.job, slot.last_start
-        if last is None:
-            return
-        since = (self._clock() - last).total_seconds()
-        if since < job.manual_cooldown_s:
-            raise Refused(
-                f"{job.name} started {since:.1f}s ago; manual runs wait"
-                f" {seconds_text(job.manual_cooldown_s)} after a start (try again in"
-                f" {job.manual_cooldown_s - since:.1f}s)"
-            )
 
     def last_start(self, name: str) -> datetime | None:
         """When the job last started, by any process (skipped fire times are not starts)."""
         started = [run.started_at for run in self.store.runs(name, limit=5)
                    if run.result not in NOT_RUN and run.started_at is not None]
         return started[0] if started else None
-
-    def _skip(self, name: str, scheduled_at: datetime, reason: str, said: str) -> None:
-        """Record the fire time skipped for `reason` (`said` is the log's fuller word)."""
-        skip = self.store.record_skip(name, scheduled_at, self._clock(), reason)
-        log.warning(
-            "%s: fire time %s skipped: %s (%d in a row)",
-            name, scheduled_at.isoformat(), said, skip.skip_count,
-            extra={"event": "run_skipped", "job": name, "run_id": skip.id, "result": "skipped"},
-        )
-        self.bus.publish(RunFinished(skip))
 
     def ready_after(self, slot: JobSlot) -> bool:
         """Whether the slot's job is due a run `after` its upstreams (none for a job with no
@@ -277,11 +250,6 @@ class RunLifecycle:
 
     # --- the queue ----------------------------------------------------------------
 
-    def _deadline(self, job: JobConfig, scheduled_at: datetime) -> datetime | None:
-        if job.start_deadline_s is None:
-            return None
-        return scheduled_at + timedelta(seconds=job.start_deadline_s)
-
     def _enqueue(self, slot: JobSlot, entry: Waiting) -> None:
         """Queue `entry` (the slot's lock held). A fire time of a job that catches up `last`
         or `none` stands for the ones of its schedule still waiting (they are missed); one
@@ -294,7 +262,7 @@ class RunLifecycle:
         for waiting in self._queue.add(entry, replacing=replacing):
             self._miss(waiting, waiting.why or "a later fire time came")
 
-    def _drain(self) -> None:
+    def drain(self) -> None:
         """Start the waiting runs that may start now, in queue order; record `missed` those
         that never will (`RunQueue.next_ready`)."""
         while not self.closing:
@@ -330,35 +298,16 @@ class RunLifecycle:
             self._start_locked(slot, request, group)
             following = entry.following and entry.following(request.scheduled_at)
             if following is not None:
-                self._enqueue(slot, Waiting(
-                    RunRequest(slot.job, request.trigger, following), entry.order,
-                    self._deadline(slot.job, following), entry.following))
+                self._enqueue(slot, Waiting.due(RunRequest(slot.job, request.trigger, following),
+                                                entry.order, entry.following))
         self._notify(slot)
 
     def _miss(self, entry: Waiting, reason: str) -> None:
         fire = entry.request.scheduled_at
-        self.record_missed(entry.name, Missed(fire, fire, 1), reason)
+        self._not_run.missed(entry.name, Missed(fire, fire, 1), reason)
         slot = self.slots.get(entry.name)
         if slot is not None:
             self._notify(slot)
-
-    def record_missed(self, name: str, missed: Missed, reason: str) -> None:
-        """Record fire times that will never run (coalesced with the job's missed record
-        just before, for the same reason)."""
-        if not missed.exact:
-            reason = f"{reason}; at least {missed.count} fire times (counted no further)"
-        record = self.store.record_skip(name, missed.first, self._clock(), reason,
-                                        result=Result.MISSED, count=missed.count,
-                                        last=missed.last)
-        span = missed.first.isoformat() + (
-            f" to {missed.last.isoformat()}" if missed.last != missed.first else "")
-        log.warning(
-            "%s: %s%d fire time%s missed (%s): %s", name,
-            "" if missed.exact else "at least ", missed.count, "s" if missed.count > 1 else "",
-            span, reason,
-            extra={"event": "run_missed", "job": name, "run_id": record.id, "result": "missed"},
-        )
-        self.bus.publish(RunFinished(record))
 
     def catch_up(
         self, slot: JobSlot, backlog: Backlog,
@@ -368,7 +317,7 @@ class RunLifecycle:
         `reason`), queue the first to run (trigger `catch-up`; `following` gives the one
         after a fire time, for `all`)."""
         if backlog.missed is not None:
-            self.record_missed(slot.job.name, backlog.missed, reason)
+            self._not_run.missed(slot.job.name, backlog.missed, reason)
         start, until = backlog.run_from, backlog.run_until
         if start is None:
             return
@@ -380,11 +329,10 @@ class RunLifecycle:
         with slot.lock:
             if self.closing:
                 return
-            self._enqueue(slot, Waiting(RunRequest(slot.job, Trigger.CATCH_UP, start),
-                                        self._order[slot.job.name],
-                                        self._deadline(slot.job, start),
-                                        then if start < until else None))
-        self._drain()
+            self._enqueue(slot, Waiting.due(RunRequest(slot.job, Trigger.CATCH_UP, start),
+                                            self._order[slot.job.name],
+                                            then if start < until else None))
+        self.drain()
 
     def waiting(self) -> dict[str, list[Waiting]]:
         """Every job's runs waiting in the queue, in start order."""
@@ -444,21 +392,14 @@ class RunLifecycle:
                 self._start_locked(slot, pending, group)  # it takes the replaced run's room
             else:
                 self._queue.free_room(group)
-            if (pending is None and self._retries and record.result in RETRYABLE_RESULTS
-                    and record.attempt <= job.retries and not self.closing):
-                delay = job.retry_backoff_s * 2 ** (record.attempt - 1)
-                slot.retry = threading.Timer(delay, self._retry,
-                                             args=(slot, record.attempt + 1, handle.request.scope))
-                slot.retry.daemon = True
-                slot.retry.start()
-                log.info("%s: retry %d of %d in %s", job.name, record.attempt, job.retries,
-                         seconds_text(delay), extra={"event": "retry_scheduled", "job": job.name})
+            if pending is None and not self.closing:
+                self._retries.plan(slot, record, handle.request.scope)
             retrying = slot.retry is not None
         self.hooks.after(job, record, self.zone, retrying=retrying)
         self.store.apply_retention(
             record.job, self.config.scheduler.keep_runs, self.config.scheduler.keep_log_bytes
         )
-        self._drain()
+        self.drain()
         if self._runs_after and not self.closing:
             self.run_after(record.job)
         with slot.idle:
@@ -468,42 +409,12 @@ class RunLifecycle:
         with slot.lock:
             if slot.retry is None or self.closing or slot.busy:
                 return
-            if self._retry_waits(slot, attempt, scope):
+            if self._retries.wait_for_window(slot, attempt, scope):
                 return
             slot.retry = None
-            now = self._clock()
-            self._enqueue(slot, Waiting(RunRequest(slot.job, Trigger.RETRY, now, attempt, scope),
-                                        self._order[slot.job.name], self._deadline(slot.job, now)))
-        self._drain()
-
-    def _retry_waits(self, slot: JobSlot, attempt: int, scope: Scope) -> bool:
-        """A retry due outside the job's run window waits for it to open (a scheduled run
-        that comes first replaces it); one that never opens is dropped."""
-        job, now = slot.job, self._clock()
-        reason = blocked(job.window, now, self.zone)
-        if reason is None:
-            return False
-        until = next_allowed(job.window, now, self.zone)
-        if until is None:
-            self._cancel_retry(slot)
-            log.warning("%s: retry %d dropped: %s, with no end in sight", job.name, attempt - 1,
-                        reason, extra={"event": "retry_cancelled", "job": job.name})
-            return True
-        slot.retry = threading.Timer((until - now).total_seconds(), self._retry,
-                                     args=(slot, attempt, scope))
-        slot.retry.daemon = True
-        slot.retry.start()
-        log.info("%s: retry %d waits until %s: %s", job.name, attempt - 1,
-                 timestamp(until, self.zone), reason,
-                 extra={"event": "retry_scheduled", "job": job.name})
-        return True
-
-    def _cancel_retry(self, slot: JobSlot) -> None:
-        if slot.retry is not None:
-            slot.retry.cancel()
-            slot.retry = None
-            with slot.idle:
-                slot.idle.notify_all()
+            request = RunRequest(slot.job, Trigger.RETRY, self._clock(), attempt, scope)
+            self._enqueue(slot, Waiting.due(request, self._order[slot.job.name]))
+        self.drain()
 
     def _take_waiting(self, slot: JobSlot) -> list[Waiting]:
         """Take the slot's runs out of the queue."""
@@ -531,7 +442,7 @@ class RunLifecycle:
                 handle = slot.handle
                 slot.pending = None
             elif slot.retry is not None:
-                self._cancel_retry(slot)
+                self._retries.cancel(slot)
                 log.info("%s: pending retry cancelled", name,
                          extra={"event": "retry_cancelled", "job": name})
                 return
@@ -562,26 +473,6 @@ class RunLifecycle:
 
     # --- the operator's switches ---------------------------------------------------
 
-    def set_paused(
-        self, names: Iterable[str], paused: bool, *,
-        follow: Callable[[JobSlot], None] = lambda slot: None,
-    ) -> None:
-        """Pause or resume jobs, remembered in the store; `follow(slot)` makes the caller's
-        schedule agree before each job's event is announced."""
-        slots = [self.slot(name) for name in names]
-        for slot in slots:
-            slot.paused = paused
-            self.store.set_paused(slot.job.name, paused)
-            follow(slot)
-        self.announce_paused(slots)
-
-    def announce_paused(self, slots: Iterable[JobSlot], *, note: str = "") -> None:
-        for slot in slots:
-            change = Change.PAUSED if slot.paused else Change.RESUMED
-            log.info("%s: %s%s", slot.job.name, change.value, note,
-                     extra={"event": change.value, "job": slot.job.name})
-            self.bus.publish(StateChanged(slot.job.name, change))
-
     def take_config(self, config: Config) -> tuple[list[str], list[str]]:
         """Take a new config's jobs (runs in progress go on); the names added and removed."""
         old = self.slots
@@ -593,12 +484,12 @@ class RunLifecycle:
         for name, slot in old.items():
             if name not in slots:
                 with slot.lock:
-                    self._cancel_retry(slot)
+                    self._retries.cancel(slot)
         self.config, self.slots = config, slots
         self._order = {name: index for index, name in enumerate(config.jobs)}
         self._queue.set_config(config)
         self._needed_by = after.needed_by(config.jobs)
-        self._drain()  # a job removed, a limit raised
+        self.drain()  # a job removed, a limit raised
         return sorted(set(slots) - set(old)), sorted(set(old) - set(slots))
 
     def recover(self) -> list[RunRecord]:
@@ -624,7 +515,7 @@ class RunLifecycle:
         own). The queued fire times are not recorded: the next start catches them up."""
         for slot in self.slots.values():
             with slot.lock:
-                self._cancel_retry(slot)
+                self._retries.cancel(slot)
                 dropped = self._take_waiting(slot)
             if dropped:
                 log.info("%s: %d queued run%s dropped (the next start catches up)", slot.job.name,

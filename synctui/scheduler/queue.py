@@ -13,7 +13,7 @@ import bisect
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from synctui.config.model import Config, JobConfig
@@ -45,6 +45,16 @@ class Waiting:
     starts (None when it is the last)."""
     why: str = ""
     """Why it waits, as last found ("group warehouse full (1 of 1 running)")."""
+
+    @classmethod
+    def due(
+        cls, request: RunRequest, order: int,
+        following: Callable[[datetime], datetime | None] | None = None,
+    ) -> Waiting:
+        """The entry of `request`, its deadline its job's `start_deadline` after its fire time."""
+        seconds = request.job.start_deadline_s
+        deadline = None if seconds is None else request.scheduled_at + timedelta(seconds=seconds)
+        return cls(request, order, deadline, following)
 
     @property
     def name(self) -> str:

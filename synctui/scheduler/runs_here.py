@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Callable
+import logging
+from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from synctui.config.model import Config
-from synctui.scheduler.events import EventBus, Subscription
-from synctui.scheduler.lifecycle import RunLifecycle
+from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
+from synctui.scheduler.lifecycle import JobSlot, RunLifecycle
 from synctui.scheduler.records import RunRecord, Scope
 from synctui.scheduler.seams import RunStore
 from synctui.scheduler.store import Store
 
+log = logging.getLogger("synctui.scheduler")
 
 class RunsHere:
     """The operator's actions on runs, for a backend whose runs go through a `RunLifecycle`
@@ -28,6 +30,29 @@ class RunsHere:
 
     def _set_paused(self, name: str | None, paused: bool) -> None:
         raise NotImplementedError
+
+    def _pause_jobs(
+        self, names: Iterable[str], paused: bool, *,
+        follow: Callable[[JobSlot], None] = lambda slot: None,
+    ) -> None:
+        """Pause or resume jobs, remembered in the store; `follow(slot)` makes the backend's
+        schedule agree before each job's event is announced. A resumed job's queued runs
+        may start."""
+        slots = [self.lifecycle.slot(name) for name in names]
+        for slot in slots:
+            slot.paused = paused
+            self.store.set_paused(slot.job.name, paused)
+            follow(slot)
+        self._announce_paused(slots)
+        if not paused:
+            self.lifecycle.drain()
+
+    def _announce_paused(self, slots: Iterable[JobSlot], *, note: str = "") -> None:
+        for slot in slots:
+            change = Change.PAUSED if slot.paused else Change.RESUMED
+            log.info("%s: %s%s", slot.job.name, change.value, note,
+                     extra={"event": change.value, "job": slot.job.name})
+            self.bus.publish(StateChanged(slot.job.name, change))
 
     def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
         """Start the job now (trigger `manual`, `backfill` for a window); refused while it

@@ -47,10 +47,12 @@ class RunStore(Protocol):
         """Record the run's end; its final record."""
 
     def record_skip(
-        self, job: str, scheduled_at: datetime, at: datetime, reason: str | None = None,
+        self, job: str, scheduled_at: datetime, at: datetime, reason: str | None = None, *,
+        result: Result = Result.SKIPPED, count: int = 1, last: datetime | None = None,
     ) -> RunRecord:
-        """A fire time skipped for `reason`: consecutive skips for one reason are one record,
-        counted."""
+        """Fire times that never started (`result` skipped or missed), `count` of them from
+        `scheduled_at` to `last`: consecutive ones of a job with one result and reason are
+        one record, counted."""
 
     def run(self, run_id: int) -> RunRecord | None:
         """One run, if it is (still) recorded."""

@@ -162,13 +162,14 @@ def describe_schedule(job: JobConfig) -> str:
     if job.cron is not None:
         own = f"cron {job.cron.expression}"
     elif job.interval_s is not None:
-        own = f"every {_every(job.interval_s)}"
+        own = f"every {every(job.interval_s)}"
     else:
         return after
     return f"{own}, {after}" if after else own
 
 
-def _every(seconds: float) -> str:
+def every(seconds: float) -> str:
+    """`15m`, `1h`, `90s`, `200ms`: a span in its largest whole unit."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"

@@ -390,8 +390,10 @@ class SyncScheduler(RunsHere):
     def _set_paused(self, name: str | None, paused: bool) -> None:
         names = [name] if name else list(self.lifecycle.slots)
         with self._lock:
-            self.lifecycle.set_paused(
-                names, paused, follow=self._follow_pause if self._aps is not None else None)
+            if self._aps is not None:
+                self._pause_jobs(names, paused, follow=self._follow_pause)
+            else:
+                self._pause_jobs(names, paused)
             self._beat()
 
     def _follow_pause(self, slot: JobSlot) -> None:
@@ -473,7 +475,9 @@ class SyncScheduler(RunsHere):
                 if self._aps is not None:
                     self._follow_pause(slot)
                 changed.append(slot)
-        self.lifecycle.announce_paused(changed, note=" (from the command line)")
+        self._announce_paused(changed, note=" (from the command line)")
+        if any(not slot.paused for slot in changed):
+            self.lifecycle.drain()
 
 
 def _following(trigger: BaseTrigger) -> Callable[[datetime], datetime | None]:
