@@ -345,3 +345,30 @@ def _started(host, name) -> bool:
     except Refused:  # the group is full: try again
         return False
     return True
+
+
+def test_apscheduler_hands_a_host_that_fell_behind_the_first_and_latest_fire_times_only():
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from synctui.scheduler.triggers import Leaping
+
+    now = datetime.now(timezone.utc)
+    day_ago = now - timedelta(days=1)
+    leaping = Leaping(IntervalTrigger(seconds=1, start_date=day_ago, timezone=timezone.utc))
+    latest = leaping.get_next_fire_time(day_ago, now)  # not day_ago + 1s, nor 86,399 more
+    assert now - timedelta(seconds=1) < latest <= now
+    assert leaping.get_next_fire_time(latest, now) > now
+
+
+def test_the_fire_times_a_late_fire_passed_over_are_one_missed_record(hosts):
+    from synctui.scheduler.sync_scheduler import BEHIND_REASON
+
+    host = hosts({"sync": {"command": "true", "interval_s": 3600}})
+    events = host.subscribe()
+    now = datetime.now(timezone.utc)
+    host._on_fire("sync", (now - timedelta(hours=5), now))  # what `Leaping` makes APScheduler pass
+    ran = finished(events, "sync")
+    assert (ran.trigger, ran.scheduled_at) == (Trigger.SCHEDULED, now)
+    [missed] = _missed(host, "sync")
+    assert (missed.skip_count, missed.scheduled_at, missed.last_scheduled_at, missed.reason) == (
+        5, now - timedelta(hours=5), now - timedelta(hours=1), BEHIND_REASON)

@@ -15,7 +15,8 @@ import pytest
 from commandline import SYNCTUI, history, synctui, write_config
 from factories import wait_until
 from synctui.scheduler.backfill import BadMoment, Step, parse_moment, windows
-from synctui.scheduler.store import MIGRATIONS, Store
+from synctui.scheduler.schema import MIGRATIONS
+from synctui.scheduler.store import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

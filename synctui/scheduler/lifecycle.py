@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Callable
 
-from synctui.config.model import Config, JobConfig
+from synctui.config.model import Config
 from synctui.scheduler import after, refusals
 from synctui.scheduler.blackout import blocked
 from synctui.scheduler.clock import utc_now
@@ -38,38 +37,13 @@ from synctui.scheduler.records import (
 )
 from synctui.scheduler.runner import RunHandle, Runner, RunRequest
 from synctui.scheduler.seams import RunStore
+from synctui.scheduler.slot import JobSlot
 
 log = logging.getLogger("synctui.scheduler")
 
 UNHELD = frozenset({Trigger.MANUAL, Trigger.BACKFILL, Trigger.RETRY, Trigger.AFTER})
 """Triggers an upstream's failure does not hold: the operator's, a retry of the job's own
 run, and the run its upstreams' successes start."""
-
-
-@dataclass
-class JobSlot:
-    """One job's place in the lifecycle; its lock decides what may start."""
-
-    job: JobConfig
-    paused: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    handle: RunHandle | None = None
-    pending: RunRequest | None = None
-    """A run waiting for the one it replaces to end."""
-    retry: threading.Timer | None = None
-    last_start: datetime | None = None
-    """When this process last started the job, for the manual cooldown (a cooldown guards
-    against a double press here, not against other processes' runs)."""
-    idle: threading.Condition = field(default_factory=threading.Condition)
-
-    @property
-    def busy(self) -> bool:
-        return self.handle is not None and not self.handle.done
-
-    @property
-    def settled(self) -> bool:
-        """Nothing going and nothing to come here: no run, no retry, no replacement waiting."""
-        return not self.busy and self.retry is None and self.pending is None
 
 
 class RunLifecycle:
@@ -256,7 +230,7 @@ class RunLifecycle:
         `after` run waiting is enough."""
         trigger = entry.request.trigger
         if trigger is Trigger.AFTER and any(
-                waiting.request.trigger is trigger for waiting in self.waiting().get(entry.name, ())):
+                waiting.request.trigger is trigger for waiting in self._queue.by_job().get(entry.name, ())):
             return
         replacing = trigger in FIRES and slot.job.catch_up != "all"
         for waiting in self._queue.add(entry, replacing=replacing):
@@ -334,15 +308,11 @@ class RunLifecycle:
                                             then if start < until else None))
         self.drain()
 
-    def waiting(self) -> dict[str, list[Waiting]]:
-        """Every job's runs waiting in the queue, in start order."""
-        return self._queue.by_job()
-
     def queued(self) -> dict[str, tuple[QueuedRun, ...]]:
         """Every job's runs waiting in the queue, as a status tells them."""
         return {name: tuple(QueuedRun(entry.request.scheduled_at, entry.request.trigger,
                                       entry.why or "queued") for entry in entries)
-                for name, entries in self.waiting().items()}
+                for name, entries in self._queue.by_job().items()}
 
     def _notify(self, slot: JobSlot) -> None:
         with slot.idle:

@@ -10,14 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from synctui.scheduler.blackout import blocked, next_allowed
 from synctui.scheduler.clock import seconds_text, timestamp
 from synctui.scheduler.records import RETRYABLE_RESULTS, RunRecord, Scope
-
-if TYPE_CHECKING:  # the lifecycle owns the slots and calls in here
-    from synctui.scheduler.lifecycle import JobSlot
+from synctui.scheduler.slot import JobSlot
 
 log = logging.getLogger("synctui.scheduler")
 

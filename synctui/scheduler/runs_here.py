@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from synctui.config.model import Config
 from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
-from synctui.scheduler.lifecycle import JobSlot, RunLifecycle
+from synctui.scheduler.lifecycle import RunLifecycle
+from synctui.scheduler.slot import JobSlot
 from synctui.scheduler.records import RunRecord, Scope
 from synctui.scheduler.seams import RunStore
 from synctui.scheduler.store import Store

@@ -28,7 +28,8 @@ from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged
 from synctui.scheduler.hosting import LocalSeat
-from synctui.scheduler.lifecycle import JobSlot, RunLifecycle
+from synctui.scheduler.lifecycle import RunLifecycle
+from synctui.scheduler.slot import JobSlot
 from synctui.scheduler.runs_here import RunsHere
 from synctui.scheduler.records import Fires, RunRecord, Trigger
 from synctui.scheduler.seams import HostSeat, RunStore
