@@ -158,12 +158,9 @@ class RunQueue:
                 if why is None and not late:
                     self._remove(entry)
                     return entry, self._room.take(entry.request.job), missed
-                if late:
-                    entry.why = f"past its start_deadline ({why or entry.why or 'late'})"
-                elif entry.request.trigger in FIRES and entry.request.job.catch_up == "none":
-                    entry.why = why
-                else:
-                    entry.why = why
+                gives_up = entry.request.trigger in FIRES and entry.request.job.catch_up == "none"
+                entry.why = f"past its start_deadline ({why or entry.why or 'late'})" if late else why
+                if not (late or gives_up):
                     continue
                 self._remove(entry)
                 missed.append(entry)
