@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import textwrap
@@ -272,3 +273,26 @@ def test_a_fault_before_the_spawn_still_records_a_result(runner, monkeypatch):
     record = runner.run(request(job(command=["true"])))
     assert record.result is Result.FAILURE
     assert record.error == "synctui internal error: ValueError('argv went wrong')"
+
+
+@pytest.mark.parametrize("keep_daemons", [False, True])
+def test_a_daemon_that_left_the_jobs_session_ends_with_the_run(runner, tmp_path, keep_daemons):
+    # A double fork: the daemon's parent exits at once, so the daemon is no child of the
+    # job's, in a session of its own; only the run's token it inherited names it.
+    marker = tmp_path / "marker"
+    command = (f"setsid sh -c 'sleep 300 >/dev/null 2>&1 & echo $! > {marker}' "
+               "</dev/null >/dev/null 2>&1; sleep 0.3")
+    record = runner.run(request(job(command=command, keep_daemons=keep_daemons)))
+    assert record.result is Result.SUCCESS
+    daemon = int(marker.read_text())
+    try:
+        if keep_daemons:
+            assert pid_alive(daemon)
+        else:
+            assert wait_until(lambda: not pid_alive(daemon), timeout=3)
+            assert "SIGKILL sent to 1 process that left the job's session" in (
+                record.log_path.read_text()
+            )
+    finally:
+        if pid_alive(daemon):
+            os.kill(daemon, 9)

@@ -32,6 +32,7 @@ JOB_KEYS = (
     "jitter_seconds",
     "manual_cooldown_seconds",
     "kill_grace_seconds",
+    "keep_daemons",
     "cwd",
     "env",
     "overlap",

@@ -3,12 +3,14 @@
 A run's job is started in a session of its own, so the session id is the leader's
 pid. Linux never hands out a pid while it still names a live session, so once any
 member of that session is proven to be the run's (the leader by its start time, or
-any process by the `SYNCTUI_RUN_ID` it inherited), the whole session is the run's.
+any process by the random `SYNCTUI_RUN_TOKEN` it inherited), the whole session is the
+run's. A process that left the session is still found by its token.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,48 +53,75 @@ def is_alive(pid: int, start_ticks: int | None) -> bool:
     return stat is not None and stat.start_ticks == start_ticks and stat.state != "Z"
 
 
-def _session_members(session: int) -> list[ProcessStat]:
-    members = []
-    for entry in _PROC.iterdir():
-        if entry.name.isdigit():
-            stat = read_stat(int(entry.name))
-            if stat is not None and stat.session == session and stat.state != "Z":
-                members.append(stat)
-    return members
+TOKEN_VARIABLE = "SYNCTUI_RUN_TOKEN"
 
 
-def _belongs_to_run(stat: ProcessStat, run_id: int, leader_start: int | None) -> bool:
+def new_token() -> str:
+    """A run's token: random, so no other run (of this or another state dir) carries it."""
+    return secrets.token_hex(16)
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        return b"\0" + (_PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return b""
+
+
+def _carries(pid: int, token: str | None) -> bool:
+    # Entries are NUL-terminated "KEY=value" strings.
+    return token is not None and f"\0{TOKEN_VARIABLE}={token}\0".encode() in _environ(pid)
+
+
+def _belongs_to_run(stat: ProcessStat, token: str | None, leader_start: int | None) -> bool:
     if stat.pid == stat.session and stat.start_ticks == leader_start:
         return True
-    try:
-        environ = (_PROC / str(stat.pid) / "environ").read_bytes()
-    except OSError:
-        return False
-    # Entries are NUL-terminated "KEY=value" strings.
-    return f"\0SYNCTUI_RUN_ID={run_id}\0".encode() in b"\0" + environ
+    return _carries(stat.pid, token)
 
 
-def end_leftover_session(
-    session: int, run_id: int, leader_start: int | None, run_boot_id: str | None
-) -> int:
-    """SIGKILL what is left of a dead run's session once proven to be that run's.
+def _living() -> list[ProcessStat]:
+    stats = (read_stat(int(entry.name)) for entry in _PROC.iterdir() if entry.name.isdigit())
+    return [stat for stat in stats if stat is not None and stat.state != "Z"]
 
-    Returns how many processes were ended (0 when nothing was left or nothing
-    could be proven to belong to the run).
-    """
-    if run_boot_id != boot_id():
-        return 0
-    members = _session_members(session)
-    if not any(_belongs_to_run(m, run_id, leader_start) for m in members):
-        return 0
+
+def _kill(pids: set[int]) -> int:
     ended = 0
-    for member in members:
+    for pid in pids:
         try:
-            os.kill(member.pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
             ended += 1
         except ProcessLookupError:
             pass
     return ended
+
+
+def end_carriers(token: str) -> int:
+    """SIGKILL every process carrying the run's token (however far it left its session).
+
+    Returns how many were ended.
+    """
+    me = os.getpid()
+    return _kill({stat.pid for stat in _living() if stat.pid != me and _carries(stat.pid, token)})
+
+
+def end_leftovers(
+    token: str | None, session: int | None, leader_start: int | None, run_boot_id: str | None
+) -> int:
+    """SIGKILL what is left of a dead run: every process carrying its token, and the
+    rest of its session once that session is proven to be the run's.
+
+    The token is stored before the job starts, so this finds the run's processes even
+    when its host died before it could store their session. Returns how many were ended.
+    """
+    living = _living()
+    me = os.getpid()
+    doomed = {stat.pid for stat in living if _carries(stat.pid, token)}
+    if session is not None and run_boot_id == boot_id():
+        members = [stat for stat in living if stat.session == session]
+        if any(stat.pid in doomed or _belongs_to_run(stat, None, leader_start) for stat in members):
+            doomed.update(stat.pid for stat in members)
+    doomed.discard(me)
+    return _kill(doomed)
 
 
 def group_alive(pgid: int) -> bool:

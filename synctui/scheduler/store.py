@@ -79,6 +79,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE host ADD COLUMN socket TEXT;
     """,
+    # 4: the random token a run's processes inherit, stored before its job starts.
+    """
+    ALTER TABLE runs ADD COLUMN token TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -127,6 +131,8 @@ class Orphan:
     boot_id: str | None
     host_pid: int | None
     host_start: int | None
+    token: str | None = None
+    """The `SYNCTUI_RUN_TOKEN` every process of the run inherits."""
 
 
 def _ts(moment: datetime | None) -> float | None:
@@ -232,11 +238,13 @@ class Store:
         started_at: datetime,
         attempt: int = 1,
         host: tuple[int, int | None] | None = None,
+        token: str | None = None,
     ) -> RunRecord:
         """Record a run as `running` and give it its id and log path.
 
         `host` is (pid, start ticks) of the process that holds the run, so that a
-        later start can tell whether that process is gone.
+        later start can tell whether that process is gone; `token` is what its
+        processes will carry in their environment, to be found if that process dies.
         """
         host_pid, host_start = host if host else (None, None)
         with self._lock:
@@ -244,9 +252,9 @@ class Store:
             try:
                 run_id = self._db.execute(
                     "INSERT INTO runs (job, trigger, result, attempt, scheduled_at, started_at,"
-                    " host_pid, host_start) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
+                    " host_pid, host_start, token) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
                     (job, trigger.value, attempt, _ts(scheduled_at), _ts(started_at),
-                     host_pid, host_start),
+                     host_pid, host_start, token),
                 ).lastrowid
                 log_path = self.log_path(job, run_id)
                 self._db.execute("UPDATE runs SET log_path = ? WHERE id = ?", (str(log_path), run_id))
@@ -382,7 +390,7 @@ class Store:
         """Runs still marked `running`, with what identifies their host and processes."""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_RUN_COLUMNS}, session, leader_start, boot_id, host_pid, host_start"
+                f"SELECT {_RUN_COLUMNS}, session, leader_start, boot_id, host_pid, host_start, token"
                 " FROM runs WHERE result = 'running' ORDER BY id"
             ).fetchall()
         return [Orphan(_record(row[:15]), *row[15:]) for row in rows]
