@@ -9,6 +9,7 @@ run's. A process that left the session is still found by its token.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import signal
@@ -29,6 +30,7 @@ class ProcessStat:
     session: int
     start_ticks: int
     """Start time in clock ticks since boot: with the boot id, tells a pid's reuse apart."""
+    ppid: int = 0
 
 
 def read_stat(pid: int) -> ProcessStat | None:
@@ -39,7 +41,8 @@ def read_stat(pid: int) -> ProcessStat | None:
         return None
     # The command name may hold spaces and parentheses: split after the last ')'.
     fields = raw[raw.rindex(b")") + 2 :].split()
-    return ProcessStat(pid, fields[0].decode(), int(fields[2]), int(fields[3]), int(fields[19]))
+    return ProcessStat(pid, fields[0].decode(), int(fields[2]), int(fields[3]), int(fields[19]),
+                       int(fields[1]))
 
 
 def boot_id() -> str:
@@ -84,24 +87,47 @@ def _living() -> list[ProcessStat]:
     return [stat for stat in stats if stat is not None and stat.state != "Z"]
 
 
-def _kill(pids: set[int]) -> int:
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Have the orphans of this process's descendants (a daemon a job double-forked)
+    become its children rather than init's, so that they stay reachable and reaped.
+
+    Only for a process synctui owns (headless, console): it changes how the whole
+    process treats its children. False where the kernel refuses.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def _kill(doomed: list[ProcessStat], *, reap_adopted: bool = False) -> int:
     ended = 0
-    for pid in pids:
+    me = os.getpid()
+    for stat in doomed:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(stat.pid, signal.SIGKILL)
             ended += 1
         except ProcessLookupError:
-            pass
+            continue
+        if reap_adopted and stat.ppid == me:
+            try:
+                os.waitpid(stat.pid, 0)
+            except ChildProcessError:
+                pass
     return ended
 
 
 def end_carriers(token: str) -> int:
     """SIGKILL every process carrying the run's token (however far it left its session).
 
-    Returns how many were ended.
+    Called once the run's own process is waited for, so a carrier that is a child of
+    this process was adopted (a subreaper's orphan) and no `subprocess` waits for it:
+    it is reaped here. Returns how many were ended.
     """
     me = os.getpid()
-    return _kill({stat.pid for stat in _living() if stat.pid != me and _carries(stat.pid, token)})
+    carriers = [stat for stat in _living() if stat.pid != me and _carries(stat.pid, token)]
+    return _kill(carriers, reap_adopted=True)
 
 
 def end_leftovers(
@@ -115,13 +141,13 @@ def end_leftovers(
     """
     living = _living()
     me = os.getpid()
-    doomed = {stat.pid for stat in living if _carries(stat.pid, token)}
+    doomed = {stat.pid: stat for stat in living if _carries(stat.pid, token)}
     if session is not None and run_boot_id == boot_id():
         members = [stat for stat in living if stat.session == session]
         if any(stat.pid in doomed or _belongs_to_run(stat, None, leader_start) for stat in members):
-            doomed.update(stat.pid for stat in members)
-    doomed.discard(me)
-    return _kill(doomed)
+            doomed.update((stat.pid, stat) for stat in members)
+    doomed.pop(me, None)
+    return _kill(list(doomed.values()))
 
 
 def group_alive(pgid: int) -> bool:
