@@ -5,6 +5,7 @@ Not a benchmark itself (`run_all.py` skips files whose name starts with `_`).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -15,6 +16,23 @@ from typing import Iterable, Sequence
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
+_quick = False
+
+
+def parse(parser: argparse.ArgumentParser, **quick: object) -> argparse.Namespace:
+    """The arguments; with `--quick`, the `quick` values stand in for the defaults not
+    given: the shortest run that still goes through every step (the test suite runs each
+    benchmark so, that none can rot). Its figures mean nothing and go to results/quick/."""
+    global _quick
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny run that only checks the benchmark works")
+    args = parser.parse_args()
+    if args.quick:
+        _quick = True
+        for name, value in quick.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
+    return args
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -66,9 +84,11 @@ def _cell(value: object) -> str:
 
 
 def write_results(name: str, data: dict) -> Path:
-    """Write `bench/results/<name>.json` (git-ignored) and return its path."""
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+    """Write `bench/results/<name>.json` (git-ignored; `results/quick/` for a `--quick`
+    run) and return its path."""
+    where = RESULTS_DIR / "quick" if _quick else RESULTS_DIR
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / f"{name}.json"
     path.write_text(json.dumps({"benchmark": name, "machine": machine(), **data}, indent=2) + "\n")
     return path
 

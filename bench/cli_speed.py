@@ -329,7 +329,7 @@ def main() -> int:
     parser.add_argument("--no-explain", dest="explain", action="store_false",
                         help="skip the phase timings and the importtime breakdown")
     parser.add_argument("--explain-runs", type=int, default=9, help="processes per breakdown (default 9)")
-    args = parser.parse_args()
+    args = _common.parse(parser, rounds=1, warmup=1, runs=2_000, explain=False)
 
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="synctui-bench-cli-") as name:

@@ -642,7 +642,8 @@ def main() -> int:
                         help="flood: give up if the presses take longer (default 120 s)")
     parser.add_argument("--only", choices=("first-frame", "idle", "flood"), action="append",
                         help="run only this phase (repeatable; default: all three)")
-    args = parser.parse_args()
+    args = _common.parse(parser, rounds=1, warmup=0, seconds=1.0, settle=0.5, presses=3,
+                         idle_presses=2, flood_limit=30.0)
     phases = args.only or ["first-frame", "idle", "flood"]
 
     out: dict = {"args": vars(args), "terminal": f"{COLS}x{ROWS} xterm-256color"}

@@ -497,7 +497,8 @@ def main() -> int:
                         help="skip the condition with subscribers that never read")
     parser.add_argument("--skip-rtt", action="store_true", help="only the dispatch-lag part")
     parser.add_argument("--skip-lag", action="store_true", help="only the round-trip part")
-    args = parser.parse_args()
+    args = _common.parse(parser, requests=50, block=10, rtt_warmup=5, fires=10, windows=1,
+                         warmup=2, subscribers=5)
 
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="synctui-bench-control-") as name:

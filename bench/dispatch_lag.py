@@ -224,7 +224,7 @@ def host_in_process(config_path: Path, tmp: Path, total: int, interval: float, c
         return record
 
     log_files: dict[int, tuple[int, int]] = {}
-    log_file = scheduler.runner._log_file
+    log_file = scheduler.lifecycle.runner._log_file
 
     def timed_log_file(path):
         entered = now_ns()
@@ -243,7 +243,7 @@ def host_in_process(config_path: Path, tmp: Path, total: int, interval: float, c
     # Bound at add_job time (in start()), so instance attributes set now are the ones used.
     scheduler._on_fire = timed_on_fire
     scheduler.store.begin_run = timed_begin_run
-    scheduler.runner._log_file = timed_log_file
+    scheduler.lifecycle.runner._log_file = timed_log_file
     # Only the `subprocess` name the runner module sees is replaced (as in spawn_cost.py).
     fake = types.SimpleNamespace(**vars(subprocess))
     fake.Popen = timed_popen
@@ -372,7 +372,7 @@ def main() -> int:
                         help="do not run the bare sleep-until + Popen control loop alongside")
     parser.add_argument("--host", choices=(*HOSTS, "both"), default="both",
                         help="who hosts the scheduler (default both, one after the other)")
-    args = parser.parse_args()
+    args = _common.parse(parser, fires=10, warmup=1)
 
     hosts = HOSTS if args.host == "both" else (args.host,)
     results = {host: measure(host, args) for host in hosts}

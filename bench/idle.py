@@ -122,7 +122,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window (default 30)")
     parser.add_argument("--settle", type=float, default=3.0,
                         help="seconds after start-up before the window opens (default 3)")
-    args = parser.parse_args()
+    args = _common.parse(parser, seconds=1.0, settle=0.5)
 
     with tempfile.TemporaryDirectory(prefix="synctui-bench-idle-") as name:
         tmp = Path(name)

@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from textual.app import App
 
-from _common import median, percentile, table, verdict, write_results
+from _common import median, parse, percentile, table, verdict, write_results
 from synctui.scheduler.records import Result, RunRecord, Trigger
 from synctui.tui.screens.output import OutputScreen
 from synctui.tui.widgets.log_view import LogView
@@ -49,8 +49,9 @@ GIB = 1024 ** 3
 TARGET_MS = 300.0
 
 
-def write_log(path: Path) -> float:
-    """A 1 GiB log of ordinary lines and 100 numbered last ones; returns seconds taken."""
+def write_log(path: Path, size: int) -> float:
+    """A log of about `size` bytes of ordinary lines and 100 numbered last ones; returns
+    seconds taken."""
     began = time.monotonic()
     block = "".join(
         f"2026-03-04T11:{n // 60 % 60:02d}:{n % 60:02d} batch {n}: upserted {n % 97} rows"
@@ -58,7 +59,7 @@ def write_log(path: Path) -> float:
     ).encode()
     block = block[:block.rindex(b"\n", 0, 1024 * 1024) + 1]
     with path.open("wb") as log:
-        for _ in range(GIB // len(block)):
+        for _ in range(max(1, size // len(block))):
             log.write(block)
         log.write(b"".join(b"last line %d of the run\n" % n for n in range(1, 101)))
     return time.monotonic() - began
@@ -151,11 +152,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15, help="rounds per cache state (15)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the per-round arm order")
     parser.add_argument("--dir", type=Path, default=None,
-                        help="where to write the 1 GiB log (default: a temporary directory)")
-    args = parser.parse_args()
+                        help="where to write the log (default: a temporary directory)")
+    parser.add_argument("--log-mib", type=int, default=1024, help="the log's size (1024 MiB)")
+    args = parse(parser, rounds=1, log_mib=8)
     with tempfile.TemporaryDirectory(prefix="synctui-bench-output-", dir=args.dir) as tmp:
         path = Path(tmp) / "1.log"
-        written_s = write_log(path)
+        written_s = write_log(path, args.log_mib * 1024 * 1024)
         size = path.stat().st_size
         print(f"wrote {size / GIB:.2f} GiB in {written_s:.1f}s: {path}", flush=True)
         result = asyncio.run(measure(path, args.rounds, args.seed))

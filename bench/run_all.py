@@ -29,6 +29,8 @@ def main() -> int:
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="run only this benchmark (file name without .py); repeatable")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument("--quick", action="store_true",
+                        help="each in its quick mode: checks they work, measures nothing")
     args = parser.parse_args()
 
     found = scripts()
@@ -45,7 +47,8 @@ def main() -> int:
     for path in found:
         print(f"=== {path.stem} ===", flush=True)
         began = time.monotonic()
-        status = subprocess.run([sys.executable, str(path)], cwd=BENCH_DIR.parent).returncode
+        quick = ["--quick"] if args.quick else []
+        status = subprocess.run([sys.executable, str(path), *quick], cwd=BENCH_DIR.parent).returncode
         print(f"=== {path.stem}: {'ok' if status == 0 else f'FAILED (exit {status})'}"
               f" in {time.monotonic() - began:.1f}s ===\n", flush=True)
         if status != 0:

@@ -185,7 +185,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=300, help="measured runs per arm (default 300)")
     parser.add_argument("--warmup", type=int, default=20, help="unrecorded rounds first (default 20)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the per-round arm order")
-    args = parser.parse_args()
+    args = _common.parse(parser, runs=5, warmup=1)
 
     setpriv = shutil.which("setpriv")
     rng = random.Random(args.seed)

@@ -24,7 +24,7 @@ from synctui.scheduler.events import (
     Change, EventBus, EventsMissed, OutputLines, StateChanged, Subscription,
 )
 from synctui.scheduler.hosting import OneShot
-from synctui.scheduler.records import Result
+from synctui.scheduler.records import NOT_RUN, Result
 from synctui.scheduler.sync_scheduler import SyncScheduler
 
 if TYPE_CHECKING:
@@ -225,7 +225,8 @@ def left_out(name: str) -> None:
 def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> int:
     """Run every job (or one) once with trigger `once`, except paused ones.
 
-    Returns 0 if every job that ran succeeded (also when none ran), 1 if one did not,
+    Returns 0 if every job that ran succeeded (also when none ran, or one was skipped outside
+    its run window), 1 if one did not,
     2 if another synctui holds the state directory (then nothing ran).
     """
     shot = OneShot(config)
@@ -255,5 +256,7 @@ def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> in
                       " starting): try again when it ends", refusal, extra={"event": "host"})
             return 2
         log.error("cannot run --once: %s", refusal, extra={"event": "host"})
-    failed = [name for name, record in results.items() if record.result is not Result.SUCCESS]
+    # Outside its run window a job is skipped, as a paused one is left out: not a failure.
+    failed = [name for name, record in results.items()
+              if record.result is not Result.SUCCESS and record.result not in NOT_RUN]
     return 1 if failed or len(results) < len(names) else 0

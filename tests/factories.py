@@ -40,18 +40,24 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool
     return predicate()
 
 
-def config(tmp_path, jobs: dict, **scheduler):
-    """A Config with the given jobs (name -> JobConfig keyword dict) and scheduler settings."""
+def config(tmp_path, jobs: dict, groups=None, **scheduler):
+    """A Config with the given jobs (name -> JobConfig keyword dict), groups (name ->
+    max_running) and scheduler settings; jobs take the scheduler's `catch_up`, as a file's do."""
     from synctui.config.model import (
-        AutorefreshSettings, Config, ControlSettings, SchedulerSettings,
+        AutorefreshSettings, Config, ControlSettings, GroupConfig, SchedulerSettings,
     )
+
+    groups = {name: GroupConfig(name, limit) for name, limit in (groups or {}).items()}
 
     scheduler.setdefault("timezone", "UTC")
     scheduler.setdefault("state_dir", tmp_path / "state")
     scheduler.setdefault("shutdown_grace_s", 0.5)
+    settings = SchedulerSettings(**scheduler)
     return Config(
-        SchedulerSettings(**scheduler), AutorefreshSettings(), ControlSettings(),
-        {name: job(name, **settings) for name, settings in jobs.items()},
+        settings, AutorefreshSettings(), ControlSettings(),
+        {name: job(name, **{"catch_up": settings.catch_up, **job_settings})
+         for name, job_settings in jobs.items()},
+        groups=groups,
     )
 
 
@@ -80,13 +86,14 @@ def discard(subscription) -> None:
 
 
 def finished(subscription, job_name: str | None = None, timeout: float = 10.0):
-    """The record of the next run (of `job_name`) to finish, skips excluded."""
+    """The record of the next run (of `job_name`) to finish, skipped and missed fire times
+    excluded."""
     from synctui.scheduler.events import RunFinished
-    from synctui.scheduler.records import Result
+    from synctui.scheduler.records import NOT_RUN
 
     return next_event(
         subscription,
-        lambda e: isinstance(e, RunFinished) and e.run.result is not Result.SKIPPED
+        lambda e: isinstance(e, RunFinished) and e.run.result not in NOT_RUN
         and (job_name is None or e.run.job == job_name),
         timeout,
     ).run

@@ -62,6 +62,30 @@ class StoreContract:
         assert [r.result for r in store.runs("orders")] == [
             Result.SKIPPED, Result.SUCCESS, Result.SKIPPED]
 
+    def test_a_skip_for_another_reason_starts_a_record_of_its_own(self, open_store):
+        store = open_store()
+        first = store.record_skip("orders", T0, T0, "outside active_hours 06:00-22:00")
+        assert store.record_skip("orders", T0, T0, first.reason).id == first.id
+        other = store.record_skip("orders", T0, T0, "blackout 2026-12-24")
+        assert other.id != first.id and other.skip_count == 1
+        assert [(r.reason, r.skip_count) for r in store.runs("orders")] == [
+            ("blackout 2026-12-24", 1), ("outside active_hours 06:00-22:00", 2)]
+
+    def test_missed_fire_times_are_counted_apart_from_skips_with_their_first_and_last(
+        self, open_store,
+    ):
+        store = open_store()
+        store.record_skip("orders", T0, T0, "group full")
+        first = store.record_skip("orders", T0, T0, "group full", result=Result.MISSED,
+                                  count=5, last=T0 + timedelta(minutes=4))
+        later = store.record_skip("orders", T0 + timedelta(minutes=5), T0, "group full",
+                                  result=Result.MISSED, last=T0 + timedelta(minutes=5))
+        assert later.id == first.id
+        assert (later.skip_count, later.scheduled_at, later.last_scheduled_at) == (
+            6, T0, T0 + timedelta(minutes=5))
+        assert [(r.result, r.skip_count) for r in store.runs("orders")] == [
+            (Result.MISSED, 6), (Result.SKIPPED, 1)]
+
     def test_the_last_success_and_a_pause_outlive_a_reopen(self, open_store):
         store = open_store()
         run = store.begin_run("orders", Trigger.MANUAL, T0, T0)

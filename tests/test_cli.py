@@ -89,7 +89,7 @@ def test_version_is_the_same_from_the_script_and_from_python_m(tmp_path, env):
 _JOB_KEYS = {
     "schedule", "paused", "running", "running_run_id", "last_run", "last_result", "last_run_id",
     "last_trigger", "last_error", "last_duration_s", "next_run", "success_rate", "p50_duration_s",
-    "p95_duration_s", "freshness_s", "health",
+    "p95_duration_s", "freshness_s", "health", "after", "waits_on", "needed_by",
 }
 
 

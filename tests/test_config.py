@@ -323,7 +323,7 @@ def test_the_spec_example_loads_with_every_value(tmp_path: Path, environ: dict[s
     assert scheduler.timezone == "America/Sao_Paulo"
     assert scheduler.interval_s == 900
     assert scheduler.shutdown_grace_s == 30
-    assert scheduler.catch_up is False
+    assert scheduler.catch_up == "none"
     assert scheduler.state_dir == tmp_path / "state"
     assert scheduler.keep_runs == 500
     assert scheduler.keep_log_bytes == 2_000_000_000
@@ -434,10 +434,11 @@ def test_example_config_is_valid_and_documents_every_key(tmp_path: Path, environ
     keys = [
         "timezone", "interval", "interval_minutes", "shutdown_grace_seconds", "catch_up",
         "state_dir", "keep_runs", "keep_log_bytes", "on_failure", "on_success", "enabled",
-        "group", "command", "callable", "cron", "timeout_seconds", "retries",
+        "group", "command", "callable", "cron", "after", "timeout_seconds", "retries",
         "retry_backoff_seconds", "jitter_seconds", "manual_cooldown_seconds",
         "kill_grace_seconds", "cwd", "env", "overlap", "run_on_start", "grace_minutes",
-        "log_max_bytes", "hook_timeout_seconds", "SYNC_INTERVAL_MINUTES", "SCHEDULER_TIMEZONE",
+        "log_max_bytes", "hook_timeout_seconds", "active_hours", "active_days", "blackout",
+        "SYNC_INTERVAL_MINUTES", "SCHEDULER_TIMEZONE",
         "AUTOREFRESH_INTERVAL_MINUTES", "ENABLE_AUTOREFRESH_FALLBACK",
     ]  # fmt: skip
     missing = [key for key in keys if f"{key} =" not in text]

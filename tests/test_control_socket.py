@@ -295,3 +295,25 @@ def test_a_subscriber_that_falls_behind_is_told_how_many_events_it_missed(tmp_pa
         assert RemoteControl(scheduler.server.path).history("flood")[0].finished
     finally:
         scheduler.shutdown(grace=0)
+
+
+def test_a_host_that_takes_the_connection_but_never_answers_is_not_taken_for_a_dead_one(tmp_path):
+    """A stopped or swamped host's socket still queues connections: that is a host alive
+    but silent (the command line says so), not a dead one whose jobs may run elsewhere."""
+    from synctui.scheduler.control_client import HostUnreachable
+
+    path = tmp_path / "control.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(8)  # never accepts, as a SIGSTOPped host's socket
+    try:
+        with pytest.raises(HostUnreachable) as raised:
+            RemoteControl(path, timeout=0.2)
+        assert raised.value.silent and not raised.value.denied
+        assert str(raised.value) == (f"the host at {path} does not answer (no reply in 0.2s):"
+                                     " it may be stopped or overloaded")
+    finally:
+        listener.close()
+    with pytest.raises(HostUnreachable) as raised:
+        RemoteControl(path, timeout=0.2)  # nobody listens any more: gone
+    assert not raised.value.silent

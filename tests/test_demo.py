@@ -138,7 +138,7 @@ def test_demo_config_keeps_its_state_under_the_given_directory(tmp_path):
     assert config.name == "demo" and config.path is None
     assert config.scheduler.state_dir == tmp_path
     assert config.scheduler.timezone == "Europe/Lisbon"
-    assert config.scheduler.catch_up
+    assert config.scheduler.catch_up == "last"
     assert set(config.jobs) == {"orders", "report"}
 
     sync, report = config.jobs["orders"], config.jobs["report"]

@@ -31,7 +31,7 @@ def test_on_failure_gets_the_run_context_once_the_retries_are_used_up(tmp_path, 
         run_on_start = true
         retries = 1
         retry_backoff_seconds = 0
-        on_failure = "env > {seen}"
+        on_failure = "env > {seen}.part && mv {seen}.part {seen}"
         on_success = "touch {tmp_path / 'success-hook-ran'}"
     """)
     host = hosts(config, "--no-passthrough")
@@ -64,7 +64,8 @@ def test_on_success_runs_after_every_success_with_the_global_default(tmp_path, e
         run_on_start = true
     """)
     # The [scheduler] table's hook applies to jobs with none of their own.
-    text = config.read_text().replace("[scheduler]\n", f'[scheduler]\non_success = "env > {seen}"\n')
+    hook = f'on_success = "env > {seen}.part && mv {seen}.part {seen}"'
+    text = config.read_text().replace("[scheduler]\n", f"[scheduler]\n{hook}\n")
     config.write_text(text)
     host = hosts(config, "--no-passthrough")
     host.wait_for(r"orders: on_success hook for run \d+ done")
@@ -134,7 +135,7 @@ def test_a_run_interrupted_at_stop_gets_its_hook_before_synctui_exits(tmp_path, 
         command = "echo started; sleep 30"
         interval = "1h"
         run_on_start = true
-        on_failure = "sleep 0.3; env > {seen}"
+        on_failure = "sleep 0.3; env > {seen}.part && mv {seen}.part {seen}"
     """, grace=0.2)
     host = hosts(config)
     host.wait_for(r"^long\| started$", stdout=True)
@@ -248,12 +249,12 @@ def test_a_fallback_run_fires_its_hooks(tmp_path):
         [jobs.broken]
         command = "echo nope; exit 4"
         interval = "1h"
-        on_failure = "env > {failed}"
+        on_failure = "env > {failed}.part && mv {failed}.part {failed}"
 
         [jobs.fine]
         command = "true"
         interval = "1h"
-        on_success = "env > {succeeded}"
+        on_success = "env > {succeeded}.part && mv {succeeded}.part {succeeded}"
     """))
     fallback = FallbackControl(config, reason="the store is locked", refresh_s=0.1)
     fallback.begin()
@@ -277,7 +278,7 @@ def test_run_with_no_host_records_a_dead_hosts_runs_interrupted_with_their_hook(
         command = "echo started; sleep 60"
         interval = "1h"
         run_on_start = true
-        on_failure = "env > {seen}"
+        on_failure = "env > {seen}.part && mv {seen}.part {seen}"
 
         [jobs.quick]
         command = "true"

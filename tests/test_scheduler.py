@@ -121,6 +121,11 @@ def test_catch_up_runs_once_for_several_missed_fire_times(tmp_path, make):
     # The latest of the three missed fire times (at +3s, +6s, +9s), run once.
     assert caught_up.scheduled_at == long_ago + timedelta(seconds=9)
     assert caught_up.started_at.timestamp() - started < 1
+    # The two before it: one `missed` record, with the first and last of them.
+    missed = [run for run in scheduler.history("sync") if run.result is Result.MISSED]
+    assert [(run.skip_count, run.scheduled_at, run.last_scheduled_at) for run in missed] == [
+        (2, long_ago + timedelta(seconds=3), long_ago + timedelta(seconds=6))]
+    assert "not running" in missed[0].reason
     with pytest.raises(AssertionError):
         finished(events, "sync", timeout=1.0)
 
@@ -135,7 +140,7 @@ def test_no_catch_up_when_disabled_and_run_on_start_instead(tmp_path, make):
     scheduler = make({
         "sync": {"command": ["true"], "interval_s": 3600},
         "boot": {"command": ["true"], "interval_s": 3600, "run_on_start": True},
-    }, catch_up=False)
+    }, catch_up="none")
     events = scheduler.subscribe()
     scheduler.start()
     run = finished(events)

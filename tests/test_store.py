@@ -18,7 +18,8 @@ from synctui.scheduler.events import EventBus
 from synctui.scheduler.processes import boot_id
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.runner import Runner
-from synctui.scheduler.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError
+from synctui.scheduler.schema import MIGRATIONS, SCHEMA_VERSION
+from synctui.scheduler.store import Store, StoreError
 
 def test_wal_mode_and_schema_version(store):
     assert store.schema_version == SCHEMA_VERSION

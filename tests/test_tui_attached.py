@@ -97,7 +97,9 @@ def test_quitting_an_attached_console_leaves_the_host_running(attached):
 
 
 def test_quitting_a_hosting_console_with_one_attached_hands_over_after_the_run(tmp_path):
-    job = {"command": "echo started; sleep 0.5; echo done", "interval_s": 3600}
+    gate = tmp_path / "gate"
+    job = {"command": f"echo started; until [ -e {gate} ]; do sleep 0.05; done; echo done",
+           "interval_s": 3600}
     host = SyncScheduler(factories.config(tmp_path, {"job": job}), tick_s=0.1)
     host.start()
     other = SharedScheduler(host.config, takeover_wait_s=0.1)
@@ -115,6 +117,7 @@ def test_quitting_a_hosting_console_with_one_attached_hands_over_after_the_run(t
         question = str(app.screen.query_one("#question").render())
         assert "job is running" in question and "1 other console is attached" in question
         await pilot.press("h")
+        gate.touch()  # the run ends once the console has chosen to hand over after it
         await until(pilot, lambda: app.return_code is not None)
 
     try:

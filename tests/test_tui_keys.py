@@ -468,3 +468,28 @@ def test_a_signal_quits_without_asking(console, number):
     drive(app, scenario)
     assert app.return_code == 0
     assert scheduler.history("long")[0].result is Result.INTERRUPTED
+
+
+def test_a_row_out_of_view_is_current_once_scrolled_into_view(console):
+    """Only the rows on screen are redrawn each second; one out of view is brought up to
+    date as it scrolls into view."""
+    jobs = {f"job{n:02d}": {"command": "true", "interval_s": 3600} for n in range(60)}
+    app, scheduler = console(jobs)
+
+    async def scenario(pilot):
+        await until(pilot, lambda: cell(app, "job59", "name") == "job59")  # drawn, out of view
+        scheduler.run_now("job59")
+        await until(pilot, lambda: scheduler.history("job59")[0].finished)
+        # job00's result in view says the console has a status newer than job59's run.
+        scheduler.run_now("job00")
+        await until(pilot, lambda: "success" in cell(app, "job00", "result"))
+        assert "success" not in cell(app, "job59", "result")  # out of view: not redrawn
+        # As the mouse wheel scrolls: the cursor stays where it is.
+        app.query_one(JobsTable).scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        # In the frame that scrolled it in, not at the next second's redraw.
+        assert "success" in cell(app, "job59", "result") and app.selected.name == "job00"
+        row = shown(app, "#jobs").splitlines()[-1]
+        assert row.split()[0] == "job59" and "success" in row
+
+    drive(app, scenario)

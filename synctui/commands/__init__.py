@@ -42,6 +42,7 @@ SUBCOMMANDS = {
     "history": Subcommand("history", "recorded runs, newest first"),
     "logs": Subcommand("logs", "a run's output"),
     "run": Subcommand("run", "run a job now"),
+    "backfill": Subcommand("backfill", "run a job once per window of a past span"),
     "cancel": Subcommand("steering", "end a job's running run"),
     "skip": Subcommand("steering", "skip a job's next run"),
     "pause": Subcommand("steering", "pause a job, or all"),

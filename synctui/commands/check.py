@@ -17,6 +17,7 @@ from synctui.scheduler.clock import utc_now
 def check(args: argparse.Namespace) -> int:
     """`synctui check`: validate the config, the commands and the state directory."""
     from synctui.config.crontab import explain
+    from synctui.scheduler.blackout import blocked, describe, next_allowed_fire
     from synctui.scheduler.status import describe_schedule
     from synctui.scheduler.triggers import job_trigger, next_fires
 
@@ -34,11 +35,14 @@ def check(args: argparse.Namespace) -> int:
         raise CommandError("\n".join(problems))
     zone = ZoneInfo(config.scheduler.timezone)
     now = utc_now()
+    limit = config.scheduler.max_running
     print(f"{where}: ok · {len(config.jobs)} jobs · zone {config.scheduler.timezone}"
-          f" · state {state_dir}{_state_note(state_dir)}")
+          + (f" · at most {limit} running at once" if limit else "")
+          + f" · state {state_dir}{_state_note(state_dir)}")
     for name, job in config.jobs.items():
-        fires = [fire.astimezone(zone)
-                 for fire in next_fires(job_trigger(job, zone, now, jitter=False), now, 5)]
+        trigger = job_trigger(job, zone, now, jitter=False)
+        fires = [] if trigger is None else [
+            fire.astimezone(zone) for fire in next_fires(trigger, now, 5)]
         print(f"\n{name}: {describe_schedule(job)}"
               + (f" (+ up to {job.jitter_s:g}s jitter)" if job.jitter_s else ""))
         if job.cron is not None:
@@ -47,8 +51,35 @@ def check(args: argparse.Namespace) -> int:
             if before is not None and before.utcoffset() != fire.utcoffset():
                 print(f"  -- {config.scheduler.timezone} changes offset here: "
                       f"{_offset(before)} to {_offset(fire)}")
-            print(f"  {fire.strftime('%a %Y-%m-%d %H:%M:%S %Z')}")
+            skipped = blocked(job.window, fire, zone)
+            print(f"  {fire.strftime('%a %Y-%m-%d %H:%M:%S %Z')}"
+                  + (f"  (skipped: {skipped})" if skipped else ""))
+        queue = _queue_words(job, config)
+        if queue:
+            print(f"  {queue}")
+        window = describe(job.window)
+        if window is not None:
+            print(f"  {window} ({config.scheduler.timezone})")
+            allowed = next_allowed_fire(job.window, zone, fires[0] if fires else None,
+                                        lambda moment: trigger.get_next_fire_time(None, moment))
+            print(f"  next allowed: {allowed.astimezone(zone).strftime('%a %Y-%m-%d %H:%M:%S %Z')}"
+                  if allowed else "  next allowed: none within a year: it never runs on its own")
     return EXIT_OK
+
+
+def _queue_words(job, config) -> str:
+    """The job's queue settings that differ from the defaults: `group warehouse (1 at once) ·
+    catch_up all · start_deadline 2h`."""
+    from synctui.scheduler.status import every
+
+    words = []
+    if job.group:
+        words.append(f"group {job.group} ({config.groups[job.group].max_running} at once)")
+    if job.catch_up != "last":
+        words.append(f"catch_up {job.catch_up}")
+    if job.start_deadline_s is not None:
+        words.append(f"start_deadline {every(job.start_deadline_s)}")
+    return " · ".join(words)
 
 
 def _offset(moment) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from synctui.commands import EXIT_FAILED, EXIT_OK, CommandError
 from synctui.commands.reaching import host_words, known_job, load, open_store, reach_host, read_config
@@ -44,6 +45,9 @@ def _once(args: argparse.Namespace, config: Config) -> int:
             raise CommandError(str(refusal), EXIT_FAILED) from None
         if job is not None and job.paused:  # as `run_once` leaves it out
             left_out(name)
+            return EXIT_OK
+        if job is not None and job.blackout:  # as `run_once` skips it
+            print(f"{name}: not run: {job.blackout}", file=sys.stderr)
             return EXIT_OK
         return run_on_host(remote, name, wait=True)
     return run_once(config, name, passthrough=not args.no_passthrough)

@@ -11,8 +11,8 @@ from synctui.commands import EXIT_OK, CommandError, positive
 from synctui.commands.reaching import known_job, load, open_store, reach_host
 from synctui.commands.status import columns
 from synctui.scheduler.clock import duration, timestamp
-from synctui.scheduler.records import Result, RunRecord
-from synctui.scheduler.words import result_words
+from synctui.scheduler.records import NOT_RUN, RunRecord
+from synctui.scheduler.words import not_run_words, result_words
 
 
 def history_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +42,8 @@ def history(args: argparse.Namespace) -> int:
     rows = [("ID", "JOB", "TRIGGER", "STARTED", "DURATION", "RESULT", "DETAIL")]
     for run in runs:
         detail = run.error or ""
-        if run.result is Result.SKIPPED:
-            detail = f"{run.skip_count} fire time{'s' if run.skip_count > 1 else ''} skipped"
+        if run.result in NOT_RUN:
+            detail = not_run_words(run)
         rows.append((str(run.id), run.job, run.trigger.value, timestamp(run.started_at, zone),
                      duration(run.duration_s), result_words(run.result), detail))
     for line in columns(rows):
@@ -61,6 +61,7 @@ def run_json(run: RunRecord) -> dict:
         "attempt": run.attempt, "scheduled_at": iso(run.scheduled_at),
         "started_at": iso(run.started_at), "finished_at": iso(run.finished_at),
         "duration_s": run.duration_s, "exit_code": run.exit_code, "signal": run.signal,
-        "error": run.error, "skip_count": run.skip_count,
+        "error": run.error, "skip_count": run.skip_count, "reason": run.reason,
+        "last_scheduled_at": iso(run.last_scheduled_at),
         "log_path": str(run.log_path) if run.log_path else None,
     }

@@ -117,6 +117,8 @@ def reach_host(config: Config):
             if error.denied:
                 raise CommandError(f"{error} (is this the service's user, or a member of its"
                                    " [control] group?)", EXIT_FAILED) from None
+            if error.silent:  # alive: nothing may run here behind its back
+                raise CommandError(f"{error}; try again, or see its logs", EXIT_FAILED) from None
             continue
         theirs = remote.greeting.get("config")
         if theirs != config.source:

@@ -9,22 +9,45 @@ import sys
 from synctui.commands import EXIT_FAILED, EXIT_OK, CommandError
 from synctui.commands.reaching import known_job, load, open_store, reach_host, through
 from synctui.scheduler.clock import duration
-from synctui.scheduler.records import Result, RunRecord
+from synctui.scheduler.records import Result, RunRecord, Scope
 
 
 def run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("job", metavar="JOB")
     parser.add_argument("--wait", action="store_true",
                         help="wait for the result; exit 1 if it failed")
+    parser.add_argument("--force", action="store_true",
+                        help="run it even outside its active hours and days, or in a blackout")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--full", action="store_true",
+                       help="sync everything: SYNCTUI_LAST_SUCCESS_AT empty, SYNCTUI_FULL=1")
+    scope.add_argument("--since", metavar="TIME",
+                       help="sync what changed since TIME (ISO-8601; no offset: the configured"
+                       " zone) instead of since the watermark")
+
+
+def _scope(args: argparse.Namespace, config) -> Scope:
+    from zoneinfo import ZoneInfo
+
+    from synctui.scheduler.backfill import BadMoment, parse_moment
+
+    if args.since is None:
+        return Scope(full=args.full)
+    try:
+        return Scope(since=parse_moment(args.since, ZoneInfo(config.scheduler.timezone)))
+    except BadMoment as bad:
+        raise CommandError(f"run --since: {bad}") from None
 
 
 def run(args: argparse.Namespace) -> int:
-    """`synctui run JOB [--wait]`: the running scheduler runs it; with none, it runs here."""
+    """`synctui run JOB [--wait] [--force] [--full | --since TIME]`: the running scheduler
+    runs it; with none, it runs here."""
     config = load(args)
     name = known_job(config, args.job)
+    scope = _scope(args, config)
     remote = reach_host(config)
     if remote is not None:
-        return run_on_host(remote, name, wait=args.wait)
+        return run_on_host(remote, name, wait=args.wait, scope=scope, force=args.force)
     store = open_store(config.scheduler.state_dir)
     from synctui.scheduler.control import HostBusy, Refused
     from synctui.scheduler.hosting import OneShot
@@ -40,10 +63,10 @@ def run(args: argparse.Namespace) -> int:
     record = None
     try:
         with shot:
-            record = shot.run_now(name)
+            record = shot.run_now(name, scope, force=args.force)
             print(f"run {record.id} of {name} started (no scheduler is running: it runs here)",
                   file=sys.stderr)
-            final = _follow(events, record, lambda: store.run(record.id))
+            final = follow(events, record, lambda: store.run(record.id))
     except KeyboardInterrupt:  # the one-shot has ended the run and recorded it
         if record is None:
             raise CommandError(f"stopped before the run of {name} began", EXIT_FAILED) from None
@@ -60,26 +83,29 @@ def run(args: argparse.Namespace) -> int:
     return _ran(final, args.wait)
 
 
-def run_on_host(remote, name: str, *, wait: bool) -> int:
-    """Have the live host run job `name` now; with `wait`, print its output and its result."""
+def run_on_host(
+    remote, name: str, *, wait: bool, scope: Scope = Scope(), force: bool = False,
+) -> int:
+    """Have the live host run job `name` now (`force`: outside its run window too); with
+    `wait`, print its output and its result."""
     from synctui.scheduler.control import Refused
 
     events = remote.subscribe() if wait else None
     try:
-        record = remote.run_now(name)
+        record = remote.run_now(name, scope, force=force)
     except Refused as refusal:
         raise CommandError(str(refusal), EXIT_FAILED) from None
     print(f"run {record.id} of {name} started {through(remote)}", file=sys.stderr)
     if events is None:
         return EXIT_OK
-    final = _follow(events, record, lambda: None)
+    final = follow(events, record, lambda: None)
     if final is None:
         raise CommandError(f"the scheduler went away during run {record.id} of {name};"
                            f" `synctui history --job {name}` shows how it ended", EXIT_FAILED)
     return _ran(final, wait)
 
 
-def _follow(events, record: RunRecord, stored) -> RunRecord | None:
+def follow(events, record: RunRecord, stored) -> RunRecord | None:
     """Print the run's output until it ends; its final record (None if the host went away).
 
     `stored` reads the record from the store, for a run hosted here: a run's output is

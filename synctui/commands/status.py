@@ -13,7 +13,7 @@ from synctui.config import Config
 from synctui.scheduler.clock import ago, countdown, duration, running_for, timestamp, utc_now
 from synctui.scheduler.records import Result
 from synctui.scheduler.status import SchedulerStatus, stored_snapshot
-from synctui.scheduler.words import RESULT_SYMBOLS, result_words, state_words
+from synctui.scheduler.words import RESULT_SYMBOLS, queued_words, result_words, state_words
 
 
 def status_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +93,11 @@ def table(snapshot: SchedulerStatus, config: Config) -> str:
             if job.next_run else "-",
             job.schedule,
         ))
-    return "\n".join(lines + columns(rows))
+    waiting = [f"{job.name} waits on {', '.join(job.waits_on)}"
+               for job in snapshot.jobs.values() if job.waits_on]
+    waiting += [f"{job.name} queued: {queued_words(job.queued, zone)}"
+                for job in snapshot.jobs.values() if job.queued]
+    return "\n".join(lines + columns(rows) + waiting)
 
 
 def columns(rows: list[tuple[str, ...]]) -> list[str]:

@@ -10,21 +10,25 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from synctui.config import sources, values
+from synctui.config import sources, values, windows
 from synctui.config.model import (
     AutorefreshSettings,
     Config,
     ControlSettings,
+    GroupConfig,
     JobConfig,
+    RunWindow,
     SchedulerSettings,
 )
 from synctui.config.report import Report, Table, key_path, one_line, shown, toml_type
 from synctui.config.schema import (
     AUTOREFRESH_KEYS,
     CONTROL_KEYS,
+    GROUP_KEYS,
     JOB_KEYS,
     SCHEDULER_KEYS,
     SEED_KEYS,
@@ -156,16 +160,20 @@ def load_config(
     scheduler = SchedulerSettings(**settings.scheduler)
     jobs = {}
     for name, job in settings.jobs.items():
-        if "cron" not in job:
+        if "cron" not in job and not job.get("after"):
             job.setdefault("interval_s", scheduler.interval_s)
         for hook, command in settings.hooks.items():
             job.setdefault(hook, command)
+        job.setdefault("catch_up", scheduler.catch_up)
+        job.setdefault("start_deadline_s", scheduler.start_deadline_s)
+        job["window"] = RunWindow(**{**settings.window, **job.get("window", {})})
         jobs[name] = JobConfig(**job)
     return Config(
         scheduler=scheduler,
         autorefresh=AutorefreshSettings(**settings.autorefresh),
         control=ControlSettings(**settings.control),
         jobs=jobs,
+        groups={name: GroupConfig(name, **group) for name, group in settings.groups.items()},
         path=absolute,
         warnings=_warnings(str(path), mode, jobs),
     )
@@ -185,7 +193,9 @@ def _read_document(
     _read_interval(scheduler, into)
     scheduler.take("shutdown_grace_seconds", values.seconds(allow_zero=True), into,
                    "shutdown_grace_s")
-    scheduler.take("catch_up", values.flag, into, "catch_up")
+    scheduler.take("catch_up", values.catch_up, into, "catch_up")
+    scheduler.take("start_deadline", values.duration, into, "start_deadline_s")
+    scheduler.take("max_running", values.count(1, 1_000_000), into, "max_running")
     scheduler.take("state_dir", values.path(base, home), into, "state_dir")
     scheduler.take("keep_runs", values.count(1, 2**63 - 1), into, "keep_runs")
     scheduler.take("keep_log_bytes", values.size, into, "keep_log_bytes")
@@ -193,6 +203,7 @@ def _read_document(
     scheduler.take("on_success", values.command, settings.hooks, "on_success")
     scheduler.take("hook_timeout_seconds", values.seconds(allow_zero=False), settings.hooks,
                    "hook_timeout_s")
+    _read_window(scheduler, settings.window)
 
     autorefresh = top.table("autorefresh")
     autorefresh.refuse_unknown(AUTOREFRESH_KEYS)
@@ -202,6 +213,8 @@ def _read_document(
     control = top.table("control")
     control.refuse_unknown(CONTROL_KEYS)
     control.take("group", values.group, settings.control, "group")
+
+    _read_groups(top.table("groups"), settings.groups)
 
     sections = {"scheduler": scheduler, "autorefresh": autorefresh}
     for key in [key for key in document if key in SEED_KEYS]:
@@ -221,7 +234,53 @@ def _read_document(
             job = _read_job(name, value, report, base, home)
             if job is not None:
                 settings.jobs[name] = job
+        _check_after(settings.jobs, list(jobs), report)
+        _check_groups(settings.jobs, settings.groups, report)
     return settings
+
+
+def _read_groups(groups: Table, into: dict[str, dict[str, Any]]) -> None:
+    """`[groups.NAME]` tables: how many of their jobs may run at once."""
+    for name, value in groups.data.items():
+        if not isinstance(value, dict):
+            groups.report.add(groups.key(name), f"expected a table, got {shown(value)}")
+            continue
+        group = Table(groups.report, ("groups", name), value)
+        group.refuse_unknown(GROUP_KEYS)
+        into[name] = {}
+        group.take("max_running", values.count(1, 1_000_000), into[name], "max_running")
+
+
+def _check_groups(
+    jobs: dict[str, dict[str, Any]], groups: dict[str, dict[str, Any]], report: Report,
+) -> None:
+    """Every job's `group` is a `[groups.NAME]` table of the file."""
+    for name, job in jobs.items():
+        group = job.get("group")
+        if group is not None and group not in groups:
+            known = ", ".join(groups) or "none"
+            report.add(key_path("jobs", name, "group"),
+                       f"no group named {shown(group)} (groups: {known}); add a"
+                       f" [groups.{group}] table with its max_running")
+
+
+def _check_after(jobs: dict[str, dict[str, Any]], names: list[str], report: Report) -> None:
+    """Every `after` names a job of the file, and no job waits on itself through others."""
+    known = ", ".join(names)
+    for name, job in jobs.items():
+        for upstream in job.get("after", ()):
+            if upstream not in names:
+                report.add(key_path("jobs", name, "after"),
+                           f"no job named {shown(upstream)} (jobs: {known})")
+    graph = {name: [up for up in job.get("after", ()) if up in jobs] for name, job in jobs.items()}
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as error:
+        # Each node of the cycle is an upstream of the next: read backwards, each waits on
+        # the next.
+        cycle = error.args[1][::-1]
+        report.add(key_path("jobs", cycle[0], "after"),
+                   f"expected no cycle, got {' → '.join(cycle)} (each waits on the next)")
 
 
 def _read_interval(table: Table, into: dict[str, Any]) -> None:
@@ -257,6 +316,7 @@ def _read_job(
     table.take("interval", values.interval, job, "interval_s")
     table.take("interval_minutes", values.minutes(allow_zero=False), job, "interval_s")
     table.take("cron", values.cron, job, "cron")
+    table.take("after", values.job_names, job, "after")
     table.take("timeout_seconds", values.seconds(allow_zero=False), job, "timeout_s")
     table.take("retries", values.count(0, 100), job, "retries")
     table.take("retry_backoff_seconds", values.seconds(allow_zero=True), job, "retry_backoff_s")
@@ -276,7 +336,18 @@ def _read_job(
     table.take("on_failure", values.command, job, "on_failure")
     table.take("on_success", values.command, job, "on_success")
     table.take("hook_timeout_seconds", values.seconds(allow_zero=False), job, "hook_timeout_s")
+    table.take("group", values.group_name, job, "group")
+    table.take("catch_up", values.catch_up, job, "catch_up")
+    table.take("start_deadline", values.duration, job, "start_deadline_s")
+    _read_window(table, job.setdefault("window", {}))
     return job
+
+
+def _read_window(table: Table, into: dict[str, Any]) -> None:
+    """`active_hours`, `active_days` and `blackout`: the `RunWindow` parts the table sets."""
+    table.take("active_hours", windows.active_hours, into, "active_hours")
+    table.take("active_days", windows.active_days, into, "active_days")
+    table.take("blackout", windows.blackout, into, "blackout")
 
 
 def _read_env(job: Table) -> dict[str, str] | None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, Mapping
 
 Overlap = Literal["skip", "replace"]
+CatchUp = Literal["last", "all", "none"]
+"""Which of a job's fire times that could not start when due still run: the most recent,
+each in turn, or none."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,54 @@ class CronSpec:
 
 
 @dataclass(frozen=True)
+class ActiveHours:
+    """`active_hours`: a daily span of wall-clock time; an end before the start crosses midnight."""
+
+    text: str
+    """As the operator wrote it ("06:00-22:00")."""
+    start_s: int
+    """Seconds after midnight."""
+    end_s: int
+    """Seconds after midnight, up to 86400 (`24:00`)."""
+
+
+@dataclass(frozen=True)
+class ActiveDays:
+    """`active_days`: the weekdays runs may start on."""
+
+    text: str
+    """As the operator wrote it ("mon-fri")."""
+    days: frozenset[int]
+    """Monday is 0."""
+
+
+@dataclass(frozen=True)
+class BlackoutSpan:
+    """One entry of `blackout`: wall-clock times in the zone, the end excluded."""
+
+    text: str
+    """As the operator wrote it ("2026-12-24", "2026-12-24T20:00/2026-12-26T06:00")."""
+    start: datetime
+    """Naive: a wall-clock time in the `[scheduler]` zone."""
+    end: datetime
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    """When a job may start on its own: inside its active hours, on its active days, and
+    outside every blackout (`synctui.scheduler.blackout` applies it)."""
+
+    active_hours: ActiveHours | None = None
+    active_days: ActiveDays | None = None
+    blackout: tuple[BlackoutSpan, ...] = ()
+
+    @property
+    def always(self) -> bool:
+        """Nothing restricts the job."""
+        return self.active_hours is None and self.active_days is None and not self.blackout
+
+
+@dataclass(frozen=True)
 class JobConfig:
     """One named job: what it runs, when, and how it is kept in check."""
 
@@ -33,8 +85,10 @@ class JobConfig:
     callable: str | None = None
     """`"pkg.mod:func"`, run in a child interpreter."""
     interval_s: float | None = None
-    """Seconds between fires; None when `cron` is set."""
+    """Seconds between fires; None when `cron` is set, or when the job only runs `after`."""
     cron: CronSpec | None = None
+    after: tuple[str, ...] = ()
+    """Jobs whose successes start this one (trigger `after`) and whose failures hold it."""
     timeout_s: float | None = None
     retries: int = 0
     retry_backoff_s: float = 30.0
@@ -56,6 +110,19 @@ class JobConfig:
     on_success: tuple[str, ...] | str | None = None
     hook_timeout_s: float = 60.0
     """How long a hook may run before its process group is ended."""
+    window: RunWindow = RunWindow()
+    """When it may start on its own (its own keys, else the `[scheduler]` ones)."""
+    group: str | None = None
+    """The `[groups.NAME]` whose `max_running` it counts against."""
+    catch_up: CatchUp = "last"
+    start_deadline_s: float | None = None
+    """How long after its fire time a run may still start. None: a fire time waiting in the
+    queue waits as long as it takes, and one that passed while no host ran, one interval."""
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the job has fire times of its own (an interval or a cron)."""
+        return self.interval_s is not None or self.cron is not None
 
 
 @dataclass(frozen=True)
@@ -67,10 +134,23 @@ class SchedulerSettings:
     interval_s: float = 900.0
     """The default for jobs with no trigger of their own."""
     shutdown_grace_s: float = 30.0
-    catch_up: bool = True
+    catch_up: CatchUp = "last"
+    """The default of jobs that set none."""
+    start_deadline_s: float | None = None
+    """The default of jobs that set none."""
+    max_running: int | None = None
+    """How many runs may go at once in all (None: no limit)."""
     state_dir: Path = Path(".")
     keep_runs: int = 1000
     keep_log_bytes: int = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """A `[groups.NAME]` table: jobs that never run more than `max_running` at once."""
+
+    name: str
+    max_running: int = 1
 
 
 @dataclass(frozen=True)
@@ -96,6 +176,7 @@ class Config:
     autorefresh: AutorefreshSettings
     control: ControlSettings
     jobs: Mapping[str, JobConfig]
+    groups: Mapping[str, GroupConfig] = field(default_factory=dict)
     path: Path | None = None
     """The file it came from; None for the built-in demo."""
     warnings: tuple[str, ...] = ()

@@ -5,19 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+WINDOW_KEYS = ("active_hours", "active_days", "blackout")
+"""When jobs may start on their own: in `[scheduler]` for every job, or a job's own."""
 SCHEDULER_KEYS = (
     "timezone",
     "interval",
     "interval_minutes",
     "shutdown_grace_seconds",
     "catch_up",
+    "start_deadline",
+    "max_running",
     "state_dir",
     "keep_runs",
     "keep_log_bytes",
     "on_failure",
     "on_success",
     "hook_timeout_seconds",
+    *WINDOW_KEYS,
 )
+GROUP_KEYS = ("max_running",)
 AUTOREFRESH_KEYS = ("enabled", "interval", "interval_minutes")
 CONTROL_KEYS = ("group",)
 JOB_KEYS = (
@@ -26,6 +32,7 @@ JOB_KEYS = (
     "interval",
     "interval_minutes",
     "cron",
+    "after",
     "timeout_seconds",
     "retries",
     "retry_backoff_seconds",
@@ -42,6 +49,10 @@ JOB_KEYS = (
     "on_failure",
     "on_success",
     "hook_timeout_seconds",
+    "group",
+    "catch_up",
+    "start_deadline",
+    *WINDOW_KEYS,
 )
 # The seed's settings: (section, field of that section's dataclass, the section's
 # keys that set the same thing).
@@ -51,7 +62,7 @@ SEED_KEYS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "AUTOREFRESH_INTERVAL_MINUTES": ("autorefresh", "interval_s", ("interval", "interval_minutes")),
     "ENABLE_AUTOREFRESH_FALLBACK": ("autorefresh", "enabled", ("enabled",)),
 }
-TOP_KEYS = ("scheduler", "autorefresh", "control", "jobs", *SEED_KEYS)
+TOP_KEYS = ("scheduler", "autorefresh", "control", "groups", "jobs", *SEED_KEYS)
 # Where a key belongs, for a key written in the wrong table.
 HOMES = {
     **{key: "[jobs.NAME]" for key in JOB_KEYS},
@@ -69,8 +80,11 @@ class Settings:
     autorefresh: dict[str, Any] = field(default_factory=dict)
     control: dict[str, Any] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     hooks: dict[str, Any] = field(default_factory=dict)
     """`on_failure`/`on_success`/`hook_timeout_s` of `[scheduler]`, for jobs that set none."""
+    window: dict[str, Any] = field(default_factory=dict)
+    """`[scheduler]`'s `RunWindow` parts, for jobs that set none of their own."""
 
     def section(self, name: str) -> dict[str, Any]:
         """The keyword arguments of one section, by its table's name."""

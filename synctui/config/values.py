@@ -39,6 +39,11 @@ def interval(value: Any) -> float:
     return _duration(value, allow_zero=False)
 
 
+def duration(value: Any) -> float:
+    """A duration string greater than zero ("10m")."""
+    return _duration(value, allow_zero=False)
+
+
 def _duration(value: Any, *, allow_zero: bool) -> float:
     if not isinstance(value, str):
         raise expected('a duration like "15m" or "1h30m"', value)
@@ -179,6 +184,32 @@ def cron(value: Any) -> CronSpec:
 def overlap(value: Any) -> str:
     if not isinstance(value, str) or value not in ("skip", "replace"):
         raise expected('"skip" or "replace"', value)
+    return value
+
+
+def catch_up(value: Any) -> str:
+    """`catch_up`: "last", "all" or "none"; true and false, as before, are "last" and "none"."""
+    if value is True or value is False:
+        return "last" if value else "none"
+    if not isinstance(value, str) or value not in ("last", "all", "none"):
+        raise expected('"last", "all" or "none" (true and false mean "last" and "none")', value)
+    return value
+
+
+def job_names(value: Any) -> tuple[str, ...]:
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(item, str) and item for item in value)):
+        raise expected('a list of job names, like ["orders", "customers"]', value)
+    if len(set(value)) != len(value):
+        repeated = next(item for item in value if value.count(item) > 1)
+        raise Invalid(f"expected each job once, got {shown(repeated)} twice")
+    return tuple(value)
+
+
+def group_name(value: Any) -> str:
+    """A job's `group`: the name of a `[groups.NAME]` table."""
+    if not isinstance(value, str) or not value:
+        raise expected('the name of a [groups.NAME] table, like "warehouse"', value)
     return value
 
 

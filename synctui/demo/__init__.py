@@ -46,7 +46,7 @@ def demo_config(state_dir: Path, timezone: str) -> Config:
     )
     return Config(
         scheduler=SchedulerSettings(
-            timezone=timezone, interval_s=30.0, catch_up=True, state_dir=state_dir
+            timezone=timezone, interval_s=30.0, catch_up="last", state_dir=state_dir
         ),
         autorefresh=AutorefreshSettings(),
         control=ControlSettings(),

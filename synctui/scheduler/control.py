@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Callable, Protocol, runtime_checkable
 
 from synctui.scheduler.events import Subscription
-from synctui.scheduler.records import RunRecord
+from synctui.scheduler.records import RunRecord, Scope
 from synctui.scheduler.status import SchedulerStatus
 
 
@@ -55,8 +55,10 @@ class SchedulerControl(Protocol):
     ) -> list[RunRecord]:
         """Recorded runs, newest first."""
 
-    def run_now(self, name: str) -> RunRecord:
-        """Start a manual run; raises `Refused` while it runs or within its cooldown."""
+    def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
+        """Start a manual run (a backfill run for a window: `scope` says what it syncs);
+        raises `Refused` while it runs, within its cooldown, or outside its run window
+        (active hours and days, blackouts) unless `force`."""
 
     def cancel(self, name: str) -> None:
         """Ask the running run to end (result `cancelled`) or drop a pending retry."""

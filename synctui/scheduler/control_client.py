@@ -17,13 +17,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from synctui.scheduler.clock import seconds_text
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
 from synctui.scheduler.protocol import (
-    PROTOCOL_VERSION, ProtocolError, event_from_wire, line, parse, run_from_wire,
+    PROTOCOL_VERSION, ProtocolError, event_from_wire, line, parse, run_from_wire, scope_to_wire,
     status_from_wire,
 )
-from synctui.scheduler.records import RunRecord
+from synctui.scheduler.records import RunRecord, Scope
 from synctui.scheduler.status import SchedulerStatus
 
 REQUEST_TIMEOUT_S = 30.0
@@ -32,11 +33,13 @@ CONNECT_PATIENCE_S = 5.0
 
 
 class HostUnreachable(Refused):
-    """The host cannot be reached: gone, or (`denied`) not to this user."""
+    """The host cannot be reached: gone, (`denied`) not to this user, or (`silent`) there
+    but not answering in time (stopped, swapping, or overloaded)."""
 
-    def __init__(self, message: str, *, denied: bool = False) -> None:
+    def __init__(self, message: str, *, denied: bool = False, silent: bool = False) -> None:
         super().__init__(message)
         self.denied = denied
+        self.silent = silent
 
 
 def _connect(connection: socket.socket, path: Path) -> None:
@@ -89,6 +92,11 @@ class _Connection:
     def read(self) -> dict:
         try:
             raw = self._reader.readline()
+        except TimeoutError:
+            raise HostUnreachable(
+                f"the host at {self.path} does not answer (no reply in"
+                f" {seconds_text(self.socket.gettimeout())}): it may be stopped or overloaded",
+                silent=True) from None
         except OSError as error:
             raise HostUnreachable(f"lost the host at {self.path}: {error}") from None
         if not raw:
@@ -161,8 +169,9 @@ class RemoteControl:
         return [run_from_wire(run) for run in self.request(
             "history", job=job, limit=limit, before_id=before_id)]
 
-    def run_now(self, name: str) -> RunRecord:
-        return run_from_wire(self.request("run", job=name))
+    def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
+        return run_from_wire(self.request("run", job=name, **scope_to_wire(scope),
+                                          **({"force": True} if force else {})))
 
     def cancel(self, name: str) -> None:
         self.request("cancel", job=name)

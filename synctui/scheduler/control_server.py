@@ -26,7 +26,7 @@ from synctui import __version__
 from synctui.scheduler.events import EventsMissed, OutputLines, Subscription
 from synctui.scheduler.protocol import (
     MAX_HISTORY, MAX_REQUEST_BYTES, OPERATIONS, PROTOCOL_VERSION, ProtocolError, event_to_wire,
-    line, parse, run_to_wire, status_to_wire,
+    line, parse, run_to_wire, scope_from_wire, status_to_wire,
 )
 
 log = logging.getLogger("synctui.control")
@@ -311,7 +311,11 @@ class ControlServer:
             )
             return [run_to_wire(run) for run in runs]
         if op == "run":
-            return run_to_wire(scheduler.run_now(_argument(request, "job", str)))
+            force = request.get("force", False)
+            if not isinstance(force, bool):
+                raise ProtocolError("'force' must be true or false")
+            return run_to_wire(scheduler.run_now(_argument(request, "job", str),
+                                                 scope_from_wire(request), force=force))
         if op == "cancel":
             return scheduler.cancel(_argument(request, "job", str))
         if op in ("pause", "resume"):

@@ -20,10 +20,12 @@ from typing import Callable
 
 from synctui.config.loading import ConfigError
 from synctui.config.model import Config, JobConfig
+from synctui.scheduler.blackout import next_allowed
 from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged
-from synctui.scheduler.lifecycle import RunLifecycle, RunsHere
+from synctui.scheduler.lifecycle import RunLifecycle
+from synctui.scheduler.runs_here import RunsHere
 from synctui.scheduler.processes import is_alive
 from synctui.scheduler.records import Fires, RunRecord, Trigger
 from synctui.scheduler.seams import RunStore
@@ -146,6 +148,7 @@ class FallbackControl(RunsHere):
             self.store, config, running=scheduling,
             host=HostInfo.of(host) if host else None,
             fires=fires, paused=paused, now=now, running_runs=running,
+            queued=self.lifecycle.queued(),
         )
 
     def skip_next(self, name: str) -> datetime:
@@ -235,21 +238,33 @@ class FallbackControl(RunsHere):
     def _due(self, job: JobConfig, now: datetime) -> datetime | None:
         """The job's most recent fire time since it last started (or since the fallback began)."""
         anchor = self.lifecycle.last_start(job.name) or self._began
-        return latest_fire(job_trigger(job, self.zone, anchor, jitter=False), anchor, now)
+        trigger = job_trigger(job, self.zone, anchor, jitter=False)
+        return None if trigger is None else latest_fire(trigger, anchor, now)
 
     def _fires(self, job: JobConfig, now: datetime, scheduling: bool) -> Fires:
         anchor = self.lifecycle.last_start(job.name) or self._began
         trigger = job_trigger(job, self.zone, anchor, jitter=False)
+        if trigger is None:
+            return Fires()
         last = latest_fire(trigger, anchor, now)
         if not scheduling:
             return Fires(None, last)
         due = trigger.get_next_fire_time(None, anchor + timedelta(microseconds=1))
+        return Fires(None if due is None else self._check_at(job, due), last)
+
+    def _check_at(self, job: JobConfig, due: datetime) -> datetime | None:
+        """The first of the fallback's checks at or after `due` that the job's run window
+        allows (a check outside it records a skip, and the job stays due)."""
         check = self._next_check
-        if due is not None and due > check:
-            # The first of the fallback's checks at or after the fire time.
-            steps = math.ceil((due - check).total_seconds() / self.interval_s)
-            check += timedelta(seconds=steps * self.interval_s)
-        return Fires(None if due is None else check, last)
+        for _ in range(100):
+            if due > check:
+                steps = math.ceil((due - check).total_seconds() / self.interval_s)
+                check += timedelta(seconds=steps * self.interval_s)
+            allowed = next_allowed(job.window, check, self.zone)
+            if allowed is None or allowed == check:
+                return allowed
+            due = allowed
+        return None
 
     def _running_elsewhere(self, name: str) -> str | None:
         """Where another process runs the job now (`run 12, pid 345`), or None."""
@@ -261,4 +276,4 @@ class FallbackControl(RunsHere):
         return None
 
     def _set_paused(self, name: str | None, paused: bool) -> None:
-        self.lifecycle.set_paused([name] if name else list(self.lifecycle.slots), paused)
+        self._pause_jobs([name] if name else list(self.lifecycle.slots), paused)

@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from synctui.config.model import Config
+from synctui.scheduler import after
 from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import HostBusy, Refused, SchedulerControl
 from synctui.scheduler.control_server import ControlServer, SocketError
@@ -23,7 +24,7 @@ from synctui.scheduler.host_lock import HostLock
 from synctui.scheduler.lifecycle import RunLifecycle
 from synctui.scheduler.processes import read_stat
 from synctui.scheduler.protocol import socket_path
-from synctui.scheduler.records import Fires, RunRecord, Trigger
+from synctui.scheduler.records import Fires, RunRecord, Scope, Trigger
 from synctui.scheduler.seams import RunStore
 from synctui.scheduler.store import HostRecord, Store
 
@@ -114,7 +115,9 @@ class OneShot:
         self.config = config
         self.store = store or Store(config.scheduler.state_dir)
         self.bus = EventBus()
-        self.lifecycle = RunLifecycle(config, self.store, self.bus,
+        # A one-shot ends with its own runs: the jobs that run after them are the next
+        # host's to start.
+        self.lifecycle = RunLifecycle(config, self.store, self.bus, runs_after=False,
                                       zone=ZoneInfo(config.scheduler.timezone))
         self._seat = LocalSeat(config, self.store, "once")
 
@@ -129,25 +132,33 @@ class OneShot:
         finally:
             self._seat.release()
 
-    def run_now(self, name: str) -> RunRecord:
+    def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
         """Start a manual run of the job (refused as the scheduler refuses one)."""
-        return self.lifecycle.run_now(name)
+        return self.lifecycle.run_now(name, scope, force=force)
 
     def run_once(self, names: list[str]) -> dict[str, RunRecord]:
         """Run each job named once with trigger `once`, retries included, and wait: each
-        job's last attempt."""
-        slots = [self.lifecycle.slot(name) for name in names]
-        first = {slot.job.name: self.lifecycle.launch(slot, Trigger.ONCE, utc_now()).run.id
-                 for slot in slots}
+        job's last attempt (its `skipped` record, outside its run window). A job runs
+        after those of its upstreams that are named (held, recorded skipped, if one of
+        them did not succeed)."""
+        for name in names:
+            self.lifecycle.slot(name)  # refuses an unknown name before anything runs
         results = {}
-        for slot in slots:
-            self.lifecycle.wait_settled(slot)
-            name = slot.job.name
-            # The last attempt of this series: its first run, or a retry after it.
-            results[name] = next(
-                run for run in self.store.runs(name, limit=slot.job.retries + 100)
-                if run.id == first[name] or (run.id > first[name] and run.trigger is Trigger.RETRY)
-            )
+        for wave in after.in_order(self.config.jobs, names):
+            slots = [self.lifecycle.slot(name) for name in wave]
+            handles = [self.lifecycle.launch(slot, Trigger.ONCE, utc_now()) for slot in slots]
+            for slot, handle in zip(slots, handles):
+                name = slot.job.name
+                if handle is None:  # held, or outside its window: its skip is the newest record
+                    results[name] = self.store.runs(name, limit=1)[0]
+                    continue
+                self.lifecycle.wait_settled(slot)
+                first = handle.run.id
+                # The last attempt of this series: its first run, or a retry after it.
+                results[name] = next(
+                    run for run in self.store.runs(name, limit=slot.job.retries + 100)
+                    if run.id == first or (run.id > first and run.trigger is Trigger.RETRY)
+                )
         return results
 
     def shutdown(self, grace: float | None = None) -> list[RunRecord]:

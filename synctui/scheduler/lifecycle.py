@@ -3,59 +3,47 @@
 Every way a run starts goes through `RunLifecycle`: the scheduler's fires, manual
 runs, retries, `run` with no scheduler, `--once`, and the console's fallback. It
 refuses what may not start (an unknown job, one already running, one within its
-manual cooldown, anything while shutting down), applies the overlap policy, starts
-the run through the runner, and when the run is recorded logs it, schedules its
-retry (where the policy has retries), fires its hooks and applies retention. When to
-fire is the caller's business; whether and how a run goes is this module's.
+manual cooldown, anything while shutting down), records skipped what comes outside the
+job's run window (`blackout.py`; a manual run there must be forced, a retry waits for
+it to open), applies the overlap policy, and queues the rest (`queue.py`): a run
+starts when its group and the scheduler have room and no upstream holds it
+(`after.py`), or is recorded `missed` past its `start_deadline` or as `catch_up`
+says. It starts each run through the runner, and when the run is recorded logs it,
+schedules its retry (where the policy has retries), fires its hooks, applies
+retention, starts the queued runs that now may and the jobs that run after it. When to fire is the caller's
+business; whether and how a run goes is this module's.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Callable, Iterable
-from zoneinfo import ZoneInfo
+from typing import Callable
 
-from synctui.config.model import Config, JobConfig
-from synctui.scheduler.clock import seconds_text, utc_now
+from synctui.config.model import Config
+from synctui.scheduler import after, refusals
+from synctui.scheduler.blackout import blocked
+from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import Refused
-from synctui.scheduler.events import Change, EventBus, RunFinished, StateChanged, Subscription
+from synctui.scheduler.events import EventBus
 from synctui.scheduler.hooks import Hooks
-from synctui.scheduler.records import RETRYABLE_RESULTS, Result, RunRecord, Trigger
+from synctui.scheduler.missed import Backlog, Missed
+from synctui.scheduler.not_run import NotRun
+from synctui.scheduler.retries import Retries
+from synctui.scheduler.queue import FIRES, NoRoom, RunQueue, Waiting
+from synctui.scheduler.records import (
+    NOT_RUN, OVERLAP_REASON, QueuedRun, Result, RunRecord, Scope, Trigger,
+)
 from synctui.scheduler.runner import RunHandle, Runner, RunRequest
 from synctui.scheduler.seams import RunStore
-from synctui.scheduler.store import Store
+from synctui.scheduler.slot import JobSlot
 
 log = logging.getLogger("synctui.scheduler")
 
-
-
-@dataclass
-class JobSlot:
-    """One job's place in the lifecycle; its lock decides what may start."""
-
-    job: JobConfig
-    paused: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    handle: RunHandle | None = None
-    pending: RunRequest | None = None
-    """A run waiting for the one it replaces to end."""
-    retry: threading.Timer | None = None
-    last_start: datetime | None = None
-    """When this process last started the job, for the manual cooldown (a cooldown guards
-    against a double press here, not against other processes' runs)."""
-    idle: threading.Condition = field(default_factory=threading.Condition)
-
-    @property
-    def busy(self) -> bool:
-        return self.handle is not None and not self.handle.done
-
-    @property
-    def settled(self) -> bool:
-        """Nothing going and nothing to come: no run, no retry, no replacement waiting."""
-        return not self.busy and self.retry is None and self.pending is None
+UNHELD = frozenset({Trigger.MANUAL, Trigger.BACKFILL, Trigger.RETRY, Trigger.AFTER})
+"""Triggers an upstream's failure does not hold: the operator's, a retry of the job's own
+run, and the run its upstreams' successes start."""
 
 
 class RunLifecycle:
@@ -63,35 +51,48 @@ class RunLifecycle:
 
     def __init__(
         self, config: Config, store: RunStore, bus: EventBus, *, zone: tzinfo,
-        retries: bool = True, clock: Callable[[], datetime] = utc_now,
+        retries: bool = True, runs_after: bool = True, clock: Callable[[], datetime] = utc_now,
         running_elsewhere: Callable[[str], str | None] = lambda name: None,
+        fire_started: Callable[[str, datetime], None] = lambda name, fire: None,
     ) -> None:
         """
         Args:
             retries: Retry failed runs as their jobs say (the fallback does not: its next
                 check runs a failed job again).
+            runs_after: Start the jobs that run `after` a job when it succeeds (a one-shot
+                does not: it ends with its own runs, and the next host starts them).
             clock: The current time.
             running_elsewhere: Where another process runs the job now (`run 12, pid 345`),
                 for a process that shares the store with live runners; None if nowhere.
+            fire_started: Told each fire time of a job's schedule that starts, or that meets
+                the job's run before still going (not those missed, held or blacked out).
         """
         self.config = config
+        self._needed_by = after.needed_by(config.jobs)
         self.store = store
         self.bus = bus
         self.runner = Runner(store, bus, zone=zone, clock=clock)
         self.hooks = Hooks()
-        self._retries = retries
+        self._retries = Retries(zone=lambda: self.zone, clock=clock, due=self._retry,
+                                enabled=retries)
+        self._runs_after = runs_after
         self._clock = clock
         self._running_elsewhere = running_elsewhere
+        self._fire_started = fire_started
+        self._not_run = NotRun(store, bus, clock)
         self.slots: dict[str, JobSlot] = {
             name: JobSlot(job, paused=store.job_state(name).paused)
             for name, job in config.jobs.items()
         }
-        self._active: set[RunHandle] = set()
-        """Every run in progress, also those of jobs a reload removed."""
+        self._active: dict[RunHandle, str | None] = {}
+        """Every run in progress, also those of jobs a reload removed, and the group it
+        counts against."""
         # Its own lock: a fire hand-off must never wait for a caller's lock held while it
         # calls in here.
         self._active_lock = threading.Lock()
         self.closing = False
+        self._order = {name: index for index, name in enumerate(config.jobs)}
+        self._queue = RunQueue(config, on_deadline=self.drain)
 
     @property
     def zone(self) -> tzinfo:
@@ -109,80 +110,230 @@ class RunLifecycle:
 
     def launch(
         self, slot: JobSlot, trigger: Trigger, scheduled_at: datetime, *, manual: bool = False,
+        scope: Scope = Scope(),
     ) -> RunHandle | None:
-        """Start a run of the slot's job, or say why not.
+        """Start a run of the slot's job, queue it, or say why not.
 
-        A manual run is `Refused` while the job runs (here or elsewhere) or within its
-        cooldown. Any other run that meets a running one follows the job's overlap
-        policy: `replace` ends the running one and starts after it, `skip` records the
-        fire time skipped. Returns the handle of the run started, None if none did now.
+        A manual run is `Refused` while the job runs (here or elsewhere), within its
+        cooldown (the cooldown is for `manual` runs only: a backfill's windows follow one
+        another), or while its group or the scheduler is full. Any other run is recorded
+        skipped outside the job's run window (its active hours and days, its blackouts);
+        one that meets a running one follows the job's overlap policy (`replace` ends the
+        running one and starts after it, `skip` records the fire time skipped), except a
+        fire time of a job that catches up `all`, which waits for it; the rest go through
+        the queue (`drain`). Returns the handle of the run started, None if none did now.
         """
         job = slot.job
-        request = RunRequest(job, trigger, scheduled_at)
+        request = RunRequest(job, trigger, scheduled_at, scope=scope)
         with slot.lock:
             if self.closing:
                 raise Refused("synctui is shutting down")
+            if manual:
+                return self._start_manual(slot, request)
+            if self._outside_window(slot, scheduled_at):
+                return None
             elsewhere = None if slot.busy else self._running_elsewhere(job.name)
-            if manual and (slot.busy or elsewhere):
-                if elsewhere:
-                    raise Refused(f"{job.name} is already running ({elsewhere})")
-                running = slot.handle.run
-                started = (self._clock() - running.started_at).total_seconds()
-                raise Refused(f"{job.name} is already running (run {running.id}, started"
-                              f" {started:.0f}s ago)")
-            if slot.busy and job.overlap == "replace":
+            waits_its_turn = trigger in FIRES and job.catch_up == "all"
+            if slot.busy and not waits_its_turn and job.overlap == "replace":
                 slot.pending = request
                 slot.handle.replace()
                 return None
-            if slot.busy or elsewhere:
-                self._skip(job.name, scheduled_at, slot.handle.run.id if slot.busy else elsewhere)
+            if (slot.busy and not waits_its_turn) or elsewhere:
+                running = slot.handle.run.id if slot.busy else elsewhere
+                self._not_run.skipped(job.name, scheduled_at, OVERLAP_REASON, f"run {running} still going")
+                if trigger in FIRES:
+                    self._fire_started(job.name, scheduled_at)
                 return None
-            if manual:
-                self._check_cooldown(slot)
-            self._cancel_retry(slot)
-            return self._start_locked(slot, request)
+            if trigger is Trigger.ONCE and job.after:
+                holding = after.holds(self.store, job)
+                if holding:  # a one-shot cannot wait for its upstreams: the fire time is skipped
+                    reason = "held by " + ", ".join(map(str, holding))
+                    self._not_run.skipped(job.name, scheduled_at, reason, reason)
+                    return None
+            if trigger in FIRES or trigger is Trigger.ONCE:
+                self._retries.cancel(slot)  # a run of the schedule stands for the retry
+            self._enqueue(slot, Waiting.due(request, self._order[job.name]))
+        self.drain()
+        handle = slot.handle
+        return handle if handle is not None and handle.request is request else None
 
-    def run_now(self, name: str) -> RunRecord:
-        """Start a manual run of the job now; `Refused` as `launch` says."""
-        return self.launch(self.slot(name), Trigger.MANUAL, self._clock(), manual=True).run
+    def _start_manual(self, slot: JobSlot, request: RunRequest) -> RunHandle:
+        job, now = slot.job, self._clock()
+        refusal = refusals.already_running(
+            job, slot.handle.run if slot.busy else None,
+            None if slot.busy else self._running_elsewhere(job.name), now)
+        if refusal is None and request.trigger is Trigger.MANUAL:
+            refusal = refusals.in_cooldown(job, slot.last_start, now)
+        if refusal is not None:
+            raise Refused(refusal)
+        try:
+            group = self._queue.take_room(job)
+        except NoRoom as full:
+            raise Refused(f"{job.name} may not start now: {full}; try again when one ends") from None
+        self._retries.cancel(slot)
+        return self._start_locked(slot, request, group)
 
-    def _check_cooldown(self, slot: JobSlot) -> None:
-        job, last = slot.job, slot.last_start
-        if last is None:
-            return
-        since = (self._clock() - last).total_seconds()
-        if since < job.manual_cooldown_s:
-            raise Refused(
-                f"{job.name} started {since:.1f}s ago; manual runs wait"
-                f" {seconds_text(job.manual_cooldown_s)} after a start (try again in"
-                f" {job.manual_cooldown_s - since:.1f}s)"
-            )
+    def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
+        """Start a manual run of the job now (a backfill run for a window); `Refused` as
+        `launch` says, and outside the job's run window unless `force`."""
+        slot = self.slot(name)
+        now = self._clock()
+        refusal = None if force else refusals.outside_window(slot.job, now, self.zone)
+        if refusal is not None:
+            raise Refused(refusal)
+        trigger = Trigger.BACKFILL if scope.window else Trigger.MANUAL
+        return self.launch(slot, trigger, now, manual=True, scope=scope).run
+
+    def _outside_window(self, slot: JobSlot, scheduled_at: datetime) -> bool:
+        """Whether the job may not start on its own now; if so, the fire time is recorded
+        skipped with the reason."""
+        reason = blocked(slot.job.window, self._clock(), self.zone)
+        if reason is not None:
+            self._not_run.skipped(slot.job.name, scheduled_at, reason, reason)
+        return reason is not None
 
     def last_start(self, name: str) -> datetime | None:
         """When the job last started, by any process (skipped fire times are not starts)."""
         started = [run.started_at for run in self.store.runs(name, limit=5)
-                   if run.result is not Result.SKIPPED and run.started_at is not None]
+                   if run.result not in NOT_RUN and run.started_at is not None]
         return started[0] if started else None
 
-    def _skip(self, name: str, scheduled_at: datetime, running: object) -> None:
-        skip = self.store.record_skip(name, scheduled_at, self._clock())
-        log.warning(
-            "%s: fire time %s skipped: run %s still going (%d in a row)",
-            name, scheduled_at.isoformat(), running, skip.skip_count,
-            extra={"event": "run_skipped", "job": name, "run_id": skip.id, "result": "skipped"},
-        )
-        self.bus.publish(RunFinished(skip))
+    def ready_after(self, slot: JobSlot) -> bool:
+        """Whether the slot's job is due a run `after` its upstreams (none for a job with no
+        `after`, a paused or running one)."""
+        job = slot.job
+        return (bool(job.after) and not slot.paused and not slot.busy
+                and not after.waits(self.store, job, self.last_start(job.name)))
+
+    def start_due_after(self) -> None:
+        """Start every job due a run after its upstreams (they may have succeeded while no
+        host ran it)."""
+        for slot in list(self.slots.values()):
+            if self.ready_after(slot):
+                self.launch(slot, Trigger.AFTER, self._clock())
+
+    def run_after(self, name: str) -> None:
+        """Start each job that runs after `name` (and `name` itself) if it is now due to."""
+        candidates = [name, *self._needed_by.get(name, ())]
+        for slot in [self.slots[job] for job in candidates if job in self.slots]:
+            if self.ready_after(slot):
+                try:
+                    self.launch(slot, Trigger.AFTER, self._clock())
+                except Refused:
+                    return  # shutting down
+
+    # --- the queue ----------------------------------------------------------------
+
+    def _enqueue(self, slot: JobSlot, entry: Waiting) -> None:
+        """Queue `entry` (the slot's lock held). A fire time of a job that catches up `last`
+        or `none` stands for the ones of its schedule still waiting (they are missed); one
+        `after` run waiting is enough."""
+        trigger = entry.request.trigger
+        if trigger is Trigger.AFTER and any(
+                waiting.request.trigger is trigger for waiting in self._queue.by_job().get(entry.name, ())):
+            return
+        replacing = trigger in FIRES and slot.job.catch_up != "all"
+        for waiting in self._queue.add(entry, replacing=replacing):
+            self._miss(waiting, waiting.why or "a later fire time came")
+
+    def drain(self) -> None:
+        """Start the waiting runs that may start now, in queue order; record `missed` those
+        that never will (`RunQueue.next_ready`)."""
+        while not self.closing:
+            chosen, group, missed = self._queue.next_ready(self._why_waiting, self._clock())
+            for entry in missed:
+                self._miss(entry, entry.why)
+            if chosen is None:
+                break
+            self._start_waiting(self.slots[chosen.name], chosen, group)
+        self._queue.arm(self._clock())
+
+    def _why_waiting(self, entry: Waiting) -> str | None:
+        """Why the entry may not start now, its group's and the scheduler's room aside."""
+        slot, trigger = self.slots.get(entry.name), entry.request.trigger
+        if slot is None:
+            return "its job was removed"
+        if slot.paused and trigger in FIRES:
+            return "paused"
+        if slot.busy:
+            return f"run {slot.handle.run.id} still going"
+        if slot.job.after and trigger not in UNHELD:
+            holding = after.holds(self.store, slot.job)
+            if holding:
+                return "held by " + ", ".join(map(str, holding))
+        return None
+
+    def _start_waiting(self, slot: JobSlot, entry: Waiting, group: str | None) -> None:
+        request = entry.request
+        with slot.lock:
+            if self.closing or slot.busy or self._outside_window(slot, request.scheduled_at):
+                self._queue.free_room(group)
+                return
+            self._start_locked(slot, request, group)
+            following = entry.following and entry.following(request.scheduled_at)
+            if following is not None:
+                self._enqueue(slot, Waiting.due(RunRequest(slot.job, request.trigger, following),
+                                                entry.order, entry.following))
+        self._notify(slot)
+
+    def _miss(self, entry: Waiting, reason: str) -> None:
+        fire = entry.request.scheduled_at
+        self._not_run.missed(entry.name, Missed(fire, fire, 1), reason)
+        slot = self.slots.get(entry.name)
+        if slot is not None:
+            self._notify(slot)
+
+    def catch_up(
+        self, slot: JobSlot, backlog: Backlog,
+        following: Callable[[datetime], datetime | None], reason: str,
+    ) -> None:
+        """Take the passed fire times `backlog` decided on: record the missed ones (for
+        `reason`), queue the first to run (trigger `catch-up`; `following` gives the one
+        after a fire time, for `all`)."""
+        if backlog.missed is not None:
+            self._not_run.missed(slot.job.name, backlog.missed, reason)
+        start, until = backlog.run_from, backlog.run_until
+        if start is None:
+            return
+
+        def then(fire: datetime) -> datetime | None:
+            later = following(fire)
+            return later if later is not None and later <= until else None
+
+        with slot.lock:
+            if self.closing:
+                return
+            self._enqueue(slot, Waiting.due(RunRequest(slot.job, Trigger.CATCH_UP, start),
+                                            self._order[slot.job.name],
+                                            then if start < until else None))
+        self.drain()
+
+    def queued(self) -> dict[str, tuple[QueuedRun, ...]]:
+        """Every job's runs waiting in the queue, as a status tells them."""
+        return {name: tuple(QueuedRun(entry.request.scheduled_at, entry.request.trigger,
+                                      entry.why or "queued") for entry in entries)
+                for name, entries in self._queue.by_job().items()}
+
+    def _notify(self, slot: JobSlot) -> None:
+        with slot.idle:
+            slot.idle.notify_all()
 
     # --- starting and ending ------------------------------------------------------
 
-    def _start_locked(self, slot: JobSlot, request: RunRequest) -> RunHandle:
+    def _start_locked(self, slot: JobSlot, request: RunRequest, group: str | None) -> RunHandle:
+        """Start the run (the slot's lock held, its room taken: `group` is what it counts
+        against)."""
         with self._active_lock:
             handle = self.runner.start(request, on_finish=lambda h: self._finished(slot, h))
-            self._active.add(handle)
+            self._active[handle] = group
         slot.handle = handle
         slot.last_start = self._clock()
+        if request.trigger in FIRES:
+            self._fire_started(request.job.name, request.scheduled_at)
+        scope = request.scope.describe(self.zone)
         log.info(
-            "%s: run %s started (%s%s)", request.job.name, handle.run.id, request.trigger.value,
+            "%s: run %s started (%s%s%s)", request.job.name, handle.run.id, request.trigger.value,
+            f", {scope}" if scope else "",
             f", attempt {request.attempt}" if request.attempt > 1 else "",
             extra={"event": "run_started", "job": request.job.name, "run_id": handle.run.id,
                    "trigger": request.trigger.value},
@@ -201,46 +352,49 @@ class RunLifecycle:
                    "duration": record.duration_s},
         )
         with self._active_lock:
-            self._active.discard(handle)
+            group = self._active.pop(handle)
         with slot.lock:
             if slot.handle is handle:
                 slot.handle = None
             pending, slot.pending = slot.pending, None
             job = slot.job
             if pending is not None and not self.closing:
-                self._start_locked(slot, pending)
-            elif (self._retries and record.result in RETRYABLE_RESULTS
-                  and record.attempt <= job.retries and not self.closing):
-                delay = job.retry_backoff_s * 2 ** (record.attempt - 1)
-                slot.retry = threading.Timer(delay, self._retry, args=(slot, record.attempt + 1))
-                slot.retry.daemon = True
-                slot.retry.start()
-                log.info("%s: retry %d of %d in %s", job.name, record.attempt, job.retries,
-                         seconds_text(delay), extra={"event": "retry_scheduled", "job": job.name})
+                self._start_locked(slot, pending, group)  # it takes the replaced run's room
+            else:
+                self._queue.free_room(group)
+            if pending is None and not self.closing:
+                self._retries.plan(slot, record, handle.request.scope)
             retrying = slot.retry is not None
         self.hooks.after(job, record, self.zone, retrying=retrying)
         self.store.apply_retention(
             record.job, self.config.scheduler.keep_runs, self.config.scheduler.keep_log_bytes
         )
+        self.drain()
+        if self._runs_after and not self.closing:
+            self.run_after(record.job)
         with slot.idle:
             slot.idle.notify_all()
 
-    def _retry(self, slot: JobSlot, attempt: int) -> None:
+    def _retry(self, slot: JobSlot, attempt: int, scope: Scope) -> None:
         with slot.lock:
             if slot.retry is None or self.closing or slot.busy:
                 return
+            if self._retries.wait_for_window(slot, attempt, scope):
+                return
             slot.retry = None
-            self._start_locked(slot, RunRequest(slot.job, Trigger.RETRY, self._clock(), attempt))
+            request = RunRequest(slot.job, Trigger.RETRY, self._clock(), attempt, scope)
+            self._enqueue(slot, Waiting.due(request, self._order[slot.job.name]))
+        self.drain()
 
-    def _cancel_retry(self, slot: JobSlot) -> None:
-        if slot.retry is not None:
-            slot.retry.cancel()
-            slot.retry = None
-            with slot.idle:
-                slot.idle.notify_all()
+    def _take_waiting(self, slot: JobSlot) -> list[Waiting]:
+        """Take the slot's runs out of the queue."""
+        taken = self._queue.take(slot.job.name)
+        self._notify(slot)
+        return taken
 
     def cancel(self, name: str) -> None:
-        """End the job's running run (result `cancelled`), or drop its pending retry.
+        """End the job's running run (result `cancelled`), or drop its pending retry, or its
+        queued runs (recorded `missed`).
 
         Returns once asked: the run ends within its kill grace, announced by `RunFinished`.
         A run of a job a reload removed can be cancelled too.
@@ -258,9 +412,13 @@ class RunLifecycle:
                 handle = slot.handle
                 slot.pending = None
             elif slot.retry is not None:
-                self._cancel_retry(slot)
+                self._retries.cancel(slot)
                 log.info("%s: pending retry cancelled", name,
                          extra={"event": "retry_cancelled", "job": name})
+                return
+            elif self._queue.count(name):
+                for entry in self._take_waiting(slot):
+                    self._miss(entry, f"cancelled while it waited ({entry.why or 'queued'})")
                 return
             else:
                 elsewhere = self._running_elsewhere(name)
@@ -272,7 +430,7 @@ class RunLifecycle:
     def wait_settled(self, slot: JobSlot) -> None:
         """Block until the slot's job has no run, retry or replacement to come."""
         with slot.idle:
-            slot.idle.wait_for(lambda: slot.settled)
+            slot.idle.wait_for(lambda: slot.settled and not self._queue.count(slot.job.name))
 
     def active(self) -> list[RunHandle]:
         """The runs in progress (or ending: until their end is recorded)."""
@@ -285,26 +443,6 @@ class RunLifecycle:
 
     # --- the operator's switches ---------------------------------------------------
 
-    def set_paused(
-        self, names: Iterable[str], paused: bool, *,
-        follow: Callable[[JobSlot], None] = lambda slot: None,
-    ) -> None:
-        """Pause or resume jobs, remembered in the store; `follow(slot)` makes the caller's
-        schedule agree before each job's event is announced."""
-        slots = [self.slot(name) for name in names]
-        for slot in slots:
-            slot.paused = paused
-            self.store.set_paused(slot.job.name, paused)
-            follow(slot)
-        self.announce_paused(slots)
-
-    def announce_paused(self, slots: Iterable[JobSlot], *, note: str = "") -> None:
-        for slot in slots:
-            change = Change.PAUSED if slot.paused else Change.RESUMED
-            log.info("%s: %s%s", slot.job.name, change.value, note,
-                     extra={"event": change.value, "job": slot.job.name})
-            self.bus.publish(StateChanged(slot.job.name, change))
-
     def take_config(self, config: Config) -> tuple[list[str], list[str]]:
         """Take a new config's jobs (runs in progress go on); the names added and removed."""
         old = self.slots
@@ -316,8 +454,12 @@ class RunLifecycle:
         for name, slot in old.items():
             if name not in slots:
                 with slot.lock:
-                    self._cancel_retry(slot)
+                    self._retries.cancel(slot)
         self.config, self.slots = config, slots
+        self._order = {name: index for index, name in enumerate(config.jobs)}
+        self._queue.set_config(config)
+        self._needed_by = after.needed_by(config.jobs)
+        self.drain()  # a job removed, a limit raised
         return sorted(set(slots) - set(old)), sorted(set(old) - set(slots))
 
     def recover(self) -> list[RunRecord]:
@@ -338,19 +480,27 @@ class RunLifecycle:
 
     # --- ending -------------------------------------------------------------------
 
-    def drop_retries(self) -> None:
-        """Drop every retry waiting (scheduling stopped: nothing starts on its own)."""
+    def drop_waiting(self) -> None:
+        """Drop every retry and queued run waiting (scheduling stopped: nothing starts on its
+        own). The queued fire times are not recorded: the next start catches them up."""
         for slot in self.slots.values():
             with slot.lock:
-                self._cancel_retry(slot)
+                self._retries.cancel(slot)
+                dropped = self._take_waiting(slot)
+            if dropped:
+                log.info("%s: %d queued run%s dropped (the next start catches up)", slot.job.name,
+                         len(dropped), "s" if len(dropped) > 1 else "",
+                         extra={"event": "queue_dropped", "job": slot.job.name})
 
     def close(self) -> None:
-        """No new runs from now on; retries and replacements waiting are dropped."""
+        """No new runs from now on; retries, replacements and queued runs waiting are
+        dropped."""
         self.closing = True
+        self.drop_waiting()
         for slot in self.slots.values():
             with slot.lock:
-                self._cancel_retry(slot)
                 slot.pending = None
+        self._queue.close()
 
     def settle_or_close(self) -> bool:
         """Close only if nothing is going or to come (no run can start between the check
@@ -379,54 +529,3 @@ class RunLifecycle:
         """Interrupt every run in progress now, without waiting out the grace."""
         for handle in self.active():
             handle.interrupt(after=0)
-
-
-class RunsHere:
-    """The operator's actions on runs, for a backend whose runs go through a `RunLifecycle`
-    in this process (the scheduler, the fallback). It makes `lifecycle` and provides
-    `_set_paused`, which says what else a pause changes there."""
-
-    lifecycle: RunLifecycle
-
-    def __init__(self, config: Config, store: RunStore | None, bus: EventBus | None) -> None:
-        self.config = config
-        self.zone = ZoneInfo(config.scheduler.timezone)
-        self.store = store or Store(config.scheduler.state_dir)
-        self.bus = bus or EventBus()
-
-    def _set_paused(self, name: str | None, paused: bool) -> None:
-        raise NotImplementedError
-
-    def run_now(self, name: str) -> RunRecord:
-        """Start the job now (trigger `manual`); refused while it runs (anywhere) or within
-        its cooldown."""
-        return self.lifecycle.run_now(name)
-
-    def cancel(self, name: str) -> None:
-        """End the job's running run (result `cancelled`), or drop its pending retry."""
-        self.lifecycle.cancel(name)
-
-    def pause(self, name: str | None = None) -> None:
-        """Pause one job, or all: nothing runs it on its own until resumed (remembered in
-        the store, across restarts)."""
-        self._set_paused(name, True)
-
-    def resume(self, name: str | None = None) -> None:
-        """Resume one job, or all."""
-        self._set_paused(name, False)
-
-    def end_runs_now(self) -> None:
-        """Interrupt every run going here now, without waiting out the grace."""
-        self.lifecycle.end_runs_now()
-
-    def history(
-        self, job: str | None = None, limit: int = 100, before_id: int | None = None
-    ) -> list[RunRecord]:
-        """Recorded runs, newest first."""
-        return self.store.runs(job, limit=limit, before_id=before_id)
-
-    def subscribe(
-        self, notify: Callable[[], None] | None = None, maxsize: int = 10_000
-    ) -> Subscription:
-        """Run and state events (see `synctui.scheduler.events`)."""
-        return self.bus.subscribe(maxsize=maxsize, notify=notify)

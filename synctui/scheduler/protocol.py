@@ -23,10 +23,12 @@ from pathlib import Path
 from synctui.scheduler.events import (
     Change, Event, EventsMissed, OutputLines, RunFinished, RunStarted, StateChanged,
 )
-from synctui.scheduler.records import Result, RunRecord, Trigger
+from synctui.scheduler.records import QueuedRun, Result, RunRecord, Scope, Trigger
 from synctui.scheduler.status import HostInfo, JobStatus, SchedulerStatus
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+"""2: `run` takes `force` and a scope (`full`, `since`, `window`), which a version-1 host
+would ignore (a forced or full run would quietly run as an ordinary one)."""
 SOCKET_NAME = "control.sock"
 MAX_SOCKET_PATH = 100
 """Bytes; a Unix socket path longer than this (108 on Linux, less elsewhere) cannot be bound."""
@@ -88,7 +90,7 @@ def _parse_time(text: str | None) -> datetime | None:
 
 # --- records ----------------------------------------------------------------------
 
-_RUN_TIMES = ("scheduled_at", "started_at", "finished_at")
+_RUN_TIMES = ("scheduled_at", "started_at", "finished_at", "last_scheduled_at")
 
 
 def run_to_wire(run: RunRecord) -> dict:
@@ -107,6 +109,42 @@ def run_from_wire(wire: dict) -> RunRecord:
     return RunRecord(**values)
 
 
+def scope_to_wire(scope: Scope) -> dict:
+    """A `run` request's fields for what the run syncs (none for the default)."""
+    wire: dict = {}
+    if scope.full:
+        wire["full"] = True
+    if scope.since is not None:
+        wire["since"] = _time(scope.since)
+    if scope.window is not None:
+        wire["window"] = [_time(moment) for moment in scope.window]
+    if scope.part is not None:
+        wire["part"] = list(scope.part)
+    return wire
+
+
+def scope_from_wire(request: dict) -> Scope:
+    """What a `run` request asks the run to sync; `ProtocolError` if it says it badly."""
+    full, since, window = request.get("full", False), request.get("since"), request.get("window")
+    part = request.get("part")
+    try:
+        if part is not None and (len(part) != 2 or not all(type(n) is int for n in part)):
+            raise ValueError
+        if not isinstance(full, bool):
+            raise ValueError
+        moments = [datetime.fromisoformat(text) for text in window] if window else None
+        if moments is not None and (len(moments) != 2 or moments[0] >= moments[1]):
+            raise ValueError
+        if any(moment.tzinfo is None for moment in
+               [*(moments or ()), *([_parse_time(since)] if since else [])]):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ProtocolError("'full', 'since', 'window' or 'part' is not what a run can be asked"
+                            " for") from None
+    return Scope(full=full, since=_parse_time(since), window=tuple(moments) if moments else None,
+                 part=tuple(part) if part else None)
+
+
 _JOB_TIMES = ("last_run", "next_run")
 
 
@@ -114,7 +152,9 @@ def _job_to_wire(job: JobStatus) -> dict:
     wire = {f.name: getattr(job, f.name) for f in fields(job)}
     wire.update({name: _time(wire[name]) for name in _JOB_TIMES})
     wire.update(last_result=job.last_result.value if job.last_result else None,
-                recent_durations=[list(pair) for pair in job.recent_durations])
+                recent_durations=[list(pair) for pair in job.recent_durations],
+                queued=[{"scheduled_at": _time(run.scheduled_at), "trigger": run.trigger.value,
+                         "why": run.why} for run in job.queued])
     return wire
 
 
@@ -124,6 +164,8 @@ def _job_from_wire(wire: dict) -> JobStatus:
     values.update(
         last_result=Result(values["last_result"]) if values.get("last_result") else None,
         recent_durations=tuple((float(d), bool(ok)) for d, ok in values["recent_durations"]),
+        queued=tuple(QueuedRun(_parse_time(run["scheduled_at"]), Trigger(run["trigger"]),
+                               str(run["why"])) for run in values.get("queued", ())),
     )
     return JobStatus(**values)
 

@@ -18,6 +18,8 @@ class Trigger(str, Enum):
     RETRY = "retry"
     FALLBACK = "fallback"
     ONCE = "once"
+    AFTER = "after"
+    BACKFILL = "backfill"
 
 
 class Result(str, Enum):
@@ -30,6 +32,7 @@ class Result(str, Enum):
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
     SKIPPED = "skipped"
+    MISSED = "missed"
     REPLACED = "replaced"
 
 
@@ -41,6 +44,48 @@ RETRYABLE_RESULTS = frozenset({Result.FAILURE, Result.TIMEOUT})
 """The failed results that a job's `retries` run again. Not `interrupted`: that run was cut
 short by a stop, and whoever stopped the scheduler does not want its jobs started again
 (or its host died, and the host that finds it did not start it)."""
+
+NOT_RUN = frozenset({Result.SKIPPED, Result.MISSED})
+"""Records of fire times that never started: a skipped one (overlap, a run window) and a
+missed one (it could not start by its deadline, or `catch_up` let it go). One record stands
+for consecutive ones (`skip_count`, from `scheduled_at` to `last_scheduled_at`)."""
+
+OVERLAP_REASON = "the run before was still going"
+"""The reason of a fire time skipped by the `skip` overlap policy (and of skips recorded before
+skips had reasons)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a run is asked to sync: what changed since the watermark (the default),
+    everything (`full`), what changed since a moment, or one backfill window."""
+
+    full: bool = False
+    since: datetime | None = None
+    window: tuple[datetime, datetime] | None = None
+    """A backfill window's start and end."""
+    part: tuple[int, int] | None = None
+    """Which window of how many in its backfill, for the operator's eyes."""
+
+    def covers(self, watermark: datetime | None) -> bool:
+        """Whether a success of this scope covers everything since the watermark, and so
+        moves it: a window never does, a `since` only at or before it."""
+        if self.window is not None:
+            return False
+        return self.since is None or (watermark is not None and self.since <= watermark)
+
+    def describe(self, zone) -> str:
+        """The scope in the operator's words (empty for the default)."""
+        if self.window is not None:
+            start, end = (moment.astimezone(zone).isoformat(timespec="minutes")
+                          for moment in self.window)
+            of = f" {self.part[0]}/{self.part[1]}" if self.part else ""
+            return f"window{of} {start} → {end}"
+        if self.full:
+            return "full"
+        if self.since is not None:
+            return f"since {self.since.astimezone(zone).isoformat(timespec='seconds')}"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -63,12 +108,28 @@ class RunRecord:
     log_path: Path | None = None
     log_bytes: int = 0
     skip_count: int = 0
-    """For a `skipped` record: how many consecutive fire times it stands for."""
+    """For a `skipped` or `missed` record: how many consecutive fire times it stands for."""
+    reason: str | None = None
+    """For a `skipped` or `missed` record: why (`run 12 still going`, `outside active_hours
+    06:00-22:00`, `group warehouse full (1 of 1 running)`)."""
+    last_scheduled_at: datetime | None = None
+    """For a `skipped` or `missed` record: the last fire time it stands for (the first is
+    `scheduled_at`)."""
 
     @property
     def finished(self) -> bool:
         """Whether the run has its result."""
         return self.result is not Result.RUNNING
+
+
+@dataclass(frozen=True)
+class QueuedRun:
+    """A run waiting in the host's queue, and why it waits."""
+
+    scheduled_at: datetime
+    trigger: Trigger
+    why: str
+    """`group warehouse full (1 of 1 running)`, `held by orders (last run failure)`..."""
 
 
 @dataclass(frozen=True)

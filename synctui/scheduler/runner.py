@@ -34,7 +34,7 @@ from synctui.scheduler.processes import (
     read_stat,
     signal_group,
 )
-from synctui.scheduler.records import Result, RunRecord, Trigger
+from synctui.scheduler.records import Result, RunRecord, Scope, Trigger
 from synctui.scheduler.run_log import RunLog
 from synctui.scheduler.store import Store
 
@@ -62,6 +62,7 @@ class RunRequest:
     trigger: Trigger
     scheduled_at: datetime
     attempt: int = 1
+    scope: Scope = Scope()
 
 
 class Runner:
@@ -98,13 +99,20 @@ class Runner:
 
         `on_finish` is called from the run's thread once the result is recorded.
         """
-        job = request.job
-        last_success = self.store.job_state(job.name).last_success_started_at
+        job, scope = request.job, request.scope
+        watermark = self.store.job_state(job.name).watermark
+        if scope.window is not None:
+            last_success = scope.window[0]
+        elif scope.full:
+            last_success = None
+        else:
+            last_success = scope.since or watermark
         started_at = self.clock()
         token = new_token()
         record = self.store.begin_run(
             job.name, request.trigger, request.scheduled_at, started_at,
             attempt=request.attempt, host=self._host, token=token,
+            covers=scope.covers(watermark), window=scope.window,
         )
         handle = RunHandle(self, request, record, last_success, token, on_finish)
         handle._thread.start()
@@ -259,6 +267,11 @@ class RunHandle:
             self._log = RunLog(self._runner._log_file(self.run.log_path),
                                job.log_max_bytes)
             env = self._environment()
+            scope = self.request.scope.describe(self._runner.zone)
+            if scope:  # what this run syncs, first in its log and its live output
+                self._log.note(scope)
+                self._runner.bus.publish(
+                    OutputLines(self.run.job, self.run.id, (f"[synctui] {scope}",)))
             argv = self._runner._argv(job, env)
             process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -329,6 +342,9 @@ class RunHandle:
     def _environment(self) -> dict[str, str]:
         zone = self._runner.zone
         last = self._last_success
+        window = self.request.scope.window or ()
+        start, end = (moment.astimezone(zone).isoformat(timespec="microseconds")
+                      for moment in window) if window else ("", "")
         return {
             **os.environ,
             **self.request.job.env,
@@ -344,6 +360,9 @@ class RunHandle:
             "SYNCTUI_LAST_SUCCESS_AT": (
                 last.astimezone(zone).isoformat(timespec="microseconds") if last else ""
             ),
+            "SYNCTUI_FULL": "1" if self.request.scope.full else "",
+            "SYNCTUI_WINDOW_START": start,
+            "SYNCTUI_WINDOW_END": end,
         }
 
     def _judge(self, exit_code: int | None, signal_name: str | None) -> tuple[Result, str | None]:

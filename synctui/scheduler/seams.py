@@ -31,9 +31,11 @@ class RunStore(Protocol):
     def begin_run(
         self, job: str, trigger: Trigger, scheduled_at: datetime, started_at: datetime,
         attempt: int = 1, host: tuple[int, int | None] | None = None, token: str | None = None,
+        covers: bool = True, window: tuple[datetime, datetime] | None = None,
     ) -> RunRecord:
         """Record a run `running` (held by `host`: pid, start ticks, its processes carrying
-        `token`); its id and log path."""
+        `token`); its id and log path. `covers`: whether its success moves the watermark;
+        `window`: a backfill run's."""
 
     def set_process(self, run_id: int, session: int, leader_start: int | None, boot: str) -> None:
         """Remember which process session a run's job lives in (to end it if its host dies)."""
@@ -45,8 +47,13 @@ class RunStore(Protocol):
     ) -> RunRecord:
         """Record the run's end; its final record."""
 
-    def record_skip(self, job: str, scheduled_at: datetime, at: datetime) -> RunRecord:
-        """A fire time skipped while the job ran: consecutive skips are one record, counted."""
+    def record_skip(
+        self, job: str, scheduled_at: datetime, at: datetime, reason: str | None = None, *,
+        result: Result = Result.SKIPPED, count: int = 1, last: datetime | None = None,
+    ) -> RunRecord:
+        """Fire times that never started (`result` skipped or missed), `count` of them from
+        `scheduled_at` to `last`: consecutive ones of a job with one result and reason are
+        one record, counted."""
 
     def run(self, run_id: int) -> RunRecord | None:
         """One run, if it is (still) recorded."""
@@ -76,7 +83,10 @@ class RunStore(Protocol):
     # --- each job's state -----------------------------------------------------------
 
     def job_state(self, job: str) -> JobState:
-        """A job's paused flag and last success (defaults for a job never seen)."""
+        """A job's paused flag, last success and watermark (defaults for a job never seen)."""
+
+    def backfilled(self, job: str) -> set[tuple[datetime, datetime]]:
+        """The windows of the job's backfill runs that succeeded."""
 
     def set_paused(self, job: str, paused: bool) -> None:
         """Pause or resume a job, for every process sharing the store."""

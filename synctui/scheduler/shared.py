@@ -30,7 +30,7 @@ from synctui.scheduler.control_client import HostUnreachable, RemoteControl
 from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
 from synctui.scheduler.fallback import FallbackControl
 from synctui.scheduler.protocol import socket_path
-from synctui.scheduler.records import RunRecord
+from synctui.scheduler.records import RunRecord, Scope
 from synctui.scheduler.status import SchedulerStatus, live_host, stored_snapshot
 from synctui.scheduler.store import Store
 from synctui.scheduler.sync_scheduler import SyncScheduler
@@ -225,8 +225,8 @@ class SharedScheduler:
             raise Refused("the scheduler's host is gone: its history comes back with the next")
         return self.store.runs(job, limit=limit, before_id=before_id)
 
-    def run_now(self, name: str) -> RunRecord:
-        return self._current().run_now(name)
+    def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
+        return self._current().run_now(name, scope, force=force)
 
     def cancel(self, name: str) -> None:
         self._current().cancel(name)

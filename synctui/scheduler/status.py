@@ -13,8 +13,12 @@ from datetime import datetime, timezone, tzinfo
 from typing import Mapping
 
 from synctui.config.model import Config, JobConfig
+from synctui.scheduler import after
+from synctui.scheduler.blackout import blocked
 from synctui.scheduler.processes import is_alive
-from synctui.scheduler.records import FAILED_RESULTS, Fires, Result, RunRecord
+from synctui.scheduler.records import (
+    FAILED_RESULTS, NOT_RUN, Fires, QueuedRun, Result, RunRecord,
+)
 from synctui.scheduler.store import HostRecord, Store
 
 WINDOW = 100
@@ -51,6 +55,18 @@ class JobStatus:
     health: str
     recent_durations: tuple[tuple[float, bool], ...] = ()
     """(duration, succeeded) of the recent judged runs, oldest first: the sparkline's data."""
+    after: tuple[str, ...] = ()
+    """The jobs it runs after."""
+    waits_on: tuple[str, ...] = ()
+    """The upstreams it waits on, with why: `orders (last run failure)`."""
+    needed_by: tuple[str, ...] = ()
+    """The jobs that run after it."""
+    blackout: str | None = None
+    """Why the job may not start on its own now (`outside active_hours 06:00-22:00`, `blackout
+    2026-12-24`): a manual run then needs forcing; None when it may. `next_run` is then the
+    first fire time at which it may."""
+    queued: tuple[QueuedRun, ...] = ()
+    """Its runs waiting in the host's queue, in start order."""
 
 
 @dataclass(frozen=True)
@@ -130,18 +146,34 @@ def _job_json(job: JobStatus, zone: tzinfo) -> dict:
         "p95_duration_s": job.p95_duration_s,
         "freshness_s": job.freshness_s,
         "health": job.health,
+        "after": list(job.after),
+        "waits_on": list(job.waits_on),
+        "needed_by": list(job.needed_by),
+        "blackout": job.blackout,
+        "queued": [{"scheduled_at": _iso(run.scheduled_at, zone), "trigger": run.trigger.value,
+                    "why": run.why} for run in job.queued],
     }
 
 
 def describe_schedule(job: JobConfig) -> str:
-    """How an operator reads the job's trigger."""
+    """How an operator reads the job's triggers: `every 15m`, `cron 0 2 * * *`, `after
+    orders`, `every 1h, after orders`."""
+    after = f"after {', '.join(job.after)}" if job.after else ""
     if job.cron is not None:
-        return f"cron {job.cron.expression}"
-    seconds = job.interval_s or 0
+        own = f"cron {job.cron.expression}"
+    elif job.interval_s is not None:
+        own = f"every {every(job.interval_s)}"
+    else:
+        return after
+    return f"{own}, {after}" if after else own
+
+
+def every(seconds: float) -> str:
+    """`15m`, `1h`, `90s`, `200ms`: a span in its largest whole unit."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size and seconds % size == 0:
-            return f"every {int(seconds // size)}{unit}"
-    return f"every {seconds * 1000:g}ms"
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds * 1000:g}ms"
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -175,13 +207,14 @@ def health(
 
 
 def job_status(
-    store: Store, job: JobConfig, *, fires: Fires, paused: bool, now: datetime,
-    running: RunRecord | None = None,
+    store: Store, job: JobConfig, *, fires: Fires, paused: bool, now: datetime, zone: tzinfo,
+    running: RunRecord | None = None, needed_by: tuple[str, ...] = (),
+    queued: tuple[QueuedRun, ...] = (),
 ) -> JobStatus:
-    """One job's status from its recent runs."""
+    """One job's status from its recent runs (`zone`: the one its run window is read in)."""
     # Consecutive skips are one record, so the newest run and the newest finished
     # run are among the five newest records.
-    recent = [r for r in store.runs(job.name, limit=5) if r.result is not Result.SKIPPED]
+    recent = [r for r in store.runs(job.name, limit=5) if r.result not in NOT_RUN]
     shown = recent[0] if recent else None
     finished = [r for r in recent if r.finished]
     judged = store.outcomes(job.name, _JUDGED, WINDOW)
@@ -217,6 +250,11 @@ def job_status(
             (duration, result is Result.SUCCESS)
             for result, duration in reversed(judged[:30]) if duration is not None
         ),
+        after=job.after,
+        waits_on=tuple(map(str, after.waits(store, job, shown.started_at if shown else None))),
+        needed_by=needed_by,
+        blackout=blocked(job.window, now, zone),
+        queued=queued,
     )
 
 
@@ -224,12 +262,16 @@ def snapshot(
     store: Store, config: Config, *, running: bool, host: HostInfo | None,
     fires: Mapping[str, Fires], paused: Mapping[str, bool], now: datetime,
     running_runs: Mapping[str, RunRecord] | None = None,
+    queued: Mapping[str, tuple[QueuedRun, ...]] | None = None,
 ) -> SchedulerStatus:
-    """The whole status snapshot."""
+    """The whole status snapshot (`queued`: the host's queue, by job)."""
+    zone = _zone(config.scheduler.timezone)
+    needs = after.needed_by(config.jobs)
     jobs = {
         name: job_status(
             store, job, fires=fires.get(name, Fires()), paused=paused.get(name, False),
-            now=now, running=(running_runs or {}).get(name),
+            now=now, zone=zone, running=(running_runs or {}).get(name),
+            needed_by=needs.get(name, ()), queued=(queued or {}).get(name, ()),
         )
         for name, job in config.jobs.items()
     }

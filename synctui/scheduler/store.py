@@ -17,78 +17,16 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from synctui.scheduler.records import Fires, Result, RunRecord, Trigger
+from synctui.scheduler.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "synctui.db"
 LOGS_DIR = "logs"
 
-# Each entry moves the schema one version up; a store at version N runs entries N.. in order.
-MIGRATIONS: tuple[str, ...] = (
-    # 1: runs and per-job state.
-    """
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        job TEXT NOT NULL,
-        trigger TEXT NOT NULL,
-        result TEXT NOT NULL,
-        attempt INTEGER NOT NULL DEFAULT 1,
-        scheduled_at REAL,
-        started_at REAL,
-        finished_at REAL,
-        duration_s REAL,
-        exit_code INTEGER,
-        signal TEXT,
-        error TEXT,
-        log_path TEXT
-    );
-    CREATE INDEX runs_by_job ON runs (job, id);
-    CREATE TABLE job_state (
-        job TEXT PRIMARY KEY,
-        paused INTEGER NOT NULL DEFAULT 0,
-        last_success_started_at REAL
-    );
-    """,
-    # 2: skip counts, log sizes, what proves a leftover process session is a run's,
-    # and the live host's heartbeat and fire times (read by `status` without a scheduler).
-    """
-    ALTER TABLE runs ADD COLUMN skip_count INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE runs ADD COLUMN log_bytes INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE runs ADD COLUMN session INTEGER;
-    ALTER TABLE runs ADD COLUMN leader_start INTEGER;
-    ALTER TABLE runs ADD COLUMN boot_id TEXT;
-    ALTER TABLE runs ADD COLUMN host_pid INTEGER;
-    ALTER TABLE runs ADD COLUMN host_start INTEGER;
-    CREATE INDEX runs_running ON runs (result) WHERE result = 'running';
-    CREATE TABLE host (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        pid INTEGER NOT NULL,
-        start_ticks INTEGER,
-        mode TEXT NOT NULL,
-        config TEXT,
-        started_at REAL NOT NULL,
-        heartbeat_at REAL NOT NULL,
-        scheduling INTEGER NOT NULL
-    );
-    CREATE TABLE schedule (
-        job TEXT PRIMARY KEY,
-        next_fire REAL,
-        last_fire REAL,
-        before_last_fire REAL
-    );
-    """,
-    # 3: where the host serves its control socket.
-    """
-    ALTER TABLE host ADD COLUMN socket TEXT;
-    """,
-    # 4: the random token a run's processes inherit, stored before its job starts.
-    """
-    ALTER TABLE runs ADD COLUMN token TEXT;
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 _RUN_COLUMNS = (
     "id, job, trigger, result, attempt, scheduled_at, started_at, finished_at,"
-    " duration_s, exit_code, signal, error, log_path, log_bytes, skip_count"
+    " duration_s, exit_code, signal, error, log_path, log_bytes, skip_count, reason,"
+    " last_scheduled_at"
 )
 
 
@@ -102,6 +40,9 @@ class JobState:
 
     paused: bool = False
     last_success_started_at: datetime | None = None
+    """The start of the last success that counts for freshness (one that moved the watermark)."""
+    watermark: datetime | None = None
+    """What `SYNCTUI_LAST_SUCCESS_AT` tells an incremental run."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +101,8 @@ def _record(row: tuple) -> RunRecord:
         log_path=Path(row[12]) if row[12] else None,
         log_bytes=row[13],
         skip_count=row[14],
+        reason=row[15],
+        last_scheduled_at=_dt(row[16]),
     )
 
 
@@ -239,22 +182,28 @@ class Store:
         attempt: int = 1,
         host: tuple[int, int | None] | None = None,
         token: str | None = None,
+        covers: bool = True,
+        window: tuple[datetime, datetime] | None = None,
     ) -> RunRecord:
         """Record a run as `running` and give it its id and log path.
 
         `host` is (pid, start ticks) of the process that holds the run, so that a
         later start can tell whether that process is gone; `token` is what its
         processes will carry in their environment, to be found if that process dies.
+        `covers`: whether its success moves the watermark; `window`: a backfill run's window.
         """
+        window_start, window_end = window if window else (None, None)
         host_pid, host_start = host if host else (None, None)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 run_id = self._db.execute(
                     "INSERT INTO runs (job, trigger, result, attempt, scheduled_at, started_at,"
-                    " host_pid, host_start, token) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                    " host_pid, host_start, token, covers, window_start, window_end)"
+                    " VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (job, trigger.value, attempt, _ts(scheduled_at), _ts(started_at),
-                     host_pid, host_start, token),
+                     host_pid, host_start, token, int(covers), _ts(window_start),
+                     _ts(window_end)),
                 ).lastrowid
                 log_path = self.log_path(job, run_id)
                 self._db.execute("UPDATE runs SET log_path = ? WHERE id = ?", (str(log_path), run_id))
@@ -285,7 +234,8 @@ class Store:
         error: str | None = None,
         log_bytes: int = 0,
     ) -> RunRecord:
-        """Give a running run its result; a success also becomes the job's last success."""
+        """Give a running run its result; a success that covers everything since the
+        watermark moves it, and becomes the job's last success."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -298,12 +248,16 @@ class Store:
                 row = self._db.execute(
                     f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
                 ).fetchone()
-                if result is Result.SUCCESS:
+                covers = self._db.execute(
+                    "SELECT covers FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+                if result is Result.SUCCESS and covers:
                     self._db.execute(
-                        "INSERT INTO job_state (job, last_success_started_at) VALUES (?, ?)"
-                        " ON CONFLICT (job) DO UPDATE SET last_success_started_at ="
-                        " max(coalesce(last_success_started_at, 0), excluded.last_success_started_at)",
-                        (row[1], row[6]),
+                        "INSERT INTO job_state (job, last_success_started_at, watermark)"
+                        " VALUES (?, ?, ?) ON CONFLICT (job) DO UPDATE SET"
+                        " last_success_started_at = max(coalesce(last_success_started_at, 0),"
+                        " excluded.last_success_started_at),"
+                        " watermark = max(coalesce(watermark, 0), excluded.watermark)",
+                        (row[1], row[6], row[6]),
                     )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -311,30 +265,39 @@ class Store:
                 raise
         return _record(row)
 
-    def record_skip(self, job: str, scheduled_at: datetime, at: datetime) -> RunRecord:
-        """Record a fire time skipped because a run was going.
+    def record_skip(
+        self, job: str, scheduled_at: datetime, at: datetime, reason: str | None = None, *,
+        result: Result = Result.SKIPPED, count: int = 1, last: datetime | None = None,
+    ) -> RunRecord:
+        """Record fire times that never started: skipped (a run was going, a blackout) or
+        missed, `count` of them from `scheduled_at` to `last` (the same by default).
 
-        Consecutive skips (no other run of the job recorded in between) are one
-        record whose `skip_count` grows and whose `finished_at` is the latest skip.
+        Consecutive ones with the same result and reason (no other run of the job recorded
+        in between) are one record whose `skip_count` grows and whose `finished_at` is the
+        latest.
         """
+        last = last or scheduled_at
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                last = self._db.execute(
-                    "SELECT id, result FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1", (job,)
+                newest = self._db.execute(
+                    "SELECT id, result, reason FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1",
+                    (job,),
                 ).fetchone()
-                if last is not None and last[1] == Result.SKIPPED.value:
-                    run_id = last[0]
+                if newest is not None and newest[1] == result.value and newest[2] == reason:
+                    run_id = newest[0]
                     self._db.execute(
-                        "UPDATE runs SET skip_count = skip_count + 1, finished_at = ? WHERE id = ?",
-                        (_ts(at), run_id),
+                        "UPDATE runs SET skip_count = skip_count + ?, finished_at = ?,"
+                        " last_scheduled_at = MAX(COALESCE(last_scheduled_at, 0), ?) WHERE id = ?",
+                        (count, _ts(at), _ts(last), run_id),
                     )
                 else:
                     run_id = self._db.execute(
                         "INSERT INTO runs (job, trigger, result, scheduled_at, started_at,"
-                        " finished_at, duration_s, skip_count) VALUES (?, ?, ?, ?, ?, ?, 0, 1)",
-                        (job, Trigger.SCHEDULED.value, Result.SKIPPED.value, _ts(scheduled_at),
-                         _ts(at), _ts(at)),
+                        " finished_at, duration_s, skip_count, reason, last_scheduled_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                        (job, Trigger.SCHEDULED.value, result.value, _ts(scheduled_at),
+                         _ts(at), _ts(at), count, reason, _ts(last)),
                     ).lastrowid
                 row = self._db.execute(
                     f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
@@ -393,7 +356,8 @@ class Store:
                 f"SELECT {_RUN_COLUMNS}, session, leader_start, boot_id, host_pid, host_start, token"
                 " FROM runs WHERE result = 'running' ORDER BY id"
             ).fetchall()
-        return [Orphan(_record(row[:15]), *row[15:]) for row in rows]
+        width = len(_RUN_COLUMNS.split(","))
+        return [Orphan(_record(row[:width]), *row[width:]) for row in rows]
 
     # --- job state --------------------------------------------------------------
 
@@ -401,9 +365,19 @@ class Store:
         """The job's remembered state (defaults for a job never seen)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT paused, last_success_started_at FROM job_state WHERE job = ?", (job,)
+                "SELECT paused, last_success_started_at, watermark FROM job_state WHERE job = ?",
+                (job,),
             ).fetchone()
-        return JobState() if row is None else JobState(bool(row[0]), _dt(row[1]))
+        return JobState() if row is None else JobState(bool(row[0]), _dt(row[1]), _dt(row[2]))
+
+    def backfilled(self, job: str) -> set[tuple[datetime, datetime]]:
+        """The windows of the job's backfill runs (retries included) that succeeded."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT window_start, window_end FROM runs WHERE job = ? AND result = 'success'"
+                " AND window_start IS NOT NULL", (job,),
+            ).fetchall()
+        return {(_dt(start), _dt(end)) for start, end in rows}
 
     def set_paused(self, job: str, paused: bool) -> None:
         """Remember whether a job is paused, across restarts."""

@@ -12,31 +12,39 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.triggers.base import BaseTrigger
 
 from synctui.config import ConfigError
 from synctui.config.model import Config
+from synctui.scheduler.blackout import next_allowed_fire
 from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged
 from synctui.scheduler.hosting import LocalSeat
-from synctui.scheduler.lifecycle import JobSlot, RunLifecycle, RunsHere
+from synctui.scheduler.lifecycle import RunLifecycle
+from synctui.scheduler.slot import JobSlot
+from synctui.scheduler.runs_here import RunsHere
 from synctui.scheduler.records import Fires, RunRecord, Trigger
 from synctui.scheduler.seams import HostSeat, RunStore
 from synctui.scheduler.status import HostInfo, SchedulerStatus, snapshot
-from synctui.scheduler.triggers import job_trigger, latest_fire
+from synctui.scheduler.missed import behind, decide
+from synctui.scheduler.triggers import Leaping, job_trigger, latest_fire
 
 log = logging.getLogger("synctui.scheduler")
 
 TICK_S = 5.0
 """How often the watchdog wakes APScheduler, checks its thread and writes the heartbeat."""
 HANDOVER_POLL_S = 0.05
+DOWN_REASON = "no host ran it (synctui was not running)"
+BEHIND_REASON = "synctui fell behind (the machine suspended, or the process stalled)"
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class _HandOff(BaseExecutor):
@@ -79,15 +87,19 @@ class SyncScheduler(RunsHere):
         self._serve = serve
         self._reload_config = reload_config
         self._on_handover = on_handover
-        self.lifecycle = RunLifecycle(config, self.store, self.bus, zone=self.zone)
+        self.lifecycle = RunLifecycle(config, self.store, self.bus, zone=self.zone,
+                                      fire_started=self._saw_fire)
         self.seat: HostSeat = LocalSeat(config, self.store, mode)
         self.tick_s = tick_s
         self._seen: dict[str, Fires] = {name: Fires() for name in config.jobs}
-        """Each job's last two fire times, as they came."""
+        """Each job's last two fire times that started (or met the run before going)."""
+        self._seen_lock = threading.Lock()
         self._skipped: dict[str, datetime] = {}
         """The fire time `skip_next` dropped, while it is to come: a resume must not bring it
         back."""
         self._aps: BackgroundScheduler | None = None
+        self._plain: dict[str, BaseTrigger] = {}
+        """Each job's trigger without jitter, for the next fire time its run window allows."""
         self._planned: dict[str, Fires] = {}
         """Each job's fire times when scheduling last stopped."""
         self._lock = threading.RLock()
@@ -147,7 +159,7 @@ class SyncScheduler(RunsHere):
                 )
                 now = utc_now()
                 slots = self.lifecycle.slots.values()
-                starts = [self._plan_start(slot, now) for slot in slots]
+                starts = [action for slot in slots for action in self._plan_start(slot, now)]
                 for slot in slots:
                     self._add_job(aps, slot, now)
                 aps.start()
@@ -161,8 +173,9 @@ class SyncScheduler(RunsHere):
         log.info("scheduler started (%d jobs)", len(self.lifecycle.slots),
                  extra={"event": "started"})
         self.bus.publish(StateChanged(None, Change.STARTED))
-        for slot, trigger, scheduled_at in filter(None, starts):
-            self.lifecycle.launch(slot, trigger, scheduled_at)
+        for begin in starts:
+            begin()
+        self.lifecycle.start_due_after()
 
     def _begin_hosting(self) -> None:
         if not self._recovered:
@@ -182,7 +195,7 @@ class SyncScheduler(RunsHere):
             self._planned = self._fires()
             aps, self._aps = self._aps, None
             aps.shutdown(wait=False)
-            self.lifecycle.drop_retries()
+            self.lifecycle.drop_waiting()
             self._beat()
         log.info("scheduler stopped", extra={"event": "stopped"})
         self.bus.publish(StateChanged(None, Change.STOPPED))
@@ -231,6 +244,9 @@ class SyncScheduler(RunsHere):
         """Drop exactly the job's next fire time; returns the fire time dropped."""
         slot = self.lifecycle.slot(name)
         with self._lock:
+            if not slot.job.scheduled:
+                raise Refused(f"{name} runs only after {', '.join(slot.job.after)}: it has no"
+                              " fire times of its own to skip")
             aps_job = self._aps.get_job(name) if self._aps else None
             if aps_job is None:
                 raise Refused("the scheduler is stopped: there is no next run to skip")
@@ -261,12 +277,13 @@ class SyncScheduler(RunsHere):
                 self._seen.setdefault(name, Fires())
                 changed = name in added or before[name] != slot.job or zone_changed
                 if self._aps is not None and changed:
-                    if name not in added:
+                    if name not in added and before[name].scheduled:
                         self._aps.remove_job(name)
                     self._add_job(self._aps, slot, now)
             for name in removed:
                 self._seen.pop(name, None)
-                if self._aps is not None:
+                self._plain.pop(name, None)
+                if self._aps is not None and self._aps.get_job(name) is not None:
                     self._aps.remove_job(name)
             self._beat()
         log.info("config reloaded: %d jobs (added: %s; removed: %s)", len(config.jobs),
@@ -305,6 +322,7 @@ class SyncScheduler(RunsHere):
             fires=fires, paused={name: slot.paused for name, slot in slots.items()},
             now=utc_now(),
             running_runs={name: s.handle.run for name, s in slots.items() if s.busy},
+            queued=self.lifecycle.queued(),
         )
 
     # --- inside -------------------------------------------------------------------
@@ -313,31 +331,46 @@ class SyncScheduler(RunsHere):
         self._skipped.pop(slot.job.name, None)  # a skip was of the schedule this one replaces
         last = self.store.runs(slot.job.name, limit=1)
         anchor = last[0].started_at if last and last[0].started_at else now
+        trigger = job_trigger(slot.job, self.zone, anchor)
+        if trigger is None:
+            return  # it runs only after others: no fire times for APScheduler to keep
+        self._plain[slot.job.name] = job_trigger(slot.job, self.zone, anchor, jitter=False)
         aps.add_job(
-            self._on_fire, job_trigger(slot.job, self.zone, anchor), args=(slot.job.name,),
+            self._on_fire, Leaping(trigger), args=(slot.job.name,),
             id=slot.job.name, name=slot.job.name,
             **({"next_run_time": None} if slot.paused else {}),
         )
 
-    def _plan_start(self, slot: JobSlot, now: datetime) -> tuple[JobSlot, Trigger, datetime] | None:
-        """What runs at start: catch-up for a missed fire, else `run_on_start`."""
+    def _plan_start(self, slot: JobSlot, now: datetime) -> list[Callable[[], None]]:
+        """What to do at start: take the fire times that passed since the job's newest record
+        (what `catch_up` keeps of them runs), else `run_on_start`."""
         if slot.paused:
-            return None
-        last = self.store.runs(slot.job.name, limit=1)
-        if self.config.scheduler.catch_up and last and last[0].started_at:
-            since = last[0].started_at
-            missed = latest_fire(
-                job_trigger(slot.job, self.zone, since, jitter=False), since, now
-            )
-            if missed is not None:
-                self._saw_fire(slot.job.name, missed)
-                return slot, Trigger.CATCH_UP, missed
-        if slot.job.run_on_start:
-            return slot, Trigger.START, now
-        return None
+            return []
+        job, lifecycle, actions = slot.job, self.lifecycle, []
+        newest = self.store.runs(job.name, limit=1)
+        if job.scheduled and newest and newest[0].started_at:
+            record = newest[0]
+            since = max(record.started_at, record.last_scheduled_at or record.started_at)
+            plain = job_trigger(job, self.zone, since, jitter=False)
+            last = latest_fire(plain, since, now)
+            if last is not None:
+                first = plain.get_next_fire_time(None, since + _MICROSECOND)
+                backlog = decide(job, plain, first, last, now)
+                actions.append(lambda: lifecycle.catch_up(slot, backlog, _following(plain),
+                                                          DOWN_REASON))
+                if backlog.run_from is not None:
+                    return actions
+        if job.run_on_start:
+            actions.append(lambda: lifecycle.launch(slot, Trigger.START, now))
+        return actions
 
     def _saw_fire(self, name: str, fire: datetime) -> None:
-        self._seen[name] = Fires(last=fire, before_last=self._seen.get(name, Fires()).last)
+        """A fire time of the job started, or met its run before still going: health judges
+        the job by it (not by fire times missed, held or blacked out)."""
+        with self._seen_lock:  # not `_lock`: it comes with a job's lock held
+            seen = self._seen.get(name, Fires())
+            if seen.last is None or fire > seen.last:
+                self._seen[name] = Fires(last=fire, before_last=seen.last)
 
     def _on_fire(self, name: str, run_times: tuple[datetime, ...] = ()) -> None:
         """APScheduler's hand-off: runs on its thread, must return at once.
@@ -349,20 +382,27 @@ class SyncScheduler(RunsHere):
         if slot is None or self.lifecycle.closing:
             return
         fire = run_times[-1]
-        self._saw_fire(name, fire)
+        if len(run_times) > 1:  # late: `Leaping` gives the first passed fire time and this one
+            plain = self._plain[name]
+            backlog = behind(slot.job, plain, run_times[0], fire, utc_now())
+            self.lifecycle.catch_up(slot, backlog, _following(plain), BEHIND_REASON)
         self.lifecycle.launch(slot, Trigger.SCHEDULED, fire)
 
     def _set_paused(self, name: str | None, paused: bool) -> None:
         names = [name] if name else list(self.lifecycle.slots)
         with self._lock:
-            self.lifecycle.set_paused(
-                names, paused, follow=self._follow_pause if self._aps is not None else None)
+            if self._aps is not None:
+                self._pause_jobs(names, paused, follow=self._follow_pause)
+            else:
+                self._pause_jobs(names, paused)
             self._beat()
 
     def _follow_pause(self, slot: JobSlot) -> None:
         """Give APScheduler the slot's pause: no fire times while paused; a resumed job gets
         its next fire time, still without the one `skip_next` dropped."""
         name = slot.job.name
+        if not slot.job.scheduled:
+            return  # no fire times: its pause is the lifecycle's alone
         if slot.paused:
             self._aps.pause_job(name)
             return
@@ -383,6 +423,11 @@ class SyncScheduler(RunsHere):
         for name in self.lifecycle.slots:
             aps_job = self._aps.get_job(name) if self._aps else None
             upcoming = aps_job.next_run_time if aps_job else None
+            window = self.lifecycle.slots[name].job.window
+            if upcoming is not None and not window.always:
+                plain = self._plain[name]
+                upcoming = next_allowed_fire(window, self.zone, upcoming,
+                                             lambda moment: plain.get_next_fire_time(None, moment))
             seen = self._seen.get(name, Fires())
             fires[name] = Fires(upcoming, seen.last, seen.before_last)
         return fires
@@ -431,4 +476,11 @@ class SyncScheduler(RunsHere):
                 if self._aps is not None:
                     self._follow_pause(slot)
                 changed.append(slot)
-        self.lifecycle.announce_paused(changed, note=" (from the command line)")
+        self._announce_paused(changed, note=" (from the command line)")
+        if any(not slot.paused for slot in changed):
+            self.lifecycle.drain()
+
+
+def _following(trigger: BaseTrigger) -> Callable[[datetime], datetime | None]:
+    """The fire time after another, for catching up one after another."""
+    return lambda fire: trigger.get_next_fire_time(fire, fire + _MICROSECOND)

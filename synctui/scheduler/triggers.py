@@ -53,10 +53,31 @@ class CrontabTrigger(BaseTrigger):
         return None
 
 
+class Leaping(BaseTrigger):
+    """`inner`, except that asked for the fire time after one long passed it answers the
+    most recent passed one: a host that fell behind gets a late fire's first and last fire
+    times from APScheduler, which would otherwise list every one in between."""
+
+    def __init__(self, inner: BaseTrigger) -> None:
+        self.inner = inner
+
+    def __str__(self) -> str:
+        return str(self.inner)
+
+    def get_next_fire_time(self, previous_fire_time, now):
+        fire = self.inner.get_next_fire_time(previous_fire_time, now)
+        if previous_fire_time is None or fire is None or fire >= now:
+            return fire
+        return latest_fire(self.inner, fire, now) or fire
+
+
 def job_trigger(
     job: JobConfig, zone: tzinfo, anchor: datetime, *, jitter: bool = True
-) -> BaseTrigger:
-    """The job's trigger. Interval fires count from `anchor` (its last start, or now)."""
+) -> BaseTrigger | None:
+    """The job's trigger (None for a job that only runs `after` others). Interval fires
+    count from `anchor` (its last start, or now)."""
+    if not job.scheduled:
+        return None
     spread = job.jitter_s or None if jitter else None
     if job.cron is not None:
         return CrontabTrigger(job.cron, zone, spread)

@@ -34,6 +34,8 @@ class Action:
 # that applies, and the palette the same one.
 ACTIONS: tuple[Action, ...] = (
     Action("r", "run_now", "run-now", "Run", "Run now", "Run the selected job now"),
+    Action("w", "run_with", "run-with", "Run with", "Run with...",
+           "Run the selected job as a full re-sync, or since a time", shown=False),
     Action("c", "cancel_run", "cancel", "Cancel", "Cancel the run",
            "Cancel the selected job's run (or drop its pending retry)"),
     Action("p", "pause", "pause", "Pause", "Pause the job", "Pause the selected job"),

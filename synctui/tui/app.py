@@ -38,6 +38,7 @@ from synctui.tui.messages import (
 )
 from synctui.tui.palette import ConsoleCommands
 from synctui.tui.quitting import Quitting
+from synctui.tui.run_with import RunWithScreen
 from synctui.tui.steering import Steering
 from synctui.tui.screens.help import HelpScreen, Places
 from synctui.tui.screens.history import HistoryScreen
@@ -338,6 +339,14 @@ class SyncTuiApp(App[None]):
 
     def action_run_now(self) -> None:
         self._steering.run_now()
+
+    def action_run_with(self) -> None:
+        name = self.query_one(JobsTable).selected
+        if name is None:
+            self.notify("There is no job to act on", severity="warning")
+            return
+        self.push_screen(RunWithScreen(name, self._zone),
+                         lambda scope: scope is not None and self._steering.run_with(scope))
 
     def action_cancel_run(self) -> None:
         self._steering.cancel_run()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Callable
 
 from synctui.scheduler.clock import time_of_day
 from synctui.scheduler.control import ConsoleBackend, Mode, Refused
+from synctui.scheduler.records import Scope
 from synctui.tui.messages import Steered
 from synctui.tui.questions import ConfirmScreen
 from synctui.tui.widgets.jobs_table import JobsTable
@@ -51,9 +52,25 @@ class Steering:
         self._app.post_message(Steered(said(name, outcome), snapshot))
 
     def run_now(self) -> None:
-        """Run the selected job now."""
-        self._steer(lambda control, name: control.run_now(name),
-                    lambda name, run: f"{name}: run {run.id} started")
+        """Run the selected job now; outside its run window, only once the operator confirms."""
+        job = self._app.selected
+        if job is None or job.blackout is None:
+            self._steer(lambda control, name: control.run_now(name),
+                        lambda name, run: f"{name}: run {run.id} started")
+            return
+        when = None if job.next_run is None else time_of_day(job.next_run, self._zone,
+                                                             self._clock())
+        until = f" Its next run on its own is at {when}." if when else ""
+        question = f"{job.name} may not start now: {job.blackout}.{until} Run it anyway?"
+        self._app.push_screen(ConfirmScreen(question, "Run anyway"), lambda sure: self._steer(
+            lambda control, name: control.run_now(name, force=True),
+            lambda name, run: f"{name}: run {run.id} started (forced)") if sure else None)
+
+    def run_with(self, scope: Scope) -> None:
+        """Run the selected job now, syncing what `scope` says."""
+        words = scope.describe(self._zone)
+        self._steer(lambda control, name: control.run_now(name, scope),
+                    lambda name, run: f"{name}: run {run.id} started ({words})")
 
     def cancel_run(self) -> None:
         """Cancel the selected job's running run (or its pending retry)."""

@@ -26,7 +26,8 @@ __all__ = [
 RESULT_STYLES = {
     Result.RUNNING: "bold $accent", Result.SUCCESS: "$success", Result.FAILURE: "bold $error",
     Result.TIMEOUT: "bold $error", Result.INTERRUPTED: "bold $error",
-    Result.CANCELLED: "$warning", Result.SKIPPED: "dim", Result.REPLACED: "dim",
+    Result.CANCELLED: "$warning", Result.SKIPPED: "dim", Result.MISSED: "dim",
+    Result.REPLACED: "dim",
 }
 HEALTH_STYLES = {"up": "$success", "late": "bold $warning", "down": "bold $error", "new": "dim",
                  "paused": "$warning"}

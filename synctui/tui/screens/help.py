@@ -47,7 +47,10 @@ RESULT_MEANINGS = {
     Result.TIMEOUT: "ran past timeout_seconds and was ended",
     Result.CANCELLED: "an operator cancelled it (c)",
     Result.INTERRUPTED: "the scheduler stopped or died under it",
-    Result.SKIPPED: "its fire time came while the run before was still going (with a count)",
+    Result.SKIPPED: "its fire time came while the run before was still going, or outside its"
+                    " run window (with a count)",
+    Result.MISSED: "its fire time could not start by its start_deadline, or catch_up let it go"
+                   " (with a count)",
     Result.REPLACED: "ended for a newer run (overlap = \"replace\")",
 }
 

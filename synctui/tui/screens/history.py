@@ -13,7 +13,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from synctui.scheduler.control import Refused, SchedulerControl
-from synctui.scheduler.records import Result, RunRecord
+from synctui.scheduler.records import NOT_RUN, Result, RunRecord
+from synctui.scheduler.words import not_run_words
 from synctui.tui import text
 from synctui.tui.screens.output import OutputScreen
 
@@ -21,7 +22,7 @@ PAGE = 200
 """Runs fetched at a time; more are fetched when the cursor reaches the last row."""
 FILTERS: tuple[Result | None, ...] = (
     None, Result.SUCCESS, Result.FAILURE, Result.TIMEOUT, Result.INTERRUPTED, Result.CANCELLED,
-    Result.SKIPPED, Result.REPLACED, Result.RUNNING,
+    Result.SKIPPED, Result.MISSED, Result.REPLACED, Result.RUNNING,
 )
 """What `f` cycles through: every run, then one result at a time."""
 COLUMNS = (
@@ -153,10 +154,9 @@ class HistoryScreen(Screen[None]):
         same_day = (run.started_at is not None and run.finished_at is not None
                     and run.started_at.astimezone(zone).date()
                     == run.finished_at.astimezone(zone).date())
-        if run.result is Result.SKIPPED:
+        if run.result in NOT_RUN:
             exit_text = f"×{run.skip_count}"
-            detail = f"{run.skip_count} fire time{'s' if run.skip_count > 1 else ''} skipped:" \
-                     " the run before was still going"
+            detail = not_run_words(run)
         else:
             exit_text = run.signal or ("-" if run.exit_code is None else str(run.exit_code))
             detail = run.error or ""
@@ -195,8 +195,9 @@ class HistoryScreen(Screen[None]):
         run = self.selected
         if run is None:
             self.notify("No run to show", severity="warning")
-        elif run.result is Result.SKIPPED:
-            self.notify("A skipped fire time ran nothing: it has no output", severity="warning")
+        elif run.result in NOT_RUN:
+            self.notify(f"A {run.result.value} fire time ran nothing: it has no output",
+                        severity="warning")
         else:
             self.app.push_screen(OutputScreen(run, self._zone))
 

@@ -39,8 +39,11 @@ class JobsTable(DataTable):
         super().__init__(cursor_type="row", id=id)
         self._zone = zone
         self._shown: dict[str, dict[str, Text]] = {}
-        """The text of every cell on screen, by job and column."""
-        self._restyle = False
+        """The text of every cell drawn, by job and column."""
+        self._restyle: set[str] = set()
+        """Rows whose cells are drawn in the colours of a previous theme."""
+        self._status: SchedulerStatus | None = None
+        self._now: datetime | None = None
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -54,34 +57,58 @@ class JobsTable(DataTable):
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
 
     def restyle(self) -> None:
-        """The theme changed: at the next `show`, draw every cell again in its colours."""
-        self._restyle = True
+        """The theme changed: draw every cell again in its colours when next shown."""
+        self._restyle = set(self._shown)
 
     def show(self, status: SchedulerStatus, now: datetime) -> None:
-        """Bring every row up to date; repaints only cells whose text changed."""
+        """Bring the rows on screen up to date (the others when they scroll into view, so
+        that a second's countdowns cost the rows shown, not every job); repaints only cells
+        whose text changed."""
+        self._status, self._now = status, now
         theme = self.app.theme_variables
-        restyle, self._restyle = self._restyle, False
         with self.app.batch_update():
             for name in [n for n in self._shown if n not in status.jobs]:
                 self.remove_row(name)
                 del self._shown[name]
             for name, job in status.jobs.items():
-                cells = self._cells(job, status.running, now, theme)
-                shown = self._shown.get(name)
-                if shown is None:
+                if name not in self._shown:
+                    self._shown[name] = cells = self._cells(job, status.running, now, theme)
                     self.add_row(*cells.values(), key=name)
-                else:
-                    for column, cell in cells.items():
-                        # Equal texts may differ in colour (`Text` compares no base style).
-                        if restyle or shown[column] != cell:
-                            self.update_cell(name, column, cell)
-                self._shown[name] = cells
+            self._bring_up_to_date(self._rows_in_view())
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if self._status is not None:
+            with self.app.batch_update():
+                self._bring_up_to_date(self._rows_in_view())
+
+    def _rows_in_view(self) -> list[str]:
+        first = int(self.scroll_y)
+        return [row.key.value for row in self.ordered_rows[first:first + self.size.height + 1]]
+
+    def _bring_up_to_date(self, names: list[str]) -> None:
+        status, now, theme = self._status, self._now, self.app.theme_variables
+        for name in names:
+            job = status.jobs.get(name)
+            if job is None:
+                continue
+            cells = self._cells(job, status.running, now, theme)
+            shown = self._shown[name]
+            restyle = name in self._restyle
+            self._restyle.discard(name)
+            for column, cell in cells.items():
+                # Equal texts may differ in colour (`Text` compares no base style).
+                if restyle or shown[column] != cell:
+                    self.update_cell(name, column, cell)
+            self._shown[name] = cells
 
     def _cells(self, job: JobStatus, scheduling: bool, now: datetime, theme) -> dict[str, Text]:
         if job.running:
             state = text.styled("running", "bold $accent", theme)
         elif job.paused:
             state = text.styled("paused", "$warning", theme)
+        elif job.queued:
+            state = text.styled("queued", "$warning", theme)
         elif not scheduling:
             state = text.styled("stopped", "$error", theme)
         else:

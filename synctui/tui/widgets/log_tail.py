@@ -24,7 +24,7 @@ from textual.worker import get_current_worker
 
 from synctui.scheduler.control import Refused, SchedulerControl
 from synctui.scheduler.events import Event, EventsMissed, OutputLines, RunFinished, RunStarted
-from synctui.scheduler.records import Result, RunRecord
+from synctui.scheduler.records import NOT_RUN, RunRecord
 from synctui.scheduler.status import JobStatus
 from synctui.scheduler.words import result_words
 from synctui.tui import text
@@ -135,7 +135,7 @@ class LogTail(Log):
                 if run.job == self._job:
                     shown = []
                     self._display(run.job, run.id)
-            elif isinstance(event, RunFinished) and event.run.result is not Result.SKIPPED:
+            elif isinstance(event, RunFinished) and event.run.result not in NOT_RUN:
                 run = event.run
                 tail = self._tails.get(run.job)
                 # A tail read from the file after the run ended has its ending already.

@@ -13,6 +13,7 @@ from textual.widgets import Button, Label, Static
 
 from synctui.scheduler.records import FAILED_RESULTS
 from synctui.scheduler.status import HostInfo, JobStatus
+from synctui.scheduler.words import queued_words
 from synctui.tui import text
 from synctui.tui.widgets.run_sparkline import RunSparkline
 
@@ -115,7 +116,8 @@ class StatusPanel(Vertical):
             upcoming = Text(f"{text.time_of_day(job.next_run, zone, now, seconds=True)}"
                             f" · {text.countdown(job.next_run, now)}")
         else:
-            why = "job paused" if job.paused else "scheduler stopped" if not scheduling else "none"
+            why = ("job paused" if job.paused else "scheduler stopped" if not scheduling
+                   else f"runs after {', '.join(job.after)}" if job.after else "none")
             upcoming = Text(f"- ({why})", style="dim")
         if job.freshness_s is None:
             freshness = Text("no success yet", style="dim")
@@ -134,8 +136,17 @@ class StatusPanel(Vertical):
             ("p50 / p95", Text(f"{text.duration(job.p50_duration_s)}"
                                f" / {text.duration(job.p95_duration_s)}")),
         ]
+        if job.queued:
+            rows.append(("Queued", text.styled(queued_words(job.queued, zone), "$warning", theme)))
+        if job.blackout:
+            rows.append(("Held", text.styled(f"{job.blackout} (r asks first)", "$warning", theme)))
         if job.last_error and job.last_result in FAILED_RESULTS:
             rows.append(("Error", text.styled(job.last_error, "$error", theme)))
+        if job.after:
+            rows.append(("Waits on", Text(", ".join(job.waits_on))
+                         if job.waits_on else Text("nothing: its upstreams succeeded", style="dim")))
+        if job.needed_by:
+            rows.append(("Needed by", Text(", ".join(job.needed_by))))
         if host is not None:
             rows.append(("Host", Text(f"pid {host.pid} · {host.mode}")))
             rows.append(("Its config", Text(Path(host.config).name if host.config else "demo")))

@@ -1,0 +1,187 @@
+"""Scale: what 10, 100 and 1,000 jobs (5,000 for `check`) cost a real `synctui --headless`.
+
+For each size, with jobs `command = ["true"]`, the script times `synctui check` (cron
+jobs `* * * * *`: the fire-time computation is what grows), then starts a headless
+host on interval jobs of `--interval` seconds, all anchored at its start so that each
+interval is a burst of every job at once, and measures:
+
+- start-up: from the process starting to "running headless" on its stderr;
+- idle: RSS and CPU share over `--idle` seconds before the first burst;
+- the first burst, from the store: dispatch lag (`started_at - scheduled_at`) p50 and
+  p99, and the drain (the first fire time to the last run of the burst started),
+  against a bare loop in this process that `Popen`s the same count of `true` and waits
+  for them (what spawning alone costs here, now);
+- SIGTERM to exit.
+
+The console's figures (first frame, idle CPU, key to frame) are `console.py`'s.
+
+Targets (from the issue): `check` of 1,000 cron jobs < 1 s; a burst of 1,000 drained
+within 1.5x the bare loop; headless RSS with 1,000 jobs < 80 MB; SIGTERM to exit < 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common
+
+CHECK_TARGET_S = 1.0
+DRAIN_TARGET_RATIO = 1.5
+RSS_TARGET_MB = 80.0
+EXIT_TARGET_S = 1.0
+
+
+def config_text(state: Path, jobs: int, trigger: str) -> str:
+    lines = ["[scheduler]", 'timezone = "UTC"', f'state_dir = "{state}"', ""]
+    for n in range(jobs):
+        lines += [f"[jobs.j{n:05d}]", 'command = ["true"]', trigger, ""]
+    return "\n".join(lines)
+
+
+def time_check(tmp: Path, jobs: int, env: dict, rounds: int) -> float:
+    """The median wall time of `synctui check` over `jobs` minutely cron jobs."""
+    path = _common.write_config(tmp / f"check-{jobs}.toml",
+                                config_text(tmp / "check-state", jobs, 'cron = "* * * * *"'))
+    times = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        subprocess.run([str(_common.SYNCTUI), "check", "--config", str(path)], env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - began)
+    return _common.median(times)
+
+
+def bare_burst(count: int) -> float:
+    """Seconds to Popen `count` `true` processes and wait for them all."""
+    began = time.perf_counter()
+    children = [subprocess.Popen(["true"]) for _ in range(count)]
+    for child in children:
+        child.wait()
+    return time.perf_counter() - began
+
+
+def wait_for_text(path: Path, text: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in path.read_text(errors="replace"):
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def host(tmp: Path, jobs: int, interval: float, idle_s: float, env: dict) -> dict:
+    """One headless host of `jobs` interval jobs: start-up, idle, the first burst, exit."""
+    state = tmp / f"state-{jobs}"
+    path = _common.write_config(tmp / f"host-{jobs}.toml",
+                                config_text(state, jobs, f'interval = "{interval:g}s"'))
+    err = tmp / f"host-{jobs}.err"
+    began = time.perf_counter()
+    with err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [str(_common.SYNCTUI), "--headless", "--no-passthrough", "--config", str(path)],
+            env=env, stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL)
+    try:
+        if not wait_for_text(err, "running headless", 120):
+            raise RuntimeError(f"the host never started:\n{err.read_text()[-2000:]}")
+        startup_s = time.perf_counter() - began
+        before = _common.proc_times(process.pid)
+        window = time.monotonic()
+        time.sleep(idle_s)
+        after = _common.proc_times(process.pid)
+        elapsed = time.monotonic() - window
+        idle_cpu = ((after["utime"] + after["stime"]) - (before["utime"] + before["stime"])
+                    ) / _common.CLK_TCK / elapsed
+        rss_mb = _common.proc_status_kb(process.pid, "VmRSS") / 1024
+        runs = first_burst(state / "synctui.db", jobs, timeout=interval + 120)
+        peak_mb = _common.proc_status_kb(process.pid, "VmHWM") / 1024
+        stopping = time.perf_counter()
+        process.terminate()
+        process.wait(60)
+        exit_s = time.perf_counter() - stopping
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    lags = [lag for lag, _, _ in runs]
+    first_fire = min(scheduled for _, scheduled, _ in runs)
+    drain_s = max(started for _, _, started in runs) - first_fire
+    return {"startup_s": startup_s, "idle_cpu": idle_cpu, "idle_rss_mb": rss_mb,
+            "peak_rss_mb": peak_mb, "lag_p50_ms": _common.percentile(lags, 50) * 1e3,
+            "lag_p99_ms": _common.percentile(lags, 99) * 1e3, "drain_s": drain_s,
+            "exit_s": exit_s}
+
+
+def first_burst(db: Path, jobs: int, timeout: float) -> list[tuple[float, float, float]]:
+    """(lag, scheduled_at, started_at) in seconds of each job's first scheduled run, once
+    every job has one."""
+    deadline = time.monotonic() + timeout
+    query = ("SELECT job, MIN(scheduled_at), MIN(started_at) FROM runs"
+             " WHERE trigger = 'scheduled' GROUP BY job")
+    while time.monotonic() < deadline:
+        if db.exists():
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as connection:
+                rows = connection.execute(query).fetchall()
+            if len(rows) == jobs:  # the store keeps instants as epoch seconds
+                return [(started - scheduled, scheduled, started) for _, scheduled, started in rows]
+        time.sleep(0.1)
+    raise RuntimeError(f"the first burst of {jobs} jobs never all started")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000],
+                        help="job counts of the headless host (default 10 100 1000)")
+    parser.add_argument("--check-sizes", type=int, nargs="+", default=[10, 100, 1000, 5000],
+                        help="job counts for `check` (default 10 100 1000 5000)")
+    parser.add_argument("--check-rounds", type=int, default=3, help="`check` runs per size (3)")
+    parser.add_argument("--interval", type=float, default=5.0,
+                        help="the jobs' interval, so the first burst's time (default 5 s)")
+    parser.add_argument("--idle", type=float, default=2.0, help="idle window in s (default 2)")
+    args = _common.parse(parser, sizes=[10], check_sizes=[10], check_rounds=1, interval=2.0,
+                         idle=0.5)
+    with tempfile.TemporaryDirectory(prefix="synctui-bench-scale-") as tmp_name:
+        tmp = Path(tmp_name)
+        env = _common.child_env(tmp / "pycache")
+        time_check(tmp, 1, env, 1)  # fills the byte-code cache
+        checks = {jobs: time_check(tmp, jobs, env, args.check_rounds) for jobs in args.check_sizes}
+        hosts = {}
+        for jobs in args.sizes:
+            measured = host(tmp, jobs, args.interval, args.idle, env)
+            measured["bare_s"] = bare_burst(jobs)
+            hosts[jobs] = measured
+    print(f"scale: {_common.machine()['cpus']} CPUs, jobs `true`, interval {args.interval:g}s")
+    print(_common.table(("jobs", "check s"), [(jobs, s) for jobs, s in checks.items()]))
+    print()
+    print(_common.table(
+        ("jobs", "start s", "idle CPU %", "idle RSS MB", "peak RSS MB", "lag p50 ms",
+         "lag p99 ms", "drain s", "bare s", "drain/bare", "exit s"),
+        [(jobs, m["startup_s"], m["idle_cpu"] * 100, m["idle_rss_mb"], m["peak_rss_mb"],
+          m["lag_p50_ms"], m["lag_p99_ms"], m["drain_s"], m["bare_s"],
+          m["drain_s"] / m["bare_s"], m["exit_s"]) for jobs, m in hosts.items()]))
+    largest = max(hosts)
+    big = hosts[largest]
+    check_big = checks.get(1000)
+    if check_big is not None:
+        print(f"target: check of 1,000 cron jobs < {CHECK_TARGET_S:g} s: {check_big:.2f} s ->"
+              f" {_common.verdict(check_big < CHECK_TARGET_S)}")
+    ratio = big["drain_s"] / big["bare_s"]
+    print(f"target: a burst of {largest} drained within {DRAIN_TARGET_RATIO}x the bare loop:"
+          f" {ratio:.2f}x -> {_common.verdict(ratio <= DRAIN_TARGET_RATIO)}")
+    print(f"target: headless RSS with {largest} jobs < {RSS_TARGET_MB:g} MB:"
+          f" {big['peak_rss_mb']:.1f} MB -> {_common.verdict(big['peak_rss_mb'] < RSS_TARGET_MB)}")
+    print(f"target: SIGTERM to exit < {EXIT_TARGET_S:g} s: {big['exit_s']:.2f} s ->"
+          f" {_common.verdict(big['exit_s'] < EXIT_TARGET_S)}")
+    path = _common.write_results("scale", {"interval_s": args.interval, "check_s": checks,
+                                           "hosts": hosts})
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
