@@ -90,6 +90,17 @@ def test_bad_requests_get_an_error_reply_and_the_connection_goes_on(host):
     client.close()
 
 
+@pytest.mark.parametrize("nesting", [b"[" * 30_000, b'{"a":' * 12_000])
+def test_deeply_nested_json_gets_an_error_reply_not_a_traceback(host, nesting, caplog):
+    client, _ = _connect(host.server.path)
+    assert len(nesting) < MAX_REQUEST_BYTES
+    reply = _ask(client, nesting + b"\n")
+    assert "malformed request: nested too deeply" in reply["error"]
+    assert _ask(client, b'{"op": "status"}\n')["ok"]  # the connection goes on
+    client.close()
+    assert not [r for r in caplog.records if r.exc_info]
+
+
 def test_an_oversized_request_is_refused_and_its_connection_closed(host):
     client, _ = _connect(host.server.path)
     reply = _ask(client, b'{"op": "status", "pad": "' + b"x" * (2 * MAX_REQUEST_BYTES) + b'"}\n')

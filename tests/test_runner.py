@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import resource
+import subprocess
 import sys
 import textwrap
 from datetime import datetime
@@ -10,6 +12,7 @@ from datetime import datetime
 import pytest
 
 from factories import job, pid_alive, request, wait_until
+from synctui.scheduler.processes import read_stat
 from synctui.scheduler.events import EventsMissed, OutputLines, RunFinished, RunStarted
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.runner import READ_SIZE
@@ -272,3 +275,59 @@ def test_a_fault_before_the_spawn_still_records_a_result(runner, monkeypatch):
     record = runner.run(request(job(command=["true"])))
     assert record.result is Result.FAILURE
     assert record.error == "synctui internal error: ValueError('argv went wrong')"
+
+
+@pytest.mark.parametrize("keep_daemons", [False, True])
+def test_a_daemon_that_left_the_jobs_session_ends_with_the_run(runner, tmp_path, keep_daemons):
+    # A double fork: the daemon's parent exits at once, so the daemon is no child of the
+    # job's, in a session of its own; only the run's token it inherited names it.
+    marker = tmp_path / "marker"
+    command = (f"setsid sh -c 'sleep 300 >/dev/null 2>&1 & echo $! > {marker}' "
+               "</dev/null >/dev/null 2>&1; sleep 0.3")
+    record = runner.run(request(job(command=command, keep_daemons=keep_daemons)))
+    assert record.result is Result.SUCCESS
+    daemon = int(marker.read_text())
+    try:
+        if keep_daemons:
+            assert pid_alive(daemon)
+        else:
+            assert wait_until(lambda: not pid_alive(daemon), timeout=3)
+            assert "SIGKILL sent to 1 process that left the job's session" in (
+                record.log_path.read_text()
+            )
+    finally:
+        if pid_alive(daemon):
+            os.kill(daemon, 9)
+
+
+SUBREAPER_HOST = """
+import os, sys
+from datetime import datetime, timezone
+from pathlib import Path
+from synctui.config.model import JobConfig
+from synctui.scheduler.events import EventBus
+from synctui.scheduler.processes import become_subreaper, read_stat
+from synctui.scheduler.runner import Runner, RunRequest
+from synctui.scheduler.records import Trigger
+from synctui.scheduler.store import Store
+assert become_subreaper()
+pidfile = Path(sys.argv[1])
+command = f"setsid sh -c 'sleep 300 >/dev/null 2>&1 & echo $! > {pidfile}' </dev/null >/dev/null 2>&1; sleep 0.3"
+job = JobConfig(name="job", command=command)
+runner = Runner(Store(pidfile.parent / "state"), EventBus())
+handle = runner.start(RunRequest(job, Trigger.MANUAL, datetime.now(timezone.utc)))
+while not pidfile.exists() or not pidfile.read_text():
+    pass
+daemon = int(pidfile.read_text())
+print(read_stat(daemon).ppid == os.getpid(), flush=True)
+handle.wait(10)
+print(read_stat(daemon), flush=True)
+"""
+
+
+def test_a_subreaper_host_adopts_what_its_jobs_double_forked_and_reaps_it(tmp_path):
+    # The headless and the console are subreapers: a daemon whose parent exited
+    # becomes theirs, not init's; the run's end kills it and reaps it (no zombie left).
+    host = subprocess.run([PY, "-c", SUBREAPER_HOST, str(tmp_path / "daemon")],
+                          capture_output=True, text=True, timeout=30)
+    assert host.stdout == "True\nNone\n", host.stderr

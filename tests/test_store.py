@@ -18,7 +18,8 @@ from synctui.scheduler.events import EventBus
 from synctui.scheduler.processes import boot_id
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.runner import Runner
-from synctui.scheduler.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError
+from synctui.scheduler.schema import MIGRATIONS, SCHEMA_VERSION
+from synctui.scheduler.store import Store, StoreError
 
 def test_wal_mode_and_schema_version(store):
     assert store.schema_version == SCHEMA_VERSION
@@ -159,3 +160,33 @@ def test_recovery_never_kills_a_stranger_in_a_reused_session(store):
     finally:
         stranger.send_signal(signal.SIGKILL)
         stranger.wait()
+
+
+def test_recovery_ends_a_run_whose_host_died_before_storing_its_session(store, tmp_path):
+    # The host stored the run (with its token) and started the job, then died before
+    # `set_process`: only the token names the job's processes, two of them ignoring
+    # SIGTERM. A process of another state dir with the same run id is not the run's.
+    run = store.begin_run("x", Trigger.MANUAL, T0, T0, host=(2**22 + 1, 0), token="f00d" * 8)
+    pidfile = tmp_path / "children"
+    job_env = {**os.environ, "SYNCTUI_RUN_ID": str(run.id), "SYNCTUI_RUN_TOKEN": "f00d" * 8}
+    shell = subprocess.Popen(
+        ["sh", "-c", f"trap '' TERM; sleep 300 & echo $! > {pidfile}; "
+                     f"sleep 300 & echo $! >> {pidfile}; wait"],
+        start_new_session=True, env=job_env,
+    )
+    stranger = subprocess.Popen(["sleep", "300"], start_new_session=True,
+                                env={**os.environ, "SYNCTUI_RUN_ID": str(run.id)})
+    try:
+        assert wait_until(lambda: len(pidfile.read_text().split()) == 2 if pidfile.exists()
+                          else False)
+        children = [int(pid) for pid in pidfile.read_text().split()]
+        (recovered,) = Runner(store, EventBus()).recover()
+        assert recovered.result is Result.INTERRUPTED
+        assert "ended 3 processes it left behind" in recovered.error
+        assert wait_until(lambda: not any(pid_alive(pid) for pid in children), timeout=3)
+        assert shell.wait(timeout=3) == -signal.SIGKILL
+        assert stranger.poll() is None
+    finally:
+        for process in (shell, stranger):
+            process.kill()
+            process.wait()

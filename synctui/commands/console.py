@@ -13,6 +13,7 @@ from pathlib import Path
 from synctui.commands import EXIT_FAILED, EXIT_OK, CommandError
 from synctui.commands.reaching import load, reach_host, read_config, unusable
 from synctui.config import Config
+from synctui.scheduler.processes import become_subreaper
 from synctui.scheduler.store import DB_NAME, Store, StoreError
 
 
@@ -27,6 +28,7 @@ def console(args: argparse.Namespace) -> int:
     from synctui.tui.app import SyncTuiApp
 
     console_log = _console_log(config, guest)
+    become_subreaper()
     log_to_file(console_log)
     shared = SharedScheduler(
         config, guest=guest, reload_config=(lambda: read_config(args)) if config.path else None

@@ -8,6 +8,7 @@ import sys
 from synctui.commands import EXIT_FAILED, EXIT_OK, CommandError
 from synctui.commands.reaching import host_words, known_job, load, open_store, reach_host, read_config
 from synctui.config import Config
+from synctui.scheduler.processes import become_subreaper
 
 
 def headless(args: argparse.Namespace) -> int:
@@ -56,6 +57,7 @@ def _host(args: argparse.Namespace, config: Config) -> int:
     from synctui.headless import run_headless
 
     open_store(config.scheduler.state_dir).close()  # a clean error before anything starts
+    become_subreaper()
     return run_headless(config, lambda: read_config(args), passthrough=not args.no_passthrough,
                         metrics=_metrics_server(args))
 

@@ -324,6 +324,7 @@ def _read_job(
     table.take("manual_cooldown_seconds", values.seconds(allow_zero=True), job,
                "manual_cooldown_s")
     table.take("kill_grace_seconds", values.seconds(allow_zero=True), job, "kill_grace_s")
+    table.take("keep_daemons", values.flag, job, "keep_daemons")
     table.take("cwd", values.path(base, home), job, "cwd")
     env = _read_env(table)
     if env is not None:

@@ -96,6 +96,8 @@ class JobConfig:
     manual_cooldown_s: float = 5.0
     kill_grace_s: float = 10.0
     """Between SIGTERM and SIGKILL when a run is timed out or cancelled."""
+    keep_daemons: bool = False
+    """Let processes that left the job's session outlive its run."""
     cwd: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Never printed, logged or shown (hence repr=False)."""

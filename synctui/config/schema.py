@@ -39,6 +39,7 @@ JOB_KEYS = (
     "jitter_seconds",
     "manual_cooldown_seconds",
     "kill_grace_seconds",
+    "keep_daemons",
     "cwd",
     "env",
     "overlap",

@@ -3,12 +3,15 @@
 A run's job is started in a session of its own, so the session id is the leader's
 pid. Linux never hands out a pid while it still names a live session, so once any
 member of that session is proven to be the run's (the leader by its start time, or
-any process by the `SYNCTUI_RUN_ID` it inherited), the whole session is the run's.
+any process by the random `SYNCTUI_RUN_TOKEN` it inherited), the whole session is the
+run's. A process that left the session is still found by its token.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import secrets
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ class ProcessStat:
     session: int
     start_ticks: int
     """Start time in clock ticks since boot: with the boot id, tells a pid's reuse apart."""
+    ppid: int = 0
 
 
 def read_stat(pid: int) -> ProcessStat | None:
@@ -37,7 +41,8 @@ def read_stat(pid: int) -> ProcessStat | None:
         return None
     # The command name may hold spaces and parentheses: split after the last ')'.
     fields = raw[raw.rindex(b")") + 2 :].split()
-    return ProcessStat(pid, fields[0].decode(), int(fields[2]), int(fields[3]), int(fields[19]))
+    return ProcessStat(pid, fields[0].decode(), int(fields[2]), int(fields[3]), int(fields[19]),
+                       int(fields[1]))
 
 
 def boot_id() -> str:
@@ -51,48 +56,98 @@ def is_alive(pid: int, start_ticks: int | None) -> bool:
     return stat is not None and stat.start_ticks == start_ticks and stat.state != "Z"
 
 
-def _session_members(session: int) -> list[ProcessStat]:
-    members = []
-    for entry in _PROC.iterdir():
-        if entry.name.isdigit():
-            stat = read_stat(int(entry.name))
-            if stat is not None and stat.session == session and stat.state != "Z":
-                members.append(stat)
-    return members
+TOKEN_VARIABLE = "SYNCTUI_RUN_TOKEN"
 
 
-def _belongs_to_run(stat: ProcessStat, run_id: int, leader_start: int | None) -> bool:
+def new_token() -> str:
+    """A run's token: random, so no other run (of this or another state dir) carries it."""
+    return secrets.token_hex(16)
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        return b"\0" + (_PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return b""
+
+
+def _carries(pid: int, token: str | None) -> bool:
+    # Entries are NUL-terminated "KEY=value" strings.
+    return token is not None and f"\0{TOKEN_VARIABLE}={token}\0".encode() in _environ(pid)
+
+
+def _belongs_to_run(stat: ProcessStat, token: str | None, leader_start: int | None) -> bool:
     if stat.pid == stat.session and stat.start_ticks == leader_start:
         return True
-    try:
-        environ = (_PROC / str(stat.pid) / "environ").read_bytes()
-    except OSError:
-        return False
-    # Entries are NUL-terminated "KEY=value" strings.
-    return f"\0SYNCTUI_RUN_ID={run_id}\0".encode() in b"\0" + environ
+    return _carries(stat.pid, token)
 
 
-def end_leftover_session(
-    session: int, run_id: int, leader_start: int | None, run_boot_id: str | None
-) -> int:
-    """SIGKILL what is left of a dead run's session once proven to be that run's.
+def _living() -> list[ProcessStat]:
+    stats = (read_stat(int(entry.name)) for entry in _PROC.iterdir() if entry.name.isdigit())
+    return [stat for stat in stats if stat is not None and stat.state != "Z"]
 
-    Returns how many processes were ended (0 when nothing was left or nothing
-    could be proven to belong to the run).
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Have the orphans of this process's descendants (a daemon a job double-forked)
+    become its children rather than init's, so that they stay reachable and reaped.
+
+    Only for a process synctui owns (headless, console): it changes how the whole
+    process treats its children. False where the kernel refuses.
     """
-    if run_boot_id != boot_id():
-        return 0
-    members = _session_members(session)
-    if not any(_belongs_to_run(m, run_id, leader_start) for m in members):
-        return 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def _kill(doomed: list[ProcessStat], *, reap_adopted: bool = False) -> int:
     ended = 0
-    for member in members:
+    me = os.getpid()
+    for stat in doomed:
         try:
-            os.kill(member.pid, signal.SIGKILL)
+            os.kill(stat.pid, signal.SIGKILL)
             ended += 1
         except ProcessLookupError:
-            pass
+            continue
+        if reap_adopted and stat.ppid == me:
+            try:
+                os.waitpid(stat.pid, 0)
+            except ChildProcessError:
+                pass
     return ended
+
+
+def end_carriers(token: str) -> int:
+    """SIGKILL every process carrying the run's token (however far it left its session).
+
+    Called once the run's own process is waited for, so a carrier that is a child of
+    this process was adopted (a subreaper's orphan) and no `subprocess` waits for it:
+    it is reaped here. Returns how many were ended.
+    """
+    me = os.getpid()
+    carriers = [stat for stat in _living() if stat.pid != me and _carries(stat.pid, token)]
+    return _kill(carriers, reap_adopted=True)
+
+
+def end_leftovers(
+    token: str | None, session: int | None, leader_start: int | None, run_boot_id: str | None
+) -> int:
+    """SIGKILL what is left of a dead run: every process carrying its token, and the
+    rest of its session once that session is proven to be the run's.
+
+    The token is stored before the job starts, so this finds the run's processes even
+    when its host died before it could store their session. Returns how many were ended.
+    """
+    living = _living()
+    me = os.getpid()
+    doomed = {stat.pid: stat for stat in living if _carries(stat.pid, token)}
+    if session is not None and run_boot_id == boot_id():
+        members = [stat for stat in living if stat.session == session]
+        if any(stat.pid in doomed or _belongs_to_run(stat, None, leader_start) for stat in members):
+            doomed.update((stat.pid, stat) for stat in members)
+    doomed.pop(me, None)
+    return _kill(list(doomed.values()))
 
 
 def group_alive(pgid: int) -> bool:

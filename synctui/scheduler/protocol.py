@@ -71,6 +71,10 @@ def parse(raw: bytes) -> dict:
         message = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
         raise ProtocolError(f"not JSON: {error}") from None
+    except RecursionError:
+        # json's C decoder recurses once per level: a line of `[`s under the size limit
+        # is enough to exhaust the stack.
+        raise ProtocolError("nested too deeply") from None
     if not isinstance(message, dict):
         raise ProtocolError(f"expected a JSON object, got {type(message).__name__}")
     return message

@@ -24,10 +24,13 @@ from synctui.config.model import JobConfig
 from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.events import EventBus, OutputLines, RunFinished, RunStarted
 from synctui.scheduler.processes import (
+    TOKEN_VARIABLE,
     boot_id,
-    end_leftover_session,
+    end_carriers,
+    end_leftovers,
     group_alive,
     is_alive,
+    new_token,
     read_stat,
     signal_group,
 )
@@ -105,12 +108,13 @@ class Runner:
         else:
             last_success = scope.since or watermark
         started_at = self.clock()
+        token = new_token()
         record = self.store.begin_run(
             job.name, request.trigger, request.scheduled_at, started_at,
-            attempt=request.attempt, host=self._host, covers=scope.covers(watermark),
-            window=scope.window,
+            attempt=request.attempt, host=self._host, token=token,
+            covers=scope.covers(watermark), window=scope.window,
         )
-        handle = RunHandle(self, request, record, last_success, on_finish)
+        handle = RunHandle(self, request, record, last_success, token, on_finish)
         handle._thread.start()
         return handle
 
@@ -127,11 +131,9 @@ class Runner:
         for orphan in self.store.orphans():
             if orphan.host_pid is not None and is_alive(orphan.host_pid, orphan.host_start):
                 continue
-            ended = 0
-            if orphan.session is not None:
-                ended = end_leftover_session(
-                    orphan.session, orphan.run.id, orphan.leader_start, orphan.boot_id
-                )
+            ended = end_leftovers(
+                orphan.token, orphan.session, orphan.leader_start, orphan.boot_id
+            )
             error = f"the scheduler (pid {orphan.host_pid}) died while it ran"
             if ended:
                 error += f"; ended {ended} process{'es' if ended > 1 else ''} it left behind"
@@ -194,13 +196,15 @@ class RunHandle:
 
     def __init__(
         self, runner: Runner, request: RunRequest, record: RunRecord,
-        last_success: datetime | None, on_finish: Callable[[RunHandle], None] | None = None,
+        last_success: datetime | None, token: str,
+        on_finish: Callable[[RunHandle], None] | None = None,
     ) -> None:
         self.request = request
         self.run = record
         """The run's record: `running` until `done`, then its final record."""
         self._runner = runner
         self._last_success = last_success
+        self._token = token
         self._on_finish = on_finish
         self._done = threading.Event()
         self._lock = threading.Lock()
@@ -347,6 +351,7 @@ class RunHandle:
             "PYTHONUNBUFFERED": "1",
             "SYNCTUI_JOB": self.run.job,
             "SYNCTUI_RUN_ID": str(self.run.id),
+            TOKEN_VARIABLE: self._token,
             "SYNCTUI_TRIGGER": self.run.trigger.value,
             "SYNCTUI_ATTEMPT": str(self.run.attempt),
             "SYNCTUI_SCHEDULED_AT": self.request.scheduled_at.astimezone(zone).isoformat(
@@ -434,6 +439,15 @@ class RunHandle:
                     else:
                         os.read(self._wake_r, 512)
             self._finish_leftovers()
+            if not job.keep_daemons:
+                # What left the job's session (a double fork, setsid) still carries
+                # its token; nothing of a run outlives it.
+                ended = end_carriers(self._token)
+                if ended:
+                    self._log.note(
+                        f"SIGKILL sent to {ended} process{'es' if ended > 1 else ''}"
+                        " that left the job's session"
+                    )
         finally:
             os.close(pidfd)
             process.stdout.close()

@@ -79,5 +79,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN last_scheduled_at REAL;
     UPDATE runs SET last_scheduled_at = scheduled_at WHERE result = 'skipped';
     """,
+    # 7: the random token a run's processes inherit, stored before its job starts.
+    """
+    ALTER TABLE runs ADD COLUMN token TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

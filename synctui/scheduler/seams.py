@@ -30,11 +30,12 @@ class RunStore(Protocol):
 
     def begin_run(
         self, job: str, trigger: Trigger, scheduled_at: datetime, started_at: datetime,
-        attempt: int = 1, host: tuple[int, int | None] | None = None, covers: bool = True,
-        window: tuple[datetime, datetime] | None = None,
+        attempt: int = 1, host: tuple[int, int | None] | None = None, token: str | None = None,
+        covers: bool = True, window: tuple[datetime, datetime] | None = None,
     ) -> RunRecord:
-        """Record a run `running` (held by `host`: pid, start ticks); its id and log path.
-        `covers`: whether its success moves the watermark; `window`: a backfill run's."""
+        """Record a run `running` (held by `host`: pid, start ticks, its processes carrying
+        `token`); its id and log path. `covers`: whether its success moves the watermark;
+        `window`: a backfill run's."""
 
     def set_process(self, run_id: int, session: int, leader_start: int | None, boot: str) -> None:
         """Remember which process session a run's job lives in (to end it if its host dies)."""

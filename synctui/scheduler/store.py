@@ -72,6 +72,8 @@ class Orphan:
     boot_id: str | None
     host_pid: int | None
     host_start: int | None
+    token: str | None = None
+    """The `SYNCTUI_RUN_TOKEN` every process of the run inherits."""
 
 
 def _ts(moment: datetime | None) -> float | None:
@@ -179,14 +181,16 @@ class Store:
         started_at: datetime,
         attempt: int = 1,
         host: tuple[int, int | None] | None = None,
+        token: str | None = None,
         covers: bool = True,
         window: tuple[datetime, datetime] | None = None,
     ) -> RunRecord:
         """Record a run as `running` and give it its id and log path.
 
         `host` is (pid, start ticks) of the process that holds the run, so that a
-        later start can tell whether that process is gone. `covers`: whether its
-        success moves the watermark; `window`: a backfill run's window.
+        later start can tell whether that process is gone; `token` is what its
+        processes will carry in their environment, to be found if that process dies.
+        `covers`: whether its success moves the watermark; `window`: a backfill run's window.
         """
         window_start, window_end = window if window else (None, None)
         host_pid, host_start = host if host else (None, None)
@@ -195,10 +199,11 @@ class Store:
             try:
                 run_id = self._db.execute(
                     "INSERT INTO runs (job, trigger, result, attempt, scheduled_at, started_at,"
-                    " host_pid, host_start, covers, window_start, window_end)"
-                    " VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " host_pid, host_start, token, covers, window_start, window_end)"
+                    " VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (job, trigger.value, attempt, _ts(scheduled_at), _ts(started_at),
-                     host_pid, host_start, int(covers), _ts(window_start), _ts(window_end)),
+                     host_pid, host_start, token, int(covers), _ts(window_start),
+                     _ts(window_end)),
                 ).lastrowid
                 log_path = self.log_path(job, run_id)
                 self._db.execute("UPDATE runs SET log_path = ? WHERE id = ?", (str(log_path), run_id))
@@ -348,7 +353,7 @@ class Store:
         """Runs still marked `running`, with what identifies their host and processes."""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_RUN_COLUMNS}, session, leader_start, boot_id, host_pid, host_start"
+                f"SELECT {_RUN_COLUMNS}, session, leader_start, boot_id, host_pid, host_start, token"
                 " FROM runs WHERE result = 'running' ORDER BY id"
             ).fetchall()
         width = len(_RUN_COLUMNS.split(","))
