@@ -201,6 +201,9 @@ def _read_document(
     scheduler.take("keep_log_bytes", values.size, into, "keep_log_bytes")
     scheduler.take("on_failure", values.command, settings.hooks, "on_failure")
     scheduler.take("on_success", values.command, settings.hooks, "on_success")
+    scheduler.take("on_recovery", values.command, settings.hooks, "on_recovery")
+    scheduler.take("notify_after_failures", values.count(1, 2**31), settings.hooks,
+                   "notify_after_failures")
     scheduler.take("hook_timeout_seconds", values.seconds(allow_zero=False), settings.hooks,
                    "hook_timeout_s")
     _read_window(scheduler, settings.window)
@@ -335,6 +338,8 @@ def _read_job(
     table.take("log_max_bytes", values.size, job, "log_max_bytes")
     table.take("on_failure", values.command, job, "on_failure")
     table.take("on_success", values.command, job, "on_success")
+    table.take("on_recovery", values.command, job, "on_recovery")
+    table.take("notify_after_failures", values.count(1, 2**31), job, "notify_after_failures")
     table.take("hook_timeout_seconds", values.seconds(allow_zero=False), job, "hook_timeout_s")
     table.take("group", values.group_name, job, "group")
     table.take("catch_up", values.catch_up, job, "catch_up")

@@ -108,6 +108,11 @@ class JobConfig:
     log_max_bytes: int = 50_000_000
     on_failure: tuple[str, ...] | str | None = None
     on_success: tuple[str, ...] | str | None = None
+    on_recovery: tuple[str, ...] | str | None = None
+    """Run at the first success after a run that called `on_failure`."""
+    notify_after_failures: int | None = None
+    """How many runs in a row must fail before `on_failure` is called, once per series;
+    None: after every failed run."""
     hook_timeout_s: float = 60.0
     """How long a hook may run before its process group is ended."""
     window: RunWindow = RunWindow()

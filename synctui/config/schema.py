@@ -20,6 +20,8 @@ SCHEDULER_KEYS = (
     "keep_log_bytes",
     "on_failure",
     "on_success",
+    "on_recovery",
+    "notify_after_failures",
     "hook_timeout_seconds",
     *WINDOW_KEYS,
 )
@@ -48,6 +50,8 @@ JOB_KEYS = (
     "log_max_bytes",
     "on_failure",
     "on_success",
+    "on_recovery",
+    "notify_after_failures",
     "hook_timeout_seconds",
     "group",
     "catch_up",
@@ -82,7 +86,7 @@ class Settings:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     hooks: dict[str, Any] = field(default_factory=dict)
-    """`on_failure`/`on_success`/`hook_timeout_s` of `[scheduler]`, for jobs that set none."""
+    """The hooks, `notify_after_failures` and `hook_timeout_s` of `[scheduler]`, for jobs that set none."""
     window: dict[str, Any] = field(default_factory=dict)
     """`[scheduler]`'s `RunWindow` parts, for jobs that set none of their own."""
 

@@ -21,7 +21,7 @@ import threading
 from datetime import datetime, tzinfo
 from typing import Callable
 
-from synctui.config.model import Config
+from synctui.config.model import Config, JobConfig
 from synctui.scheduler import after, refusals
 from synctui.scheduler.blackout import blocked
 from synctui.scheduler.clock import utc_now
@@ -30,6 +30,7 @@ from synctui.scheduler.events import EventBus
 from synctui.scheduler.hooks import Hooks
 from synctui.scheduler.missed import Backlog, Missed
 from synctui.scheduler.not_run import NotRun
+from synctui.scheduler.notices import history_needed
 from synctui.scheduler.retries import Retries
 from synctui.scheduler.queue import FIRES, NoRoom, RunQueue, Waiting
 from synctui.scheduler.records import (
@@ -365,7 +366,7 @@ class RunLifecycle:
             if pending is None and not self.closing:
                 self._retries.plan(slot, record, handle.request.scope)
             retrying = slot.retry is not None
-        self.hooks.after(job, record, self.zone, retrying=retrying)
+        self.hooks.after(job, self._history(job, record), self.zone, retrying=retrying)
         self.store.apply_retention(
             record.job, self.config.scheduler.keep_runs, self.config.scheduler.keep_log_bytes
         )
@@ -475,8 +476,13 @@ class RunLifecycle:
             if slot is not None:
                 # The host that should have called `on_failure` died with the run; no
                 # retry follows a run found this late.
-                self.hooks.after(slot.job, record, self.zone, retrying=False)
+                self.hooks.after(slot.job, self._history(slot.job, record), self.zone,
+                                 retrying=False)
         return recovered
+
+    def _history(self, job: JobConfig, record: RunRecord) -> list[RunRecord]:
+        """`record` and the job's runs before it, newest first, as far as its notices look."""
+        return [record, *self.store.runs(job.name, history_needed(job), before_id=record.id)]
 
     # --- ending -------------------------------------------------------------------
 
