@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 
 from synctui import __version__
 from synctui.config import Config
+from synctui.log_format import output_line
 from synctui.scheduler.control import HostBusy, Refused
 from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.events import (
@@ -37,8 +38,8 @@ STANDBY_POLL_S = 0.1
 """How often a standby tries the hosting lock: it takes over within this of the host's end."""
 
 
-def _pass_output(subscription: Subscription) -> None:
-    """Print each job's output on stdout, prefixed by the job's name."""
+def _pass_output(subscription: Subscription, log_format: str) -> None:
+    """Print each job's output on stdout, prefixed by the job's name (or as JSON)."""
     while True:
         events = subscription.get()
         if not events and subscription.closed:
@@ -46,7 +47,11 @@ def _pass_output(subscription: Subscription) -> None:
         lines = []
         for event in events:
             if isinstance(event, OutputLines):
-                lines.extend(f"{event.job}| {line}\n" for line in event.lines)
+                lines.extend(
+                    output_line(event.job, event.run_id, line, escaped=number in event.escaped,
+                                log_format=log_format)
+                    for number, line in enumerate(event.lines)
+                )
             elif isinstance(event, EventsMissed):
                 log.warning("output passthrough fell behind: %d batches of lines not shown"
                             " (run logs are complete)", event.count)
@@ -94,7 +99,7 @@ class _Signals:
 
 def run_headless(
     config: Config, reload_config: Callable[[], Config], *, passthrough: bool = True,
-    metrics: MetricsServer | None = None,
+    log_format: str = "text", metrics: MetricsServer | None = None,
 ) -> int:
     """Host the scheduler until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit status.
 
@@ -103,7 +108,7 @@ def run_headless(
     """
     scheduler = SyncScheduler(config, mode="headless", reload_config=reload_config)
     serving = metrics.serving(scheduler) if metrics else nullcontext()
-    with _Passthrough(scheduler.bus, passthrough), serving, _Signals() as signals:
+    with _Passthrough(scheduler.bus, passthrough, log_format), serving, _Signals() as signals:
         try:
             if not _become_host(scheduler, signals):
                 log.info("stopped while waiting to host", extra={"event": "stopped"})
@@ -179,10 +184,11 @@ def _ask_for_handover(socket: str) -> None:
 class _Passthrough:
     """Copies job output to stdout, prefixed by job, while the block runs (if enabled)."""
 
-    def __init__(self, bus: EventBus, enabled: bool) -> None:
+    def __init__(self, bus: EventBus, enabled: bool, log_format: str) -> None:
         self._subscription = bus.subscribe() if enabled else None
         self._thread = threading.Thread(
-            target=_pass_output, args=(self._subscription,), name="passthrough", daemon=True
+            target=_pass_output, args=(self._subscription, log_format), name="passthrough",
+            daemon=True,
         )
 
     def __enter__(self) -> _Passthrough:
@@ -222,7 +228,9 @@ def left_out(name: str) -> None:
              extra={"event": "not_run", "job": name})
 
 
-def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> int:
+def run_once(
+    config: Config, job: str | None, *, passthrough: bool = True, log_format: str = "text"
+) -> int:
     """Run every job (or one) once with trigger `once`, except paused ones.
 
     Returns 0 if every job that ran succeeded (also when none ran, or one was skipped outside
@@ -246,7 +254,7 @@ def run_once(config: Config, job: str | None, *, passthrough: bool = True) -> in
         except Refused as refusal:
             refusals.append(refusal)
 
-    with _Passthrough(shot.bus, passthrough), _Signals() as signals:
+    with _Passthrough(shot.bus, passthrough, log_format), _Signals() as signals:
         if names:
             _wait_for(threading.Thread(target=work, name="once"), shot, signals)
     for refusal in refusals:

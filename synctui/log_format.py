@@ -70,6 +70,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def output_line(job: str, run_id: int, line: str, *, escaped: bool, log_format: str) -> str:
+    """A line of a job's output as passed through on stdout, newline included: `job| line`,
+    or under `--log-format json` an object a log shipper can parse like synctui's own."""
+    if log_format != "json":
+        return f"{job}| {line}\n"
+    entry = {
+        "time": datetime.now(timezone.utc).isoformat(), "event": "output", "job": job,
+        "run_id": run_id, "line": line,
+    }
+    if escaped:
+        entry["escaped"] = True  # `\xNN` in `line` stands for a byte that was not UTF-8
+    return json.dumps(entry, ensure_ascii=False) + "\n"
+
+
 def setup_logging(log_format: str = "text", level: int = logging.INFO) -> None:
     """Send every logger's records, warnings and uncaught exceptions to stderr in
     `log_format` (`text` or `json`)."""

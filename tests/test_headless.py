@@ -195,6 +195,45 @@ def test_json_log_format_gives_one_json_object_per_stderr_line(tmp_path, env, ho
     assert "s3cret-value" not in host.stderr() + host.stdout()
 
 
+def test_json_log_format_passes_output_through_as_json_and_the_run_log_keeps_its_bytes(
+    tmp_path, env, hosts
+):
+    config = write_config(tmp_path, r"""
+        [jobs.bytes]
+        command = "printf 'caf\\303\\251 ok\\nraw \\377\\376 end\\n| not a pipe'"
+        interval = "1h"
+        run_on_start = true
+    """)
+    host = hosts(config, "--log-format", "json")
+    host.wait_for(r'"event": "run_finished", "job": "bytes"')
+    host.send(signal.SIGTERM)
+    assert host.exit_status() == 0
+
+    lines = [json.loads(line) for line in host.stdout().splitlines()]
+    shown = [(entry["event"], entry["job"], entry["line"], entry.get("escaped")) for entry in lines]
+    assert shown == [
+        ("output", "bytes", "caf\u00e9 ok", None),
+        ("output", "bytes", "raw \\xff\\xfe end", True),
+        ("output", "bytes", "| not a pipe", None),
+    ]
+    [run] = runs_of(config, env, "bytes")
+    assert {entry["run_id"] for entry in lines} == {run["id"]}
+    assert Path(run["log_path"]).read_bytes() == b"caf\xc3\xa9 ok\nraw \xff\xfe end\n| not a pipe"
+    for line in host.stderr().splitlines():
+        json.loads(line)
+
+
+def test_text_passthrough_shows_bytes_that_are_not_utf8_escaped(tmp_path, env, hosts):
+    config = write_config(tmp_path, r"""
+        [jobs.bytes]
+        command = "printf 'raw \\377 end\\n'"
+        interval = "1h"
+        run_on_start = true
+    """)
+    host = hosts(config)
+    host.wait_for(r"^bytes\| raw \\xff end$", stdout=True)
+
+
 @pytest.fixture
 def restore_logging():
     root = logging.getLogger()

@@ -249,8 +249,10 @@ def test_a_partial_last_line_and_invalid_utf8_are_kept(runner, bus):
     subscription = bus.subscribe()
     record = runner.run(request(job(command="printf 'caf\\303\\251\\nbad \\377 byte'")))
     assert record.result is Result.SUCCESS
-    lines = [line for e in subscription.drain() if isinstance(e, OutputLines) for line in e.lines]
-    assert lines == ["café", "bad \ufffd byte"]
+    batches = [e for e in subscription.drain() if isinstance(e, OutputLines)]
+    shown = [(line, number in e.escaped) for e in batches for number, line in enumerate(e.lines)]
+    assert shown == [("café", False), ("bad \\xff byte", True)]
+    assert record.log_path.read_bytes() == b"caf\xc3\xa9\nbad \xff byte"
 
 
 def test_a_fault_inside_synctui_still_records_a_result_and_ends_the_job(runner, store, monkeypatch):

@@ -50,7 +50,8 @@ def _once(args: argparse.Namespace, config: Config) -> int:
             print(f"{name}: not run: {job.blackout}", file=sys.stderr)
             return EXIT_OK
         return run_on_host(remote, name, wait=True)
-    return run_once(config, name, passthrough=not args.no_passthrough)
+    return run_once(config, name, passthrough=not args.no_passthrough,
+                    log_format=args.log_format)
 
 
 def _host(args: argparse.Namespace, config: Config) -> int:
@@ -59,7 +60,7 @@ def _host(args: argparse.Namespace, config: Config) -> int:
     open_store(config.scheduler.state_dir).close()  # a clean error before anything starts
     become_subreaper()
     return run_headless(config, lambda: read_config(args), passthrough=not args.no_passthrough,
-                        metrics=_metrics_server(args))
+                        log_format=args.log_format, metrics=_metrics_server(args))
 
 
 def _metrics_server(args: argparse.Namespace):

@@ -32,6 +32,9 @@ class OutputLines:
     job: str
     run_id: int
     lines: tuple[str, ...]
+    escaped: frozenset[int] = frozenset()
+    """The indices of the lines that held bytes not UTF-8, shown escaped (`\\xff`);
+    the run log keeps them as they were."""
 
 
 @dataclass(frozen=True)

@@ -452,7 +452,7 @@ class RunHandle:
             os.close(pidfd)
             process.stdout.close()
         if self._partial:
-            self._publish([self._partial.decode("utf-8", "replace")])
+            self._publish([self._partial])
             self._partial = b""
 
     def _terminate(self, now: float, grace: float, note: str) -> None:
@@ -485,15 +485,22 @@ class RunHandle:
             block, self._partial = data, b""
         else:
             block, self._partial = data[:cut], data[cut + 1 :]
-        # Decoding whole lines at once: a newline never splits a UTF-8 character.
-        text = block.decode("utf-8", "replace")
-        if "\r" in text:
-            text = text.replace("\r\n", "\n")
-        self._publish(text.split("\n"))
+        self._publish(block.replace(b"\r\n", b"\n").split(b"\n"))
 
-    def _publish(self, lines: list[str]) -> None:
+    def _publish(self, raw: list[bytes]) -> None:
+        # Decoding whole lines: a newline never splits a UTF-8 character. Bytes that are
+        # not UTF-8 are shown escaped, and the run log has them as they were.
+        lines, escaped = [], set()
+        for number, data in enumerate(raw):
+            try:
+                lines.append(data.decode("utf-8"))
+            except UnicodeDecodeError:
+                lines.append(data.decode("utf-8", "backslashreplace"))
+                escaped.add(number)
         for line in reversed(lines):
             if line.strip():
                 self._last_line = line.strip()
                 break
-        self._runner.bus.publish(OutputLines(self.run.job, self.run.id, tuple(lines)))
+        self._runner.bus.publish(
+            OutputLines(self.run.job, self.run.id, tuple(lines), frozenset(escaped))
+        )
