@@ -13,6 +13,7 @@ import signal
 import socket
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,32 @@ def test_cancelled_and_interrupted_runs_are_counted(tmp_path):
             samples = scrape(server.url)
             assert runs(samples, "sleeper", "cancelled") == 1
             assert runs(samples, "sleeper", "interrupted") == 1
+    finally:
+        scheduler.shutdown(grace=0)
+        scheduler.store.close()
+
+
+def test_livez_fails_when_the_loop_ticks_but_a_due_fire_time_never_reaches_the_lifecycle(
+    tmp_path, monkeypatch
+):
+    scheduler = SyncScheduler(config(tmp_path, {
+        "often": {"command": "true", "interval_s": 0.2},
+    }), tick_s=0.1)
+    scheduler.lifecycle.fires.wedged_after = timedelta(seconds=0.5)
+    events = scheduler.subscribe()
+    server = MetricsServer("127.0.0.1", 0)
+    try:
+        with server.serving(scheduler):
+            scheduler.start()
+            for _ in range(4):  # fire times handed over in time: live
+                assert finished(events).result is Result.SUCCESS
+            assert get(f"{server.url}/livez")[0] == 200
+            # APScheduler's loop goes on waking (the watchdog still ticks) but hands
+            # over nothing more.
+            monkeypatch.setattr(scheduler._aps, "_process_jobs", lambda: 3600)
+            assert wait_until(lambda: get(f"{server.url}/livez")[0] == 503, timeout=5)
+            status, body = get(f"{server.url}/livez")
+            assert re.fullmatch(r"not live: often: its fire time \S+ was never dealt with\n", body)
     finally:
         scheduler.shutdown(grace=0)
         scheduler.store.close()

@@ -29,6 +29,7 @@ from synctui.scheduler.control import Refused
 from synctui.scheduler.events import EventBus
 from synctui.scheduler.hooks import Hooks
 from synctui.scheduler.missed import Backlog, Missed
+from synctui.scheduler.liveness import FireWatch
 from synctui.scheduler.not_run import NotRun
 from synctui.scheduler.notices import history_needed
 from synctui.scheduler.retries import Retries
@@ -94,6 +95,8 @@ class RunLifecycle:
         self.closing = False
         self._order = {name: index for index, name in enumerate(config.jobs)}
         self._queue = RunQueue(config, on_deadline=self.drain)
+        self.fires = FireWatch()
+        """The fire times handed to `launch`: what the liveness check asks about."""
 
     @property
     def zone(self) -> tzinfo:
@@ -125,6 +128,8 @@ class RunLifecycle:
         the queue (`drain`). Returns the handle of the run started, None if none did now.
         """
         job = slot.job
+        if not manual:
+            self.fires.saw(job.name, scheduled_at)
         request = RunRequest(job, trigger, scheduled_at, scope=scope)
         with slot.lock:
             if self.closing:

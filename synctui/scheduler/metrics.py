@@ -273,6 +273,12 @@ def _app(
                 return answer(start_response, "200 OK",
                               ["live: waiting to host (standby for the running scheduler)"])
             age = heartbeat.age()
+            stuck = scheduler.stuck_fires()
+            if age <= HEARTBEAT_STALE_S and stuck:
+                return answer(start_response, "503 Service Unavailable", [
+                    f"not live: {name}: its fire time {fire.isoformat()} was never dealt with"
+                    for name, fire in stuck.items()
+                ])
             if age <= HEARTBEAT_STALE_S:
                 return answer(start_response, "200 OK", [f"live: the scheduler ticked {age:.0f}s ago"])
             return answer(start_response, "503 Service Unavailable",

@@ -418,6 +418,16 @@ class SyncScheduler(RunsHere):
         aps_job = self._aps.get_job(name)
         aps_job.modify(next_run_time=aps_job.trigger.get_next_fire_time(skipped, skipped))
 
+    def stuck_fires(self) -> dict[str, datetime]:
+        """The jobs whose fire time is long due but never reached the lifecycle: a
+        scheduler wedged while its loop still ticks. Empty while not scheduling."""
+        with self._lock:
+            if self._aps is None:
+                return {}
+            due = {name: aps_job.next_run_time for name in self.lifecycle.slots
+                   if (aps_job := self._aps.get_job(name)) is not None}
+        return self.lifecycle.fires.stuck(due, utc_now())
+
     def _fires(self) -> dict[str, Fires]:
         fires = {}
         for name in self.lifecycle.slots:
