@@ -14,7 +14,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from synctui.config import sources, values, windows
+from synctui.config import alerting, sources, values, windows
 from synctui.config.model import (
     AutorefreshSettings,
     Config,
@@ -206,6 +206,9 @@ def _read_document(
                    "notify_after_failures")
     scheduler.take("hook_timeout_seconds", values.seconds(allow_zero=False), settings.hooks,
                    "hook_timeout_s")
+    scheduler.take("on_overdue", values.command, settings.hooks, "on_overdue")
+    scheduler.take("warn_after", alerting.warn_after, settings.hooks, "warn_after")
+    scheduler.take("notify", alerting.notifiers, settings.hooks, "notify")
     _read_window(scheduler, settings.window)
 
     autorefresh = top.table("autorefresh")
@@ -341,6 +344,12 @@ def _read_job(
     table.take("on_recovery", values.command, job, "on_recovery")
     table.take("notify_after_failures", values.count(1, 2**31), job, "notify_after_failures")
     table.take("hook_timeout_seconds", values.seconds(allow_zero=False), job, "hook_timeout_s")
+    table.take("on_overdue", values.command, job, "on_overdue")
+    table.take("warn_after", alerting.warn_after, job, "warn_after")
+    table.take("notify", alerting.notifiers, job, "notify")
+    table.at_most_one("ping_url", "ping")
+    table.take("ping_url", alerting.ping_url, job, "ping")
+    table.take("ping", alerting.ping_templates, job, "ping")
     table.take("group", values.group_name, job, "group")
     table.take("catch_up", values.catch_up, job, "catch_up")
     table.take("start_deadline", values.duration, job, "start_deadline_s")

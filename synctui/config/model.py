@@ -75,6 +75,66 @@ class RunWindow:
         return self.active_hours is None and self.active_days is None and not self.blackout
 
 
+def url_shown(url: str) -> str:
+    """A notifier's or ping's URL as it may be printed or logged: its scheme and host only
+    (the path and query of such URLs are their secret)."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    return f"{scheme}://{host}/…"
+
+
+@dataclass(frozen=True)
+class WarnAfter:
+    """`warn_after`: how long a run may go before its job counts as `overdue`."""
+
+    text: str
+    """As the operator wrote it ("10m", "2x p95")."""
+    seconds: float | None = None
+    p95_times: float | None = None
+    """The limit as a multiple of the job's recent p95 duration (none before it has one)."""
+
+    def limit_s(self, p95_s: float | None) -> float | None:
+        """The limit in seconds, given the job's recent p95 duration; None while unknown."""
+        if self.seconds is not None:
+            return self.seconds
+        return None if p95_s is None else self.p95_times * p95_s
+
+
+NotifyFormat = Literal["json", "slack", "ntfy"]
+
+
+@dataclass(frozen=True)
+class Notifier:
+    """One entry of `notify`: where a job's changes of state are sent, and in which body."""
+
+    url: str = field(repr=False)
+    """Never printed or logged whole (`url_shown`)."""
+    format: NotifyFormat = "json"
+
+    def __repr__(self) -> str:
+        return f"Notifier({url_shown(self.url)!r}, format={self.format!r})"
+
+
+@dataclass(frozen=True)
+class Ping:
+    """A dead-man's switch's URLs: what is fetched when a run starts, succeeds or fails.
+
+    `ping_url` makes the healthchecks.io ones (POSTed, the run's last output as the body,
+    `rid` pairing start and end); a `ping` table gives templates (GET) with `{exit_code}`,
+    `{run_id}`, `{duration}`, `{result}` and `{message}` filled in.
+    """
+
+    start: str | None = field(default=None, repr=False)
+    success: str | None = field(default=None, repr=False)
+    failure: str | None = field(default=None, repr=False)
+    healthchecks: bool = False
+    """The `ping_url` protocol: POST with the output, `?rid=`, `/fail` or `/<exit code>`."""
+
+    def __repr__(self) -> str:
+        shown = (url_shown(url) for url in (self.start, self.success, self.failure) if url)
+        return f"Ping({', '.join(dict.fromkeys(shown))})"
+
+
 @dataclass(frozen=True)
 class JobConfig:
     """One named job: what it runs, when, and how it is kept in check."""
@@ -113,6 +173,12 @@ class JobConfig:
     notify_after_failures: int | None = None
     """How many runs in a row must fail before `on_failure` is called, once per series;
     None: after every failed run."""
+    on_overdue: tuple[str, ...] | str | None = None
+    """Run when a run goes past `warn_after` (it goes on)."""
+    warn_after: WarnAfter | None = None
+    notify: tuple[Notifier, ...] = ()
+    """Told each change of the job's state: failing, recovered, overdue, missed."""
+    ping: Ping | None = None
     hook_timeout_s: float = 60.0
     """How long a hook may run before its process group is ended."""
     window: RunWindow = RunWindow()

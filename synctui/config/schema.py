@@ -23,6 +23,9 @@ SCHEDULER_KEYS = (
     "on_recovery",
     "notify_after_failures",
     "hook_timeout_seconds",
+    "on_overdue",
+    "warn_after",
+    "notify",
     *WINDOW_KEYS,
 )
 GROUP_KEYS = ("max_running",)
@@ -53,6 +56,11 @@ JOB_KEYS = (
     "on_recovery",
     "notify_after_failures",
     "hook_timeout_seconds",
+    "on_overdue",
+    "warn_after",
+    "notify",
+    "ping_url",
+    "ping",
     "group",
     "catch_up",
     "start_deadline",
@@ -86,7 +94,8 @@ class Settings:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     hooks: dict[str, Any] = field(default_factory=dict)
-    """The hooks, `notify_after_failures` and `hook_timeout_s` of `[scheduler]`, for jobs that set none."""
+    """The hooks, `notify_after_failures`, `warn_after`, `notify` and `hook_timeout_s` of
+    `[scheduler]`, for jobs that set none."""
     window: dict[str, Any] = field(default_factory=dict)
     """`[scheduler]`'s `RunWindow` parts, for jobs that set none of their own."""
 

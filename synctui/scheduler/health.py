@@ -17,7 +17,9 @@ def unhealthy(jobs: Mapping[str, JobStatus]) -> dict[str, str]:
 
 
 def why_down(job: JobStatus) -> str:
-    """Why a `down` job is down."""
+    """Why a `down` (or `overdue`) job is unhealthy."""
+    if job.health == "overdue":
+        return f"run {job.running_run_id} is going past its warn_after"
     if job.last_result in FAILED_RESULTS:
         return f"last run {job.last_result.value}" + (f": {job.last_error}" if job.last_error else "")
     if job.running and job.last_error:

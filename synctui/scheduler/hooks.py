@@ -1,14 +1,14 @@
-"""`on_failure`, `on_recovery` and `on_success`: a job's hook commands, run after its runs end, never in their way.
+"""A job's hook commands (`on_failure`, `on_recovery`, `on_overdue`, `on_success`), never in its runs' way.
 
-A hook runs on a thread of its own, in a session of its own, with the run's
+Which hook follows what is `alerts`' choice. A hook runs on a thread of its own, in a session of its own, with the run's
 context in its environment; past its timeout its process group is ended. It
 cannot delay or stop a run or the scheduler: whatever it does is only logged.
 
 `on_failure` follows a run that ended `failure`, `timeout` or `interrupted` (the
 results that make a job `down`) once no retry follows it and `notify_after_failures`
 runs in a row failed (see `notices`); `on_recovery` follows the first success after
-that; `on_success` follows every `success`. `cancelled`, `skipped` and `replaced` runs
-have no hook.
+that; `on_overdue` a run that went past `warn_after`; `on_success` follows every
+`success`. `cancelled`, `skipped` and `replaced` runs have no hook.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ import time
 from datetime import datetime, tzinfo
 
 from synctui.config.model import JobConfig
-from synctui.scheduler.notices import notice
 from synctui.scheduler.processes import signal_group
-from synctui.scheduler.records import Result, RunRecord
+from synctui.scheduler.records import RunRecord
 
 log = logging.getLogger("synctui.hooks")
 
@@ -41,24 +40,11 @@ class Hooks:
         self._going: set[tuple[str, str]] = set()
         """(job, hook) pairs with a hook process still going."""
 
-    def after(
-        self, job: JobConfig, history: list[RunRecord], zone: tzinfo, *, retrying: bool
-    ) -> None:
-        """Start the hooks that the newest record of `history` (newest first) calls for,
-        if any, and return at once."""
-        record = history[0]
-        told = notice(job, history, retrying=retrying)
-        if told == "recovered":
-            self._start(job, record, zone, "on_recovery", job.on_recovery)
-        if record.result is Result.SUCCESS:
-            self._start(job, record, zone, "on_success", job.on_success)
-        elif told == "failing":
-            self._start(job, record, zone, "on_failure", job.on_failure)
-
-    def _start(
+    def start(
         self, job: JobConfig, record: RunRecord, zone: tzinfo, hook: str,
         command: tuple[str, ...] | str | None,
     ) -> None:
+        """Start the job's `hook` (its `command`, if set) for `record`; returns at once."""
         if command is None:
             return
         extra = {"event": "hook_failed", "job": job.name, "run_id": record.id}

@@ -21,17 +21,16 @@ import threading
 from datetime import datetime, tzinfo
 from typing import Callable
 
-from synctui.config.model import Config, JobConfig
+from synctui.config.model import Config
 from synctui.scheduler import after, refusals
 from synctui.scheduler.blackout import blocked
 from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import Refused
 from synctui.scheduler.events import EventBus
-from synctui.scheduler.hooks import Hooks
+from synctui.scheduler.alerts import Alerts
 from synctui.scheduler.missed import Backlog, Missed
 from synctui.scheduler.liveness import FireWatch
 from synctui.scheduler.not_run import NotRun
-from synctui.scheduler.notices import history_needed
 from synctui.scheduler.retries import Retries
 from synctui.scheduler.queue import FIRES, NoRoom, RunQueue, Waiting
 from synctui.scheduler.records import (
@@ -40,6 +39,7 @@ from synctui.scheduler.records import (
 from synctui.scheduler.runner import RunHandle, Runner, RunRequest
 from synctui.scheduler.seams import RunStore
 from synctui.scheduler.slot import JobSlot
+from synctui.scheduler.status import warn_limit_s
 
 log = logging.getLogger("synctui.scheduler")
 
@@ -74,14 +74,16 @@ class RunLifecycle:
         self.store = store
         self.bus = bus
         self.runner = Runner(store, bus, zone=zone, clock=clock)
-        self.hooks = Hooks()
+        self.alerts = Alerts(store, config.scheduler.state_dir, lambda: self.zone)
         self._retries = Retries(zone=lambda: self.zone, clock=clock, due=self._retry,
                                 enabled=retries)
         self._runs_after = runs_after
         self._clock = clock
         self._running_elsewhere = running_elsewhere
         self._fire_started = fire_started
-        self._not_run = NotRun(store, bus, clock)
+        self._not_run = NotRun(store, bus, clock, missed=lambda name, record, count: (
+            self.alerts.missed(self.slots[name].job, record, count) if name in self.slots
+            else None))
         self.slots: dict[str, JobSlot] = {
             name: JobSlot(job, paused=store.job_state(name).paused)
             for name, job in config.jobs.items()
@@ -330,10 +332,15 @@ class RunLifecycle:
         """Start the run (the slot's lock held, its room taken: `group` is what it counts
         against)."""
         with self._active_lock:
-            handle = self.runner.start(request, on_finish=lambda h: self._finished(slot, h))
+            handle = self.runner.start(
+                request, on_finish=lambda h: self._finished(slot, h),
+                warn_after_s=warn_limit_s(self.store, request.job),
+                on_overdue=lambda h: self.alerts.overdue(h.request.job, h.run, h.warn_after_s),
+            )
             self._active[handle] = group
         slot.handle = handle
         slot.last_start = self._clock()
+        self.alerts.started(request.job, handle.run)
         if request.trigger in FIRES:
             self._fire_started(request.job.name, request.scheduled_at)
         scope = request.scope.describe(self.zone)
@@ -371,7 +378,7 @@ class RunLifecycle:
             if pending is None and not self.closing:
                 self._retries.plan(slot, record, handle.request.scope)
             retrying = slot.retry is not None
-        self.hooks.after(job, self._history(job, record), self.zone, retrying=retrying)
+        self.alerts.ended(job, record, retrying=retrying)
         self.store.apply_retention(
             record.job, self.config.scheduler.keep_runs, self.config.scheduler.keep_log_bytes
         )
@@ -481,13 +488,8 @@ class RunLifecycle:
             if slot is not None:
                 # The host that should have called `on_failure` died with the run; no
                 # retry follows a run found this late.
-                self.hooks.after(slot.job, self._history(slot.job, record), self.zone,
-                                 retrying=False)
+                self.alerts.ended(slot.job, record, retrying=False)
         return recovered
-
-    def _history(self, job: JobConfig, record: RunRecord) -> list[RunRecord]:
-        """`record` and the job's runs before it, newest first, as far as its notices look."""
-        return [record, *self.store.runs(job.name, history_needed(job), before_id=record.id)]
 
     # --- ending -------------------------------------------------------------------
 
@@ -534,7 +536,9 @@ class RunLifecycle:
         handles = self.active()
         for handle in handles:
             handle.interrupt(after=grace)
-        return [handle.wait() for handle in handles]
+        records = [handle.wait() for handle in handles]
+        self.alerts.close()  # the notices and pings of those ends go out first
+        return records
 
     def end_runs_now(self) -> None:
         """Interrupt every run in progress now, without waiting out the grace."""

@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator
 from wsgiref.simple_server import WSGIRequestHandler
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
 from prometheus_client.registry import Collector
 
@@ -32,7 +32,7 @@ log = logging.getLogger("synctui.metrics")
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 """Seconds, from a tenth of a second to an hour."""
 RESULTS = tuple(result.value for result in Result if result is not Result.RUNNING)
-HEALTH_STATES = ("new", "up", "late", "down", "paused")
+HEALTH_STATES = ("new", "up", "late", "down", "overdue", "paused")
 
 
 class MetricsError(Exception):
@@ -212,8 +212,9 @@ class _StatusCollector(Collector):
         running = gauge("synctui_job_running", "1 while a run of the job is going")
         paused = gauge("synctui_job_paused", "1 while the job is paused")
         health = gauge("synctui_job_health", "1 for the job's health state, 0 for the others"
-                       " (new, up, late: healthy; down: not; paused)", ("job", "state"))
+                       " (new, up, late: healthy; down, overdue: not; paused)", ("job", "state"))
         healthy = gauge("synctui_job_healthy", "1 when the job passes the health check (/healthz)")
+        overdue = gauge("synctui_job_overdue", "1 while a run of the job goes past its warn_after")
         for name, job in status.jobs.items():
             last_success.add_metric([name], stamp(store.job_state(name).last_success_started_at))
             last_run.add_metric([name], stamp(job.last_run))
@@ -223,7 +224,14 @@ class _StatusCollector(Collector):
             for state in HEALTH_STATES:
                 health.add_metric([name, state], float(job.health == state))
             healthy.add_metric([name], float(job.health in HEALTHY))
-        yield from (last_success, last_run, next_run, running, paused, health, healthy)
+            overdue.add_metric([name], float(job.health == "overdue"))
+        yield from (last_success, last_run, next_run, running, paused, health, healthy, overdue)
+        failures = CounterMetricFamily("synctui_notify_failures",
+                                       "Notifications and pings given up after their retries",
+                                       labels=("job", "what"))
+        for (name, what), count in sorted(self._scheduler.lifecycle.alerts.deliveries.failures.items()):
+            failures.add_metric([name, what], count)
+        yield failures
 
         scheduling = GaugeMetricFamily("synctui_scheduler_running",
                                        "1 while the scheduler schedules (0: stopped by the operator)")

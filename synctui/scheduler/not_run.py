@@ -11,7 +11,7 @@ from typing import Callable
 
 from synctui.scheduler.events import EventBus, RunFinished
 from synctui.scheduler.missed import Missed
-from synctui.scheduler.records import Result
+from synctui.scheduler.records import Result, RunRecord
 from synctui.scheduler.seams import RunStore
 
 log = logging.getLogger("synctui.scheduler")
@@ -20,7 +20,13 @@ log = logging.getLogger("synctui.scheduler")
 class NotRun:
     """Records skipped and missed fire times in the store and announces them on the bus."""
 
-    def __init__(self, store: RunStore, bus: EventBus, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, store: RunStore, bus: EventBus, clock: Callable[[], datetime],
+        missed: Callable[[str, RunRecord, int], None] = lambda name, record, count: None,
+    ) -> None:
+        """`missed(job, record, count)` is told each record of missed fire times (`count`
+        of them added to it)."""
+        self._told_missed = missed
         self._store = store
         self._bus = bus
         self._clock = clock
@@ -50,3 +56,4 @@ class NotRun:
             extra={"event": "run_missed", "job": name, "run_id": record.id, "result": "missed"},
         )
         self._bus.publish(RunFinished(record))
+        self._told_missed(name, record, missed.count)

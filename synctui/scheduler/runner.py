@@ -93,11 +93,13 @@ class Runner:
         may steer (they already see every line live; the history stays private)."""
 
     def start(
-        self, request: RunRequest, on_finish: Callable[[RunHandle], None] | None = None
+        self, request: RunRequest, on_finish: Callable[[RunHandle], None] | None = None, *,
+        warn_after_s: float | None = None, on_overdue: Callable[[RunHandle], None] | None = None,
     ) -> RunHandle:
         """Record the run as `running` and start it in its own thread; returns at once.
 
-        `on_finish` is called from the run's thread once the result is recorded.
+        `on_finish` is called from the run's thread once the result is recorded;
+        `on_overdue` from there too, once, if the run goes on past `warn_after_s`.
         """
         job, scope = request.job, request.scope
         watermark = self.store.job_state(job.name).watermark
@@ -114,7 +116,8 @@ class Runner:
             attempt=request.attempt, host=self._host, token=token,
             covers=scope.covers(watermark), window=scope.window,
         )
-        handle = RunHandle(self, request, record, last_success, token, on_finish)
+        handle = RunHandle(self, request, record, last_success, token, on_finish,
+                           warn_after_s=warn_after_s, on_overdue=on_overdue)
         handle._thread.start()
         return handle
 
@@ -197,7 +200,8 @@ class RunHandle:
     def __init__(
         self, runner: Runner, request: RunRequest, record: RunRecord,
         last_success: datetime | None, token: str,
-        on_finish: Callable[[RunHandle], None] | None = None,
+        on_finish: Callable[[RunHandle], None] | None = None, *,
+        warn_after_s: float | None = None, on_overdue: Callable[[RunHandle], None] | None = None,
     ) -> None:
         self.request = request
         self.run = record
@@ -206,6 +210,9 @@ class RunHandle:
         self._last_success = last_success
         self._token = token
         self._on_finish = on_finish
+        self.warn_after_s = warn_after_s
+        """How long the run may go before it is overdue (None: as long as it takes)."""
+        self._on_overdue = on_overdue
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._stop_result: Result | None = None
@@ -385,7 +392,9 @@ class RunHandle:
         poller.register(out, select.POLLIN)
         poller.register(pidfd, select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
-        timeout_at = time.monotonic() + job.timeout_s if job.timeout_s else None
+        begun = time.monotonic()
+        timeout_at = begun + job.timeout_s if job.timeout_s else None
+        warn_at = begun + self.warn_after_s if self.warn_after_s is not None else None
         exited = eof = False
         killed_at: float | None = None
         try:
@@ -398,6 +407,10 @@ class RunHandle:
                             self._stop_result = Result.TIMEOUT
                             self._term_at = now
                     self._log.note(f"timed out after {seconds_text(job.timeout_s)}")
+                if warn_at is not None and now >= warn_at and not exited:
+                    warn_at = None
+                    if self._on_overdue is not None:
+                        self._on_overdue(self)
                 if self._term_at is not None and now >= self._term_at:
                     with self._lock:
                         self._term_at = None
@@ -413,7 +426,7 @@ class RunHandle:
                     # Something outside the job's group still holds its output open.
                     break
                 deadlines = [
-                    t for t in (timeout_at, self._term_at, self._kill_at) if t is not None
+                    t for t in (timeout_at, warn_at, self._term_at, self._kill_at) if t is not None
                 ]
                 if exited and killed_at is not None:
                     deadlines.append(killed_at + STRAY_PIPE_WAIT)

@@ -184,16 +184,29 @@ def percentile(values: list[float], fraction: float) -> float | None:
     return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 
 
+def warn_limit_s(store: Store, job: JobConfig) -> float | None:
+    """How long a run of `job` may go before it is overdue, from its `warn_after` and
+    its recent runs; None when it has no limit (yet)."""
+    if job.warn_after is None:
+        return None
+    durations = [duration for _, duration in store.outcomes(job.name, _JUDGED, WINDOW)
+                 if duration is not None]
+    return job.warn_after.limit_s(percentile(durations, 0.95))
+
+
 def health(
     *, paused: bool, fires: Fires, grace_s: float, last_judged: Result | None,
-    last_success: datetime | None, now: datetime,
+    last_success: datetime | None, now: datetime, overdue: bool = False,
 ) -> str:
     """The job's health word (`last_judged`: the newest result that says something about
     the job): `paused`; `down` after a failed run or once its last fire time is more than
     `grace_s` past with no success since; `up` when it succeeded since its last (or the
-    one before the last) fire time; `new` before any judged run; else `late`."""
+    one before the last) fire time; `new` before any judged run; else `late`. A run going
+    past its `warn_after` makes it `overdue` (unless paused)."""
     if paused:
         return "paused"
+    if overdue:
+        return "overdue"
     if last_judged in FAILED_RESULTS:
         return "down"
     fire = fires.last
@@ -223,6 +236,10 @@ def job_status(
     if running is None and shown is not None and shown.result is Result.RUNNING:
         running = shown
     last = finished[0] if finished else None
+    p95 = percentile(durations, 0.95)
+    limit = job.warn_after.limit_s(p95) if job.warn_after else None
+    overdue = (running is not None and limit is not None
+               and (now - running.started_at).total_seconds() > limit)
     return JobStatus(
         name=job.name,
         schedule=describe_schedule(job),
@@ -240,11 +257,12 @@ def job_status(
             sum(result is Result.SUCCESS for result, _ in judged) / len(judged) if judged else None
         ),
         p50_duration_s=percentile(durations, 0.50),
-        p95_duration_s=percentile(durations, 0.95),
+        p95_duration_s=p95,
         freshness_s=(now - last_success).total_seconds() if last_success else None,
         health=health(
             paused=paused, fires=fires, grace_s=job.grace_s,
             last_judged=judged[0][0] if judged else None, last_success=last_success, now=now,
+            overdue=overdue,
         ),
         recent_durations=tuple(
             (duration, result is Result.SUCCESS)

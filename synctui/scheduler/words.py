@@ -16,7 +16,8 @@ RESULT_SYMBOLS = {
     Result.CANCELLED: "⊘", Result.INTERRUPTED: "↯", Result.SKIPPED: "↷",
     Result.MISSED: "⌀", Result.REPLACED: "⇄",
 }
-HEALTH_SYMBOLS = {"new": "○", "up": "●", "late": "◐", "down": "▼", "paused": "‖"}
+HEALTH_SYMBOLS = {"new": "○", "up": "●", "late": "◐", "down": "▼", "paused": "‖",
+                  "overdue": "◔"}
 STATE_SYMBOLS = {"running": "▶", "paused": "‖", "stopped": "■", "stopping": "◌", "fallback": "↻",
                  "attached": "⇄", "waiting": "…"}
 """The scheduler's state words (the console's badge) and their symbols."""

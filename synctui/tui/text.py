@@ -30,7 +30,7 @@ RESULT_STYLES = {
     Result.REPLACED: "dim",
 }
 HEALTH_STYLES = {"up": "$success", "late": "bold $warning", "down": "bold $error", "new": "dim",
-                 "paused": "$warning"}
+                 "paused": "$warning", "overdue": "bold $warning"}
 _VARIABLE = re.compile(r"\$([a-z-]+)")
 
 
