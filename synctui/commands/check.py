@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from synctui.commands import EXIT_OK, CommandError
 from synctui.commands.reaching import load
+from synctui.config.model import url_shown
 from synctui.scheduler.clock import utc_now
 
 
@@ -57,6 +58,9 @@ def check(args: argparse.Namespace) -> int:
         queue = _queue_words(job, config)
         if queue:
             print(f"  {queue}")
+        alerts = _alert_words(job)
+        if alerts:
+            print(f"  {alerts}")
         window = describe(job.window)
         if window is not None:
             print(f"  {window} ({config.scheduler.timezone})")
@@ -79,6 +83,20 @@ def _queue_words(job, config) -> str:
         words.append(f"catch_up {job.catch_up}")
     if job.start_deadline_s is not None:
         words.append(f"start_deadline {every(job.start_deadline_s)}")
+    return " · ".join(words)
+
+
+def _alert_words(job) -> str:
+    """Who hears of the job, URLs by scheme and host only: `warn_after 10m · notify
+    https://hooks.slack.com/… (slack) · ping https://hc-ping.com/…`."""
+    words = []
+    if job.warn_after is not None:
+        words.append(f"warn_after {job.warn_after.text}")
+    words.extend(f"notify {url_shown(notifier.url)} ({notifier.format})" for notifier in job.notify)
+    if job.ping is not None:
+        shown = dict.fromkeys(url_shown(url) for url in (job.ping.start, job.ping.success,
+                                                         job.ping.failure) if url)
+        words.append(f"ping {', '.join(shown)}")
     return " · ".join(words)
 
 
