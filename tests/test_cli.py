@@ -510,7 +510,9 @@ def test_pause_and_resume_are_remembered_in_the_store(tmp_path, env):
     assert (status["jobs"]["ok"]["paused"], status["jobs"]["ok"]["health"]) == (True, "paused")
     assert status["jobs"]["bad"]["paused"] is False and status["paused"] is False
     healthy = synctui("health", "--config", str(config), env=env, cwd=tmp_path)
-    assert (healthy.returncode, healthy.stdout) == (0, "healthy: ok paused, bad new, weekly new\n")
+    assert healthy.returncode == 0
+    assert re.fullmatch(r"healthy: ok paused \(last success \d+s ago\), bad new \(never succeeded\),"
+                        r" weekly new \(never succeeded\)\n", healthy.stdout)
 
     assert synctui("pause", "--config", str(config), env=env, cwd=tmp_path).stdout == (
         f"paused ok, bad, weekly{_REMEMBERED}\n"
@@ -584,21 +586,25 @@ def test_a_pause_written_behind_a_hosts_back_is_taken_at_its_tick(tmp_path, env,
 def test_health_is_0_for_new_jobs(tmp_path, env):
     config = write_config(tmp_path, _JOBS)
     done = synctui("health", "--config", str(config), env=env, cwd=tmp_path)
-    assert (done.returncode, done.stdout) == (0, "healthy: ok new, bad new, weekly new\n")
+    assert (done.returncode, done.stdout) == (
+        0, "healthy: ok new (never succeeded), bad new (never succeeded),"
+           " weekly new (never succeeded)\n")
 
 
 def test_health_is_1_with_a_reason_when_the_last_run_failed(ran):
     done = cli(ran, "health")
     assert done.returncode == 1
-    assert done.stdout == "bad: down: last run failure: exit status 3: oops\n"
+    assert done.stdout == "bad: down: last run failure: exit status 3: oops; never succeeded\n"
     only_ok = cli(ran, "health", "--job", "ok")
     assert (only_ok.returncode, only_ok.stdout) == (0, "healthy: ok up\n")
     report = json.loads(cli(ran, "health", "--json").stdout)
+    ages = {name: job.pop("last_success_age_s") for name, job in report["jobs"].items()}
     assert report == {"healthy": False, "jobs": {
         "ok": {"health": "up", "reason": None},
         "bad": {"health": "down", "reason": "last run failure: exit status 3: oops"},
         "weekly": {"health": "up", "reason": None},
     }}
+    assert ages["bad"] is None and ages["ok"] >= 0 and ages["weekly"] >= 0
 
 
 def test_health_liveness_is_1_with_no_host(ran):

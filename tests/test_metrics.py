@@ -237,10 +237,10 @@ def test_health_and_liveness_through_new_up_down_up_and_with_the_host_stopped(tm
     host.wait_for(r"gated: run \d+ started")
 
     # new: the first run is still waiting for `go`.
-    assert get(f"{url}/healthz") == (200, "healthy: gated new\n")
+    assert get(f"{url}/healthz") == (200, "healthy: gated new (never succeeded)\n")
     assert get(f"{url}/livez")[0] == 200
     checked = _health(config_path, env)
-    assert (checked.returncode, checked.stdout) == (0, "healthy: gated new\n")
+    assert (checked.returncode, checked.stdout) == (0, "healthy: gated new (never succeeded)\n")
     live = _health(config_path, env, "--liveness")
     assert live.returncode == 0 and live.stdout.startswith(f"live: scheduler pid {host.pid}")
 
@@ -252,11 +252,13 @@ def test_health_and_liveness_through_new_up_down_up_and_with_the_host_stopped(tm
     # down: the job fails; the scheduler itself stays live.
     fail.touch()
     assert wait_until(lambda: get(f"{url}/healthz")[0] == 503)
-    assert get(f"{url}/healthz")[1] == "gated: down: last run failure: exit status 1: checked\n"
+    down = r"gated: down: last run failure: exit status 1: checked; last success \d+s ago\n"
+    assert re.fullmatch(down, get(f"{url}/healthz")[1])
     checked = _health(config_path, env)
     assert checked.returncode == 1
-    assert checked.stdout == "gated: down: last run failure: exit status 1: checked\n"
+    assert re.fullmatch(down, checked.stdout)
     as_json = json.loads(_health(config_path, env, "--json").stdout)
+    assert as_json["jobs"]["gated"].pop("last_success_age_s") >= 0
     assert as_json == {"healthy": False, "jobs": {"gated": {
         "health": "down", "reason": "last run failure: exit status 1: checked"}}}
     assert get(f"{url}/livez")[0] == 200
@@ -296,7 +298,7 @@ def test_health_with_no_host_reports_a_failed_job_and_an_unknown_job_is_a_usage_
     synctui("--headless", "--once", "--config", str(config_path), env=env, cwd=tmp_path)
     checked = _health(config_path, env)
     assert (checked.returncode, checked.stdout) == (
-        1, "broken: down: last run failure: exit status 3: no luck\n")
+        1, "broken: down: last run failure: exit status 3: no luck; never succeeded\n")
     assert _health(config_path, env, "--job", "fine").returncode == 0
     for args in (("--job", "nope"), ("--job", "nope", "--liveness")):
         unknown = _health(config_path, env, *args)
@@ -400,7 +402,7 @@ def test_a_reload_adds_and_drops_series_and_a_pause_shows(tmp_path, env, hosts):
     assert samples[("synctui_job_paused", kept)] == 1
     assert samples[("synctui_job_health", kept | {("state", "paused")})] == 1
     assert samples[("synctui_job_next_run_timestamp_seconds", kept)] == 0
-    assert get(f"{url}/healthz") == (200, "healthy: kept paused, added new\n")
+    assert get(f"{url}/healthz") == (200, "healthy: kept paused (never succeeded), added new (never succeeded)\n")
 
 
 def test_a_standby_serves_too_and_counts_as_live(tmp_path, env, hosts):
@@ -416,7 +418,7 @@ def test_a_standby_serves_too_and_counts_as_live(tmp_path, env, hosts):
     url = metrics_url(second)
     second.wait_for(r"waiting as its standby")
     assert get(f"{url}/livez") == (200, "live: waiting to host (standby for the running scheduler)\n")
-    assert get(f"{url}/healthz") == (503, "broken: down: last run failure: exit status 3\n")
+    assert get(f"{url}/healthz") == (503, "broken: down: last run failure: exit status 3; never succeeded\n")
     assert scrape(url)[("synctui_job_healthy", frozenset({("job", "broken")}))] == 0
 
 

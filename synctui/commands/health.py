@@ -10,7 +10,7 @@ from synctui.commands import EXIT_FAILED, EXIT_OK, CommandError
 from synctui.commands.reaching import known_job, load, open_store, read_config
 from synctui.config import ConfigError
 from synctui.scheduler.clock import utc_now
-from synctui.scheduler.health import unhealthy
+from synctui.scheduler.health import report, unhealthy
 from synctui.scheduler.status import live_host, stored_snapshot
 
 
@@ -34,13 +34,11 @@ def health(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "healthy": not reasons,
-            "jobs": {n: {"health": j.health, "reason": reasons.get(n)} for n, j in jobs.items()},
+            "jobs": {n: {"health": j.health, "reason": reasons.get(n),
+                         "last_success_age_s": j.freshness_s} for n, j in jobs.items()},
         }))
     else:
-        for n, reason in reasons.items():
-            print(f"{n}: {jobs[n].health}: {reason}")
-        if not reasons:
-            print(f"healthy: {', '.join(f'{n} {j.health}' for n, j in jobs.items())}")
+        print("\n".join(report(jobs)[1]))
     return EXIT_FAILED if reasons else EXIT_OK
 
 

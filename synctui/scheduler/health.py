@@ -16,6 +16,31 @@ def unhealthy(jobs: Mapping[str, JobStatus]) -> dict[str, str]:
     return {name: why_down(job) for name, job in jobs.items() if job.health not in HEALTHY}
 
 
+def report(jobs: Mapping[str, JobStatus]) -> tuple[bool, list[str]]:
+    """Whether every job passes, and the lines that say so: one per unhealthy job
+    (`orders: down: last run failure: exit 3; last success 2h ago`), else one
+    `healthy: orders up, nightly new (never succeeded)`. Every job that is not `up` is
+    named with the age of its last success."""
+    failing = unhealthy(jobs)
+    if failing:
+        return False, [f"{name}: {jobs[name].health}: {why}; {success_age(jobs[name])}"
+                       for name, why in failing.items()]
+    return True, ["healthy: " + ", ".join(
+        f"{name} {job.health}" + ("" if job.health == "up" else f" ({success_age(job)})")
+        for name, job in jobs.items())]
+
+
+def success_age(job: JobStatus) -> str:
+    """`last success 2h ago`, or `never succeeded`."""
+    if job.freshness_s is None:
+        return "never succeeded"
+    seconds = job.freshness_s
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= 2 * size:
+            return f"last success {seconds / size:.0f}{unit} ago"
+    return f"last success {seconds:.0f}s ago"
+
+
 def why_down(job: JobStatus) -> str:
     """Why a `down` (or `overdue`) job is unhealthy."""
     if job.health == "overdue":
@@ -24,6 +49,4 @@ def why_down(job: JobStatus) -> str:
         return f"last run {job.last_result.value}" + (f": {job.last_error}" if job.last_error else "")
     if job.running and job.last_error:
         return f"last finished run: {job.last_error} (run {job.running_run_id} is going)"
-    since = ("never succeeded" if job.freshness_s is None
-             else f"last success started {job.freshness_s:.0f}s ago")
-    return f"no success since a fire time more than its grace ago ({since})"
+    return "no success since a fire time more than its grace ago"

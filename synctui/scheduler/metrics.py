@@ -22,7 +22,7 @@ from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
 from prometheus_client.registry import Collector
 
 from synctui.scheduler.events import Change, EventsMissed, RunFinished, StateChanged
-from synctui.scheduler.health import HEALTHY, unhealthy
+from synctui.scheduler.health import HEALTHY, report
 from synctui.scheduler.records import Result
 from synctui.scheduler.status import HEARTBEAT_STALE_S, SchedulerStatus, stored_snapshot
 from synctui.scheduler.sync_scheduler import SyncScheduler
@@ -269,13 +269,9 @@ def _app(
         if path in ("/metrics", "/"):
             return metrics(environ, start_response)
         if path == "/healthz":
-            jobs = _status(scheduler).jobs
-            failing = unhealthy(jobs)
-            if failing:
-                return answer(start_response, "503 Service Unavailable",
-                              [f"{name}: {jobs[name].health}: {why}" for name, why in failing.items()])
-            return answer(start_response, "200 OK",
-                          ["healthy: " + ", ".join(f"{n} {j.health}" for n, j in jobs.items())])
+            healthy, lines = report(_status(scheduler).jobs)
+            return answer(start_response, "200 OK" if healthy else "503 Service Unavailable",
+                          lines)
         if path == "/livez":
             if not scheduler.hosting:
                 return answer(start_response, "200 OK",
