@@ -183,7 +183,7 @@ def test_cancelled_and_interrupted_runs_are_counted(tmp_path):
 
 
 def test_livez_fails_when_the_loop_ticks_but_a_due_fire_time_never_reaches_the_lifecycle(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, env
 ):
     scheduler = SyncScheduler(config(tmp_path, {
         "often": {"command": "true", "interval_s": 0.2},
@@ -203,6 +203,18 @@ def test_livez_fails_when_the_loop_ticks_but_a_due_fire_time_never_reaches_the_l
             assert wait_until(lambda: get(f"{server.url}/livez")[0] == 503, timeout=5)
             status, body = get(f"{server.url}/livez")
             assert re.fullmatch(r"not live: often: its fire time \S+ was never dealt with\n", body)
+            # The heartbeat says so too, for `health --liveness` from outside.
+            config_path = write_config(tmp_path, """
+                [jobs.often]
+                command = "true"
+                interval = "200ms"
+            """)
+            assert wait_until(lambda: scheduler.store.host().wedged is not None, timeout=10)
+            live = synctui("health", "--liveness", "--config", str(config_path), env=env,
+                           cwd=tmp_path)
+            assert live.returncode == 1
+            assert re.fullmatch(rf"not live: scheduler pid \d+ ticks but is wedged: often: its"
+                                rf" fire time \S+ was never dealt with\n", live.stdout)
     finally:
         scheduler.shutdown(grace=0)
         scheduler.store.close()

@@ -61,11 +61,16 @@ def _liveness(args: argparse.Namespace) -> int:
         state_dir = config.scheduler.state_dir
     now = utc_now()
     host = live_host(open_store(state_dir), now)
-    alive = host is not None
-    reason = (f"scheduler pid {host.pid} ticked"
-              f" {(now - host.heartbeat_at).total_seconds():.0f}s ago ({host.mode})"
-              + ("" if host.scheduling else "; scheduling is stopped by the operator")
-              if alive else "no scheduler is running for this state directory")
+    alive = host is not None and not host.wedged
+    if host is None:
+        reason = "no scheduler is running for this state directory"
+    elif host.wedged:
+        reason = (f"scheduler pid {host.pid} ticks but is wedged:"
+                  f" {'; '.join(host.wedged.splitlines())}")
+    else:
+        reason = (f"scheduler pid {host.pid} ticked"
+                  f" {(now - host.heartbeat_at).total_seconds():.0f}s ago ({host.mode})"
+                  + ("" if host.scheduling else "; scheduling is stopped by the operator"))
     if args.json:
         print(json.dumps({"live": alive, "reason": reason}))
     else:

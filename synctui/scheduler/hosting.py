@@ -86,10 +86,12 @@ class LocalSeat:
         self.store.claim_host(self.record)
         self.held = True
 
-    def beat(self, scheduling: bool, fires: Mapping[str, Fires]) -> None:
-        """Say the host is alive, and each job's fire times around now."""
+    def beat(
+        self, scheduling: bool, fires: Mapping[str, Fires], wedged: str | None = None
+    ) -> None:
+        """Say the host is alive, each job's fire times around now, and why it is wedged."""
         if self.held:
-            self.store.heartbeat(self.record.pid, utc_now(), scheduling, fires)
+            self.store.heartbeat(self.record.pid, utc_now(), scheduling, fires, wedged)
 
     def release(self) -> None:
         """Let another process host: the endpoint closed, the record and the seat let go."""

@@ -38,3 +38,10 @@ class FireWatch:
                 if fire is not None and now - fire > self.wedged_after
                 and (job not in self._seen or self._seen[job] < fire)
             }
+
+
+def wedged_words(stuck: Mapping[str, datetime]) -> str | None:
+    """`orders: its fire time 2026-12-03T10:00:00+00:00 was never dealt with`, a line per
+    job; None when nothing is stuck."""
+    return "\n".join(f"{name}: its fire time {fire.isoformat()} was never dealt with"
+                     for name, fire in stuck.items()) or None

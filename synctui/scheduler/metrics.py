@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from synctui.scheduler.events import Change, EventsMissed, RunFinished, StateChanged
 from synctui.scheduler.health import HEALTHY, report
+from synctui.scheduler.liveness import wedged_words
 from synctui.scheduler.records import Result
 from synctui.scheduler.status import HEARTBEAT_STALE_S, SchedulerStatus, stored_snapshot
 from synctui.scheduler.sync_scheduler import SyncScheduler
@@ -277,12 +278,10 @@ def _app(
                 return answer(start_response, "200 OK",
                               ["live: waiting to host (standby for the running scheduler)"])
             age = heartbeat.age()
-            stuck = scheduler.stuck_fires()
-            if age <= HEARTBEAT_STALE_S and stuck:
-                return answer(start_response, "503 Service Unavailable", [
-                    f"not live: {name}: its fire time {fire.isoformat()} was never dealt with"
-                    for name, fire in stuck.items()
-                ])
+            wedged = wedged_words(scheduler.stuck_fires())
+            if age <= HEARTBEAT_STALE_S and wedged:
+                return answer(start_response, "503 Service Unavailable",
+                              [f"not live: {line}" for line in wedged.splitlines()])
             if age <= HEARTBEAT_STALE_S:
                 return answer(start_response, "200 OK", [f"live: the scheduler ticked {age:.0f}s ago"])
             return answer(start_response, "503 Service Unavailable",

@@ -83,5 +83,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE runs ADD COLUMN token TEXT;
     """,
+    # 8: what wedges the host, written with each heartbeat (read by `health --liveness`).
+    """
+    ALTER TABLE host ADD COLUMN wedged TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -100,9 +100,11 @@ class RunStore(Protocol):
         """Say who hosts the scheduler (one record, replaced)."""
 
     def heartbeat(
-        self, pid: int, at: datetime, scheduling: bool, fires: Mapping[str, Fires]
+        self, pid: int, at: datetime, scheduling: bool, fires: Mapping[str, Fires],
+        wedged: str | None = None,
     ) -> None:
-        """The host is alive at `at`; each job's fire times around now."""
+        """The host is alive at `at`; each job's fire times around now; `wedged`: why it
+        is wedged, if it is."""
 
     def release_host(self, pid: int) -> None:
         """The host `pid` stopped (its last fire times stay, for health without a host)."""

@@ -60,6 +60,9 @@ class HostRecord:
     """False while the operator has stopped the scheduler."""
     socket: str | None = None
     """The path of its control socket."""
+    wedged: str | None = None
+    """At its last heartbeat, why its loop ticked but it was wedged (a fire time long due
+    never dealt with); None when it was not."""
 
 
 @dataclass(frozen=True)
@@ -399,15 +402,16 @@ class Store:
         )
 
     def heartbeat(
-        self, pid: int, at: datetime, scheduling: bool, fires: Mapping[str, Fires]
+        self, pid: int, at: datetime, scheduling: bool, fires: Mapping[str, Fires],
+        wedged: str | None = None,
     ) -> None:
         """The host is alive at `at`; `fires` holds each job's fire times around now."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(
-                    "UPDATE host SET heartbeat_at = ?, scheduling = ? WHERE pid = ?",
-                    (_ts(at), int(scheduling), pid),
+                    "UPDATE host SET heartbeat_at = ?, scheduling = ?, wedged = ? WHERE pid = ?",
+                    (_ts(at), int(scheduling), wedged, pid),
                 )
                 self._db.execute("DELETE FROM schedule")
                 self._db.executemany(
@@ -430,12 +434,13 @@ class Store:
         with self._lock:
             row = self._db.execute(
                 "SELECT pid, start_ticks, mode, config, started_at, heartbeat_at, scheduling,"
-                " socket FROM host"
+                " socket, wedged FROM host"
             ).fetchone()
         if row is None:
             return None
         return HostRecord(
-            row[0], row[1], row[2], row[3], _dt(row[4]), _dt(row[5]), bool(row[6]), row[7]
+            row[0], row[1], row[2], row[3], _dt(row[4]), _dt(row[5]), bool(row[6]), row[7],
+            row[8],
         )
 
     def fires(self) -> dict[str, Fires]:

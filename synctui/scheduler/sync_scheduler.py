@@ -29,6 +29,7 @@ from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged
 from synctui.scheduler.hosting import LocalSeat
 from synctui.scheduler.lifecycle import RunLifecycle
+from synctui.scheduler.liveness import wedged_words
 from synctui.scheduler.slot import JobSlot
 from synctui.scheduler.runs_here import RunsHere
 from synctui.scheduler.records import Fires, RunRecord, Trigger
@@ -447,7 +448,8 @@ class SyncScheduler(RunsHere):
         # scheduling, `health` sees them pass (late, then down), not `up` for ever.
         if self.seat.held:
             self.seat.beat(self._aps is not None,
-                           self._fires() if self._aps is not None else self._planned)
+                           self._fires() if self._aps is not None else self._planned,
+                           wedged_words(self.stuck_fires()))
 
     def _start_watchdog(self) -> None:
         if self._watchdog is None or not self._watchdog.is_alive():
