@@ -19,12 +19,11 @@ from test_metrics import get, metrics_url
 
 
 class Receiver:
-    """A local HTTP server that keeps every request; `status` answers them, and while
-    `hold` is clear a request to a path starting /hang waits for it."""
+    """A local HTTP server that keeps every request and answers 200, 500 to a path
+    starting /error; while `hold` is clear a request to a path starting /hang waits for it."""
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
-        self.status = 200
         self.hold = threading.Event()
         receiver = self
 
@@ -42,7 +41,7 @@ class Receiver:
                                           "body": body, "headers": dict(self.headers)})
                 if self.path.startswith("/hang"):
                     receiver.hold.wait(30)
-                self.send_response(receiver.status)
+                self.send_response(500 if self.path.startswith("/error") else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -168,6 +167,12 @@ def test_a_notifier_that_hangs_or_fails_never_delays_the_runs(tmp_path, env, hos
         interval = "1h"
         run_on_start = true
         notify = ["http://127.0.0.1:{_closed_port()}/refused"]
+
+        [jobs.audit]
+        command = "exit 1"
+        interval = "1h"
+        run_on_start = true
+        notify = ["{receiver.url}/error"]
     """)
     host = hosts(config, "--no-passthrough", "--metrics-port", "0")
     url = metrics_url(host)
@@ -182,6 +187,12 @@ def test_a_notifier_that_hangs_or_fails_never_delays_the_runs(tmp_path, env, hos
                       in get(f"{url}/metrics")[1], timeout=20)
     assert "billing: failing to http://127.0.0.1:" in host.stderr()
     assert "/refused" not in host.stderr()
+    # One that answers 500 is tried three times, then given up.
+    assert wait_until(lambda: 'synctui_notify_failures_total{job="audit",what="failing"} 1.0'
+                      in get(f"{url}/metrics")[1], timeout=20)
+    assert len(receiver.to("/error")) == 3
+    assert "audit: failing to http://127.0.0.1:" in host.stderr()
+    assert "answered 500" in host.stderr()
     host.send(signal.SIGTERM)
     assert host.exit_status() == 0
 

@@ -81,9 +81,7 @@ class RunLifecycle:
         self._clock = clock
         self._running_elsewhere = running_elsewhere
         self._fire_started = fire_started
-        self._not_run = NotRun(store, bus, clock, missed=lambda name, record, count: (
-            self.alerts.missed(self.slots[name].job, record, count) if name in self.slots
-            else None))
+        self._not_run = NotRun(store, bus, clock, missed=self._told_missed)
         self.slots: dict[str, JobSlot] = {
             name: JobSlot(job, paused=store.job_state(name).paused)
             for name, job in config.jobs.items()
@@ -490,6 +488,11 @@ class RunLifecycle:
                 # retry follows a run found this late.
                 self.alerts.ended(slot.job, record, retrying=False)
         return recovered
+
+    def _told_missed(self, name: str, record: RunRecord, count: int) -> None:
+        slot = self.slots.get(name)
+        if slot is not None:
+            self.alerts.missed(slot.job, record, count)
 
     # --- ending -------------------------------------------------------------------
 

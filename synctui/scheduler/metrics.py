@@ -230,7 +230,8 @@ class _StatusCollector(Collector):
         failures = CounterMetricFamily("synctui_notify_failures",
                                        "Notifications and pings given up after their retries",
                                        labels=("job", "what"))
-        for (name, what), count in sorted(self._scheduler.lifecycle.alerts.deliveries.failures.items()):
+        given_up = self._scheduler.lifecycle.alerts.deliveries.failures
+        for (name, what), count in sorted(given_up.items()):
             failures.add_metric([name, what], count)
         yield failures
 
