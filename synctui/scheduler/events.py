@@ -51,6 +51,8 @@ class Change(str, Enum):
     RESUMED = "resumed"
     SKIPPED_NEXT = "skipped-next"
     """A job's next fire time was dropped."""
+    OVERDUE = "overdue"
+    """A job's run went past its `warn_after` (it goes on)."""
     STARTED = "started"
     STOPPED = "stopped"
     RELOADED = "reloaded"

@@ -26,7 +26,7 @@ from synctui.scheduler import after, refusals
 from synctui.scheduler.blackout import blocked
 from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import Refused
-from synctui.scheduler.events import EventBus
+from synctui.scheduler.events import Change, EventBus, StateChanged
 from synctui.scheduler.alerts import Alerts
 from synctui.scheduler.missed import Backlog, Missed
 from synctui.scheduler.liveness import FireWatch
@@ -333,7 +333,7 @@ class RunLifecycle:
             handle = self.runner.start(
                 request, on_finish=lambda h: self._finished(slot, h),
                 warn_after_s=warn_limit_s(self.store, request.job),
-                on_overdue=lambda h: self.alerts.overdue(h.request.job, h.run, h.warn_after_s),
+                on_overdue=self._overdue,
             )
             self._active[handle] = group
         slot.handle = handle
@@ -488,6 +488,11 @@ class RunLifecycle:
                 # retry follows a run found this late.
                 self.alerts.ended(slot.job, record, retrying=False)
         return recovered
+
+    def _overdue(self, handle: RunHandle) -> None:
+        """Called on the run's thread when it goes past its `warn_after`."""
+        self.alerts.overdue(handle.request.job, handle.run, handle.warn_after_s)
+        self.bus.publish(StateChanged(handle.run.job, Change.OVERDUE))
 
     def _told_missed(self, name: str, record: RunRecord, count: int) -> None:
         slot = self.slots.get(name)

@@ -17,10 +17,10 @@ COLUMNS = (
     ("result", "Result", 13),
     ("duration", "Duration", 8),
     ("next", "Next run", 12),
-    ("health", "Health", 6),
+    ("health", "Health", 7),
 )
 """(key, label, width): fixed widths, so a changed cell never re-measures the table.
-Together they fit 80 columns with job names of up to 7 characters (wider, the table
+Together they fit 80 columns with job names of up to 6 characters (wider, the table
 scrolls sideways)."""
 
 
