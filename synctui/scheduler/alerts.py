@@ -52,8 +52,11 @@ class Alerts:
 
     def ended(self, job: JobConfig, record: RunRecord, *, retrying: bool) -> None:
         """A run of `job` ended `record` (`retrying`: a retry of it is planned)."""
-        history = [record, *self._store.runs(job.name, history_needed(job), before_id=record.id)]
-        told = notice(job, history, retrying=retrying)
+        told = None
+        if job.on_failure or job.on_recovery or job.notify:  # else no one to tell: no read
+            history = [record,
+                       *self._store.runs(job.name, history_needed(job), before_id=record.id)]
+            told = notice(job, history, retrying=retrying)
         zone = self._zone()
         if told == "recovered":
             self.hooks.start(job, record, zone, "on_recovery", job.on_recovery)

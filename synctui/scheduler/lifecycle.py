@@ -23,11 +23,11 @@ from typing import Callable
 
 from synctui.config.model import Config
 from synctui.scheduler import after, refusals
+from synctui.scheduler.alerts import Alerts
 from synctui.scheduler.blackout import blocked
 from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged
-from synctui.scheduler.alerts import Alerts
 from synctui.scheduler.missed import Backlog, Missed
 from synctui.scheduler.liveness import FireWatch
 from synctui.scheduler.not_run import NotRun
@@ -329,11 +329,11 @@ class RunLifecycle:
     def _start_locked(self, slot: JobSlot, request: RunRequest, group: str | None) -> RunHandle:
         """Start the run (the slot's lock held, its room taken: `group` is what it counts
         against)."""
+        warn_after_s = warn_limit_s(self.store, request.job)  # a read: not under the lock
         with self._active_lock:
             handle = self.runner.start(
                 request, on_finish=lambda h: self._finished(slot, h),
-                warn_after_s=warn_limit_s(self.store, request.job),
-                on_overdue=self._overdue,
+                warn_after_s=warn_after_s, on_overdue=self._overdue,
             )
             self._active[handle] = group
         slot.handle = handle
