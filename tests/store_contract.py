@@ -14,7 +14,7 @@ from synctui.scheduler.events import EventBus
 from synctui.scheduler.records import Fires, Result, Trigger
 from synctui.scheduler.runner import Runner
 from synctui.scheduler.seams import RunStore
-from synctui.scheduler.store import HostRecord
+from synctui.scheduler.records import HostRecord
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -40,6 +40,7 @@ class Subcommand:
 SUBCOMMANDS = {
     "status": Subcommand("status", "every job's state"),
     "history": Subcommand("history", "recorded runs, newest first"),
+    "timeline": Subcommand("timeline", "the runs of a window of time, drawn per job"),
     "logs": Subcommand("logs", "a run's output"),
     "run": Subcommand("run", "run a job now"),
     "backfill": Subcommand("backfill", "run a job once per window of a past span"),

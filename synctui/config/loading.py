@@ -199,6 +199,7 @@ def _read_document(
     scheduler.take("state_dir", values.path(base, home), into, "state_dir")
     scheduler.take("keep_runs", values.count(1, 2**63 - 1), into, "keep_runs")
     scheduler.take("keep_log_bytes", values.size, into, "keep_log_bytes")
+    scheduler.take("keep_rollup_days", values.count(1, 100_000), into, "keep_rollup_days")
     scheduler.take("on_failure", values.command, settings.hooks, "on_failure")
     scheduler.take("on_success", values.command, settings.hooks, "on_success")
     scheduler.take("on_recovery", values.command, settings.hooks, "on_recovery")

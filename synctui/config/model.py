@@ -214,6 +214,8 @@ class SchedulerSettings:
     state_dir: Path = Path(".")
     keep_runs: int = 1000
     keep_log_bytes: int = 2_000_000_000
+    keep_rollup_days: int = 400
+    """How long the timeline's counts per hour are kept (longer than the runs)."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ SCHEDULER_KEYS = (
     "state_dir",
     "keep_runs",
     "keep_log_bytes",
+    "keep_rollup_days",
     "on_failure",
     "on_success",
     "on_recovery",

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol, runtime_checkable
 
 from synctui.scheduler.events import Subscription
 from synctui.scheduler.records import RunRecord, Scope
 from synctui.scheduler.status import SchedulerStatus
+
+if TYPE_CHECKING:
+    from synctui.scheduler.timeline import Timeline
 
 
 class Refused(Exception):
@@ -54,6 +57,12 @@ class SchedulerControl(Protocol):
         self, job: str | None = None, limit: int = 100, before_id: int | None = None
     ) -> list[RunRecord]:
         """Recorded runs, newest first."""
+
+    def timeline(
+        self, window_s: float, cells: int, jobs: Iterable[str] | None = None
+    ) -> Timeline:
+        """The runs of `jobs` (default all) over the `window_s` before now, in `cells` cells
+        a lane (see `synctui.scheduler.timeline`)."""
 
     def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
         """Start a manual run (a backfill run for a window: `scope` says what it syncs);

@@ -15,17 +15,18 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from synctui.scheduler.clock import seconds_text
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
 from synctui.scheduler.protocol import (
     PROTOCOL_VERSION, ProtocolError, event_from_wire, line, parse, run_from_wire, scope_to_wire,
-    status_from_wire,
+    status_from_wire, timeline_from_wire,
 )
 from synctui.scheduler.records import RunRecord, Scope
 from synctui.scheduler.status import SchedulerStatus
+from synctui.scheduler.timeline import Timeline
 
 REQUEST_TIMEOUT_S = 30.0
 CONNECT_PATIENCE_S = 5.0
@@ -168,6 +169,13 @@ class RemoteControl:
     ) -> list[RunRecord]:
         return [run_from_wire(run) for run in self.request(
             "history", job=job, limit=limit, before_id=before_id)]
+
+    def timeline(
+        self, window_s: float, cells: int, jobs: Iterable[str] | None = None
+    ) -> Timeline:
+        return timeline_from_wire(self.request(
+            "timeline", window_s=window_s, cells=cells,
+            jobs=None if jobs is None else list(jobs)))
 
     def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
         return run_from_wire(self.request("run", job=name, **scope_to_wire(scope),

@@ -25,8 +25,9 @@ from synctui.scheduler.control import Refused
 from synctui import __version__
 from synctui.scheduler.events import EventsMissed, OutputLines, Subscription
 from synctui.scheduler.protocol import (
-    MAX_HISTORY, MAX_REQUEST_BYTES, OPERATIONS, PROTOCOL_VERSION, ProtocolError, event_to_wire,
-    line, parse, run_to_wire, scope_from_wire, status_to_wire,
+    MAX_HISTORY, MAX_REQUEST_BYTES, MAX_TIMELINE_CELLS, MAX_TIMELINE_WINDOW_S, OPERATIONS,
+    PROTOCOL_VERSION, ProtocolError, event_to_wire, line, parse, run_to_wire, scope_from_wire,
+    status_to_wire, timeline_to_wire,
 )
 
 log = logging.getLogger("synctui.control")
@@ -310,6 +311,20 @@ class ControlServer:
                 _argument(request, "before_id", int, default=None),
             )
             return [run_to_wire(run) for run in runs]
+        if op == "timeline":
+            cells = _argument(request, "cells", int)
+            if not 1 <= cells <= MAX_TIMELINE_CELLS:
+                raise ProtocolError(f"cells must be between 1 and {MAX_TIMELINE_CELLS}")
+            window = request.get("window_s")
+            if (isinstance(window, bool) or not isinstance(window, (int, float))
+                    or not 0 < window <= MAX_TIMELINE_WINDOW_S):
+                raise ProtocolError("'window_s' must be a positive number of seconds,"
+                                    " at most ten years")
+            jobs = request.get("jobs")
+            if jobs is not None and not (
+                    isinstance(jobs, list) and all(isinstance(job, str) for job in jobs)):
+                raise ProtocolError("'jobs' must be a list of job names")
+            return timeline_to_wire(scheduler.timeline(float(window), cells, jobs))
         if op == "run":
             force = request.get("force", False)
             if not isinstance(force, bool):

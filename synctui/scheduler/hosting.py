@@ -24,9 +24,9 @@ from synctui.scheduler.host_lock import HostLock
 from synctui.scheduler.lifecycle import RunLifecycle
 from synctui.scheduler.processes import read_stat
 from synctui.scheduler.protocol import socket_path
-from synctui.scheduler.records import Fires, RunRecord, Scope, Trigger
+from synctui.scheduler.records import Fires, HostRecord, RunRecord, Scope, Trigger
 from synctui.scheduler.seams import RunStore
-from synctui.scheduler.store import HostRecord, Store
+from synctui.scheduler.store import Store
 
 
 class LocalSeat:

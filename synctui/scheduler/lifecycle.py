@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Callable
 
 from synctui.config.model import Config
@@ -377,8 +377,10 @@ class RunLifecycle:
                 self._retries.plan(slot, record, handle.request.scope)
             retrying = slot.retry is not None
         self.alerts.ended(job, record, retrying=retrying)
+        settings = self.config.scheduler
         self.store.apply_retention(
-            record.job, self.config.scheduler.keep_runs, self.config.scheduler.keep_log_bytes
+            record.job, settings.keep_runs, settings.keep_log_bytes,
+            utc_now() - timedelta(days=settings.keep_rollup_days),
         )
         self.drain()
         if self._runs_after and not self.closing:

@@ -25,6 +25,7 @@ from synctui.scheduler.events import (
 )
 from synctui.scheduler.records import QueuedRun, Result, RunRecord, Scope, Trigger
 from synctui.scheduler.status import HostInfo, JobStatus, SchedulerStatus
+from synctui.scheduler.timeline import Cell, Lane, Timeline
 
 PROTOCOL_VERSION = 2
 """2: `run` takes `force` and a scope (`full`, `since`, `window`), which a version-1 host
@@ -36,8 +37,12 @@ MAX_REQUEST_BYTES = 64 * 1024
 """A request line longer than this is refused and its connection closed."""
 MAX_HISTORY = 10_000
 """The most runs one `history` request returns."""
+MAX_TIMELINE_CELLS = 2_000
+"""The most cells a lane of one `timeline` request has."""
+MAX_TIMELINE_WINDOW_S = 10 * 366 * 86400
+"""The longest window one `timeline` request asks for."""
 OPERATIONS = (
-    "status", "history", "run", "cancel", "pause", "resume", "skip", "stop", "start",
+    "status", "history", "timeline", "run", "cancel", "pause", "resume", "skip", "stop", "start",
     "restart", "reload", "subscribe", "handover",
 )
 
@@ -107,6 +112,39 @@ def run_from_wire(wire: dict) -> RunRecord:
     values.update(trigger=Trigger(values["trigger"]), result=Result(values["result"]),
                   log_path=Path(values["log_path"]) if values.get("log_path") else None)
     return RunRecord(**values)
+
+
+def timeline_to_wire(timeline: Timeline) -> dict:
+    """A timeline, its empty cells as null."""
+    def cell(cell: Cell) -> list | None:
+        if cell == _EMPTY:
+            return None
+        return [{result.value: count for result, count in cell.counts}, cell.run_id,
+                cell.through.value if cell.through else None,
+                cell.rolled_up, cell.fire, cell.blackout]
+
+    return {"start": _time(timeline.start), "now": _time(timeline.now),
+            "end": _time(timeline.end),
+            "lanes": [{"job": lane.job, "freshness": lane.freshness,
+                       "cells": [cell(c) for c in lane.cells]} for lane in timeline.lanes]}
+
+
+def timeline_from_wire(wire: dict) -> Timeline:
+    def cell(wire: list | None) -> Cell:
+        if wire is None:
+            return _EMPTY
+        counts, run_id, through, rolled_up, fire, blackout = wire
+        return Cell(tuple((Result(r), n) for r, n in counts.items()), run_id,
+                    Result(through) if through else None, rolled_up, fire, blackout)
+
+    return Timeline(
+        _parse_time(wire["start"]), _parse_time(wire["now"]), _parse_time(wire["end"]),
+        tuple(Lane(lane["job"], tuple(cell(c) for c in lane["cells"]), lane["freshness"])
+              for lane in wire["lanes"]),
+    )
+
+
+_EMPTY = Cell()
 
 
 def scope_to_wire(scope: Scope) -> dict:

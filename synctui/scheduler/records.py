@@ -141,3 +141,48 @@ class Fires:
     """F: the most recent fire time at or before now."""
     before_last: datetime | None = None
     """The fire time before F."""
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What the store remembers about a job between runs."""
+
+    paused: bool = False
+    last_success_started_at: datetime | None = None
+    """The start of the last success that counts for freshness (one that moved the watermark)."""
+    watermark: datetime | None = None
+    """What `SYNCTUI_LAST_SUCCESS_AT` tells an incremental run."""
+
+
+@dataclass(frozen=True)
+class HostRecord:
+    """The process hosting the scheduler, as it last wrote itself down."""
+
+    pid: int
+    start_ticks: int | None
+    mode: str
+    """`headless`, `console` or `once`."""
+    config: str | None
+    started_at: datetime
+    heartbeat_at: datetime
+    scheduling: bool
+    """False while the operator has stopped the scheduler."""
+    socket: str | None = None
+    """The path of its control socket."""
+    wedged: str | None = None
+    """At its last heartbeat, why its loop ticked but it was wedged (a fire time long due
+    never dealt with); None when it was not."""
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A run left `running` by a host that is gone, with what identifies its processes."""
+
+    run: RunRecord
+    session: int | None
+    leader_start: int | None
+    boot_id: str | None
+    host_pid: int | None
+    host_start: int | None
+    token: str | None = None
+    """The `SYNCTUI_RUN_TOKEN` every process of the run inherits."""

@@ -7,12 +7,15 @@ from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from synctui.config.model import Config
+from synctui.scheduler import timeline
+from synctui.scheduler.clock import utc_now
 from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
 from synctui.scheduler.lifecycle import RunLifecycle
 from synctui.scheduler.slot import JobSlot
 from synctui.scheduler.records import RunRecord, Scope
 from synctui.scheduler.seams import RunStore
 from synctui.scheduler.store import Store
+from synctui.scheduler.timeline import Timeline
 
 log = logging.getLogger("synctui.scheduler")
 
@@ -82,6 +85,13 @@ class RunsHere:
     ) -> list[RunRecord]:
         """Recorded runs, newest first."""
         return self.store.runs(job, limit=limit, before_id=before_id)
+
+    def timeline(
+        self, window_s: float, cells: int, jobs: Iterable[str] | None = None
+    ) -> Timeline:
+        """The runs of `jobs` (default all) over the `window_s` before now."""
+        return timeline.build(self.store, self.config, self.status(), utc_now(), window_s,
+                              cells, jobs)
 
     def subscribe(
         self, notify: Callable[[], None] | None = None, maxsize: int = 10_000

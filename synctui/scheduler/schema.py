@@ -87,5 +87,43 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE host ADD COLUMN wedged TEXT;
     """,
+    # 9: the roll-up per job and hour the timeline draws from, kept longer than the runs,
+    # made from the runs recorded so far; runs found by start time.
+    """
+    CREATE INDEX runs_by_start ON runs (job, started_at);
+    CREATE TABLE rollup (
+        job TEXT NOT NULL,
+        hour REAL NOT NULL,
+        result TEXT NOT NULL,
+        runs INTEGER NOT NULL,
+        duration_sum REAL NOT NULL DEFAULT 0,
+        duration_max REAL,
+        last_id INTEGER,
+        PRIMARY KEY (job, hour, result)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_gaps (
+        job TEXT NOT NULL,
+        hour REAL NOT NULL,
+        gap_s REAL NOT NULL,
+        gap_end REAL NOT NULL,
+        PRIMARY KEY (job, hour)
+    ) WITHOUT ROWID;
+    INSERT INTO rollup (job, hour, result, runs, duration_sum, duration_max, last_id)
+        SELECT job, CAST(at / 3600 AS INTEGER) * 3600.0, result,
+               sum(CASE WHEN skip_count > 0 THEN skip_count ELSE 1 END),
+               coalesce(sum(duration_s), 0), max(duration_s), max(id)
+        FROM (SELECT *, CASE WHEN result IN ('skipped', 'missed') THEN scheduled_at
+                             ELSE started_at END AS at FROM runs)
+        WHERE result != 'running' AND at IS NOT NULL
+        GROUP BY job, CAST(at / 3600 AS INTEGER), result;
+    INSERT INTO rollup_gaps (job, hour, gap_s, gap_end)
+        SELECT job, hour, max(gap_s), gap_end FROM (
+            SELECT job, CAST(started_at / 3600 AS INTEGER) * 3600.0 AS hour,
+                   started_at - lag(started_at) OVER (PARTITION BY job ORDER BY started_at)
+                       AS gap_s,
+                   started_at AS gap_end
+            FROM runs WHERE result = 'success' AND covers = 1 AND started_at IS NOT NULL
+        ) WHERE gap_s > 0 GROUP BY job, hour;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Protocol, runtime_checkable
 
 from synctui.scheduler.control import SchedulerControl
-from synctui.scheduler.records import Fires, Result, RunRecord, Trigger
-from synctui.scheduler.store import HostRecord, JobState, Orphan
+from synctui.scheduler.records import (
+    Fires, HostRecord, JobState, Orphan, Result, RunRecord, Trigger,
+)
+from synctui.scheduler.rollup import JobRollup
 
 
 @runtime_checkable
@@ -63,6 +65,15 @@ class RunStore(Protocol):
     ) -> list[RunRecord]:
         """Recorded runs, newest first (of one job, or all), older than `before_id`."""
 
+    def runs_between(
+        self, job: str, since: datetime, until: datetime, limit: int
+    ) -> list[RunRecord]:
+        """The job's runs that started in [since, until), oldest first (the newest `limit`)."""
+
+    def rolled_up(self, job: str, since: datetime, until: datetime) -> JobRollup:
+        """The job's counts per hour and result, and its longest waits for fresh data, over
+        the hours that overlap [since, until): kept longer than its runs."""
+
     def outcomes(
         self, job: str, results: Iterable[Result], limit: int
     ) -> list[tuple[Result, float | None]]:
@@ -71,9 +82,12 @@ class RunStore(Protocol):
     def orphans(self) -> list[Orphan]:
         """Runs still `running`, with what identifies their host and processes."""
 
-    def apply_retention(self, job: str, keep_runs: int, keep_log_bytes: int) -> int:
-        """Forget the job's runs beyond `keep_runs` and the oldest logs beyond
-        `keep_log_bytes` in all; how many were removed."""
+    def apply_retention(
+        self, job: str, keep_runs: int, keep_log_bytes: int,
+        rollup_since: datetime | None = None,
+    ) -> int:
+        """Forget the job's runs beyond `keep_runs` (its roll-up before `rollup_since`) and
+        the oldest logs beyond `keep_log_bytes` in all; how many logs were removed."""
 
     # --- output ---------------------------------------------------------------------
 

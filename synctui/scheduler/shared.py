@@ -22,9 +22,11 @@ import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from synctui.config.model import Config
+from synctui.scheduler import timeline
+from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import ConsoleBackend, HostBusy, Mode, Refused
 from synctui.scheduler.control_client import HostUnreachable, RemoteControl
 from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
@@ -34,6 +36,7 @@ from synctui.scheduler.records import RunRecord, Scope
 from synctui.scheduler.status import SchedulerStatus, live_host, stored_snapshot
 from synctui.scheduler.store import Store
 from synctui.scheduler.sync_scheduler import SyncScheduler
+from synctui.scheduler.timeline import Timeline
 
 log = logging.getLogger("synctui.shared")
 
@@ -224,6 +227,20 @@ class SharedScheduler:
         if self.store is None:
             raise Refused("the scheduler's host is gone: its history comes back with the next")
         return self.store.runs(job, limit=limit, before_id=before_id)
+
+    def timeline(
+        self, window_s: float, cells: int, jobs: Iterable[str] | None = None
+    ) -> Timeline:
+        backend = self._backend
+        if backend is not None:
+            try:
+                return backend.timeline(window_s, cells, jobs)
+            except HostUnreachable:
+                pass
+        if self.store is None:
+            raise Refused("the scheduler's host is gone: its timeline comes back with the next")
+        return timeline.build(self.store, self.config, self.status(), utc_now(), window_s,
+                              cells, jobs)
 
     def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
         return self._current().run_now(name, scope, force=force)

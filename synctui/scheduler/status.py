@@ -17,9 +17,9 @@ from synctui.scheduler import after
 from synctui.scheduler.blackout import blocked
 from synctui.scheduler.processes import is_alive
 from synctui.scheduler.records import (
-    FAILED_RESULTS, NOT_RUN, Fires, QueuedRun, Result, RunRecord,
+    FAILED_RESULTS, NOT_RUN, Fires, HostRecord, QueuedRun, Result, RunRecord,
 )
-from synctui.scheduler.store import HostRecord, Store
+from synctui.scheduler.store import Store
 
 WINDOW = 100
 """Success rate and duration percentiles look at this many recent runs."""

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from synctui.scheduler.records import Fires, Result, RunRecord, Trigger
+from synctui.scheduler.records import (
+    Fires, HostRecord, JobState, Orphan, Result, RunRecord, Trigger,
+)
+from synctui.scheduler.rollup import JobRollup, Rollup
 from synctui.scheduler.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "synctui.db"
@@ -32,51 +34,6 @@ _RUN_COLUMNS = (
 
 class StoreError(Exception):
     """The store cannot be used (newer schema, unreadable file); the message says why."""
-
-
-@dataclass(frozen=True)
-class JobState:
-    """What the store remembers about a job between runs."""
-
-    paused: bool = False
-    last_success_started_at: datetime | None = None
-    """The start of the last success that counts for freshness (one that moved the watermark)."""
-    watermark: datetime | None = None
-    """What `SYNCTUI_LAST_SUCCESS_AT` tells an incremental run."""
-
-
-@dataclass(frozen=True)
-class HostRecord:
-    """The process hosting the scheduler, as it last wrote itself down."""
-
-    pid: int
-    start_ticks: int | None
-    mode: str
-    """`headless`, `console` or `once`."""
-    config: str | None
-    started_at: datetime
-    heartbeat_at: datetime
-    scheduling: bool
-    """False while the operator has stopped the scheduler."""
-    socket: str | None = None
-    """The path of its control socket."""
-    wedged: str | None = None
-    """At its last heartbeat, why its loop ticked but it was wedged (a fire time long due
-    never dealt with); None when it was not."""
-
-
-@dataclass(frozen=True)
-class Orphan:
-    """A run left `running` by a host that is gone, with what identifies its processes."""
-
-    run: RunRecord
-    session: int | None
-    leader_start: int | None
-    boot_id: str | None
-    host_pid: int | None
-    host_start: int | None
-    token: str | None = None
-    """The `SYNCTUI_RUN_TOKEN` every process of the run inherits."""
 
 
 def _ts(moment: datetime | None) -> float | None:
@@ -118,6 +75,7 @@ class Store:
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = self.state_dir / DB_NAME
         self._lock = threading.Lock()
+        self._rollup: Rollup
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=10.0
@@ -125,6 +83,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+            self._rollup = Rollup(self._db)
         except sqlite3.Error as error:
             raise StoreError(f"{self.path}: cannot open the history store: {error}") from None
 
@@ -253,7 +212,13 @@ class Store:
                 ).fetchone()
                 covers = self._db.execute(
                     "SELECT covers FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+                if row[6] is not None:
+                    self._rollup.count_run(row[1], result, row[6], duration_s, run_id)
                 if result is Result.SUCCESS and covers:
+                    previous = self._db.execute(
+                        "SELECT last_success_started_at FROM job_state WHERE job = ?", (row[1],)
+                    ).fetchone()
+                    self._rollup.count_wait(row[1], previous and previous[0], row[6])
                     self._db.execute(
                         "INSERT INTO job_state (job, last_success_started_at, watermark)"
                         " VALUES (?, ?, ?) ON CONFLICT (job) DO UPDATE SET"
@@ -305,6 +270,8 @@ class Store:
                 row = self._db.execute(
                     f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
                 ).fetchone()
+                self._rollup.count_not_run(job, result, _ts(scheduled_at), _ts(last), count,
+                                           run_id)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -337,6 +304,24 @@ class Store:
                 (*params, limit),
             ).fetchall()
         return [_record(row) for row in rows]
+
+    def runs_between(
+        self, job: str, since: datetime, until: datetime, limit: int
+    ) -> list[RunRecord]:
+        """The job's runs that started in [since, until), oldest first; at most `limit`,
+        the newest ones when there are more."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? AND started_at >= ?"
+                " AND started_at < ? ORDER BY started_at DESC LIMIT ?",
+                (job, _ts(since), _ts(until), limit),
+            ).fetchall()
+        return [_record(row) for row in reversed(rows)]
+
+    def rolled_up(self, job: str, since: datetime, until: datetime) -> JobRollup:
+        """The job's roll-up over the hours that overlap [since, until)."""
+        with self._lock:
+            return self._rollup.of(job, _ts(since), _ts(until))
 
     def outcomes(self, job: str, results: Iterable[Result], limit: int) -> list[tuple[Result, float | None]]:
         """(result, duration) of the job's newest runs that ended in one of `results`.
@@ -453,9 +438,13 @@ class Store:
 
     # --- retention --------------------------------------------------------------
 
-    def apply_retention(self, job: str, keep_runs: int, keep_log_bytes: int) -> int:
-        """Forget the job's runs beyond the newest `keep_runs`, then delete the oldest
-        logs of any job until all logs together fit in `keep_log_bytes`.
+    def apply_retention(
+        self, job: str, keep_runs: int, keep_log_bytes: int,
+        rollup_since: datetime | None = None,
+    ) -> int:
+        """Forget the job's runs beyond the newest `keep_runs` (and its roll-up's hours
+        before `rollup_since`), then delete the oldest logs of any job until all logs
+        together fit in `keep_log_bytes`.
 
         Returns how many log files were deleted.
         """
@@ -469,6 +458,8 @@ class Store:
                     (job, job, keep_runs),
                 ).fetchall()
                 self._db.executemany("DELETE FROM runs WHERE id = ?", [(r[0],) for r in doomed])
+                if rollup_since is not None:
+                    self._rollup.forget(job, _ts(rollup_since))
                 paths = [r[1] for r in doomed if r[1]]
                 total = self._db.execute(
                     "SELECT coalesce(sum(log_bytes), 0) FROM runs WHERE log_path IS NOT NULL"

@@ -59,6 +59,8 @@ ACTIONS: tuple[Action, ...] = (
            "Every key, the badge and health words, where the files are", main_screen=False),
     Action("enter", "history", "history", "History", "Open the history",
            "The selected job's runs; enter on one shows its output", shown=False),
+    Action("t", "timeline", "timeline", "Timeline", "Open the timeline",
+           "Every job's runs over the last hour, day, week or month", shown=False),
     Action("j", "next_job", "next-job", "Next job", "Next job", "Select the next job",
            shown=False, in_palette=False),
     Action("k", "previous_job", "previous-job", "Previous job", "Previous job",

@@ -42,6 +42,7 @@ from synctui.tui.run_with import RunWithScreen
 from synctui.tui.steering import Steering
 from synctui.tui.screens.help import HelpScreen, Places
 from synctui.tui.screens.history import HistoryScreen
+from synctui.tui.screens.timeline import TimelineScreen
 from synctui.tui.widgets.header import ConsoleHeader
 from synctui.tui.widgets.jobs_table import JobsTable
 from synctui.tui.widgets.log_tail import LogTail
@@ -189,8 +190,8 @@ class SyncTuiApp(App[None]):
         for event in events:
             if isinstance(event, StateChanged) and event.job is None and event.what in HOST_NEWS:
                 self._host_news(event.what)
-        if isinstance(self.screen, HistoryScreen) and any(
-            isinstance(event, (RunStarted, RunFinished)) and event.run.job == self.screen.job
+        if isinstance(self.screen, (HistoryScreen, TimelineScreen)) and any(
+            isinstance(event, (RunStarted, RunFinished)) and self.screen.watches(event.run.job)
             for event in events
         ):
             self.screen.runs_changed()
@@ -407,6 +408,12 @@ class SyncTuiApp(App[None]):
             self.notify("There is no job to show", severity="warning")
             return
         self.push_screen(HistoryScreen(self.control, name, self._zone))
+
+    def action_timeline(self) -> None:
+        """Show every job's runs across a window of time."""
+        table = self.query_one(JobsTable)
+        jobs = [row.key.value for row in table.ordered_rows]
+        self.push_screen(TimelineScreen(self.control, jobs, self._zone, selected=table.selected))
 
     @on(DataTable.RowSelected, "#jobs")
     def _job_selected(self) -> None:

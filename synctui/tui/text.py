@@ -19,7 +19,7 @@ from synctui.scheduler.words import HEALTH_SYMBOLS, result_words
 
 __all__ = [
     "HEALTH_STYLES", "RESULT_STYLES", "ago", "countdown", "duration", "health_text",
-    "result_text", "running_for", "span", "styled", "time_of_day", "timestamp",
+    "result_text", "running_for", "shortened", "span", "styled", "time_of_day", "timestamp",
 ]
 
 # Styles name theme colours (`$success`); `styled` resolves them with the app's theme.
@@ -50,3 +50,8 @@ def health_text(health: str, theme: Mapping[str, str], *, symbol: bool = False) 
     """The health word (`up`, `late`...), styled; with its symbol where there is room."""
     word = f"{HEALTH_SYMBOLS.get(health, '?')} {health}" if symbol else health
     return styled(word, HEALTH_STYLES.get(health, ""), theme)
+
+
+def shortened(name: str, width: int) -> str:
+    """`name` in `width` columns, its end replaced by `…` if longer."""
+    return name if len(name) <= width else name[:width - 1] + "…"

@@ -130,7 +130,9 @@ class HelpScreen(Screen[None]):
         sections = [
             "## Keys\n\n" + rows,
             "In a job's history (enter): `enter` shows a run's output, `f` filters by result,"
-            " `escape` goes back. In a run's output: `/` searches, `n`/`N` the next/previous"
+            " `escape` goes back. In the timeline (t): `w`/`W` the next/previous window, `←`/`→`"
+            " a cell earlier/later, `↑`/`↓` the job, `end` back to now, `enter` the run's output."
+            " In a run's output: `/` searches, `n`/`N` the next/previous"
             " match, `g`/`G` the start/end, `y` copies the cursor line, `escape` goes back."
             " Everywhere: `ctrl+p` lists every action (the command palette).",
             "## The badge\n\n" + badges,

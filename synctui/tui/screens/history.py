@@ -87,6 +87,10 @@ class HistoryScreen(Screen[None]):
         self._show_title()
         self._fetch(before_id=None, newest=False)
 
+    def watches(self, job: str) -> bool:
+        """Whether the screen shows `job`'s runs."""
+        return job == self.job
+
     def runs_changed(self) -> None:
         """A run of this job started or ended: fetch the newest runs again."""
         self._fetch(before_id=None, newest=True)

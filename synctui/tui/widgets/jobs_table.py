@@ -10,18 +10,38 @@ from textual.widgets import DataTable
 from synctui.scheduler.status import JobStatus, SchedulerStatus
 from synctui.tui import text
 
-COLUMNS = (
-    ("name", "Job", None),
-    ("state", "State", 7),
-    ("last", "Last run", 13),
-    ("result", "Result", 13),
-    ("duration", "Duration", 8),
-    ("next", "Next run", 12),
+STATE, LAST, LAST_SHORT, RESULT, DURATION, NEXT, HEALTH = (
+    ("state", "State", 7), ("last", "Last run", 13), ("last", "Last run", 8),
+    ("result", "Result", 13), ("duration", "Duration", 8), ("next", "Next run", 12),
     ("health", "Health", 7),
 )
-"""(key, label, width): fixed widths, so a changed cell never re-measures the table.
-Together they fit 80 columns with job names of up to 6 characters (wider, the table
-scrolls sideways)."""
+"""(key, label, width) of each column but the name: fixed widths, so a changed cell never
+re-measures the table. `LAST_SHORT` says only how long ago (`12m ago`)."""
+LAYOUTS = (
+    (STATE, LAST, RESULT, DURATION, NEXT, HEALTH),
+    (STATE, LAST_SHORT, RESULT, DURATION, NEXT, HEALTH),
+    (STATE, LAST_SHORT, RESULT, NEXT, HEALTH),
+    (STATE, RESULT, NEXT, HEALTH),
+)
+"""The columns after the name, the widest first: the one used is the first that fits with
+the names whole. State, result, next run and health are in every one; the last run and the
+duration (which the status panel shows for the selected job) narrow, then go."""
+PADDING = 2
+"""Columns each cell takes beyond its width (one either side)."""
+NAME_MIN, NAME_MAX = 8, 48
+"""The name column's narrowest (longer names shortened with an ellipsis) and widest."""
+
+
+def layout(width: int, longest: int) -> tuple[int, tuple[tuple[str, str, int], ...]]:
+    """The name column's width and the other columns, for a table `width` columns wide
+    whose longest job name is `longest` characters."""
+    wanted = max(len("Job"), min(longest, NAME_MAX))
+    for columns in LAYOUTS:
+        if wanted + PADDING + sum(w + PADDING for _, _, w in columns) <= width:
+            return wanted, columns
+    columns = LAYOUTS[-1]
+    room = width - PADDING - sum(w + PADDING for _, _, w in columns)
+    return max(NAME_MIN, min(wanted, room)), columns
 
 
 class JobsTable(DataTable):
@@ -44,10 +64,35 @@ class JobsTable(DataTable):
         """Rows whose cells are drawn in the colours of a previous theme."""
         self._status: SchedulerStatus | None = None
         self._now: datetime | None = None
+        self._keep: str | None = None
+        """The job the cursor was on before the columns were laid out again."""
+        self._layout: tuple[int, tuple[tuple[str, str, int], ...]] | None = None
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        self._arrange()
+
+    def on_resize(self) -> None:
+        if self._arrange() and self._status is not None:
+            self.show(self._status, self._now)
+
+    def _arrange(self) -> bool:
+        """Lay the columns out for the width and the longest name; whether they changed
+        (then every row is added again when next shown, the cursor kept on its job)."""
+        names = self._status.jobs if self._status is not None else ()
+        longest = max(map(len, names), default=0)
+        # The width within the scrollbar: when it appears, the table is laid out again.
+        chosen = layout(self.size.width or self.app.size.width, longest)
+        if chosen == self._layout:
+            return False
+        self._layout = chosen
+        self._keep = self.selected
+        self.clear(columns=True)
+        self._shown.clear()
+        name_width, columns = chosen
+        self.add_column("Job", key="name", width=name_width)
+        for key, label, column_width in columns:
+            self.add_column(label, key=key, width=column_width)
+        return True
 
     @property
     def selected(self) -> str | None:
@@ -66,6 +111,7 @@ class JobsTable(DataTable):
         whose text changed."""
         self._status, self._now = status, now
         theme = self.app.theme_variables
+        self._arrange()
         with self.app.batch_update():
             for name in [n for n in self._shown if n not in status.jobs]:
                 self.remove_row(name)
@@ -74,6 +120,9 @@ class JobsTable(DataTable):
                 if name not in self._shown:
                     self._shown[name] = cells = self._cells(job, status.running, now, theme)
                     self.add_row(*cells.values(), key=name)
+            if self._keep in self._shown:
+                self.move_cursor(row=self.get_row_index(self._keep), animate=False)
+            self._keep = None
             self._bring_up_to_date(self._rows_in_view())
 
     def watch_scroll_y(self, old: float, new: float) -> None:
@@ -113,14 +162,18 @@ class JobsTable(DataTable):
             state = text.styled("stopped", "$error", theme)
         else:
             state = Text("idle", style="dim")
-        last = "-" if job.last_run is None else (
-            f"{text.time_of_day(job.last_run, self._zone, now)} {text.ago(job.last_run, now)}"
-        )
+        name_width, columns = self._layout
+        if job.last_run is None:
+            last = "-"
+        elif LAST_SHORT in columns:
+            last = text.ago(job.last_run, now)
+        else:
+            last = f"{text.time_of_day(job.last_run, self._zone, now)} {text.ago(job.last_run, now)}"
         upcoming = "-" if job.next_run is None else (
             f"{text.time_of_day(job.next_run, self._zone, now)} {text.countdown(job.next_run, now)}"
         )
-        return {
-            "name": Text(job.name, style="bold"),
+        cells = {
+            "name": Text(text.shortened(job.name, name_width), style="bold"),
             "state": state,
             "last": Text(last),
             "result": text.result_text(job.last_result, theme),
@@ -129,3 +182,4 @@ class JobsTable(DataTable):
             "next": Text(upcoming),
             "health": text.health_text(job.health, theme),
         }
+        return {"name": cells["name"], **{key: cells[key] for key, _, _ in columns}}
