@@ -131,3 +131,72 @@ class StoreContract:
         assert records[4].log_path.exists() and other.log_path.exists()
         assert store.run(records[2].id).log_path is None
         assert len(store.runs()) == 4
+
+    def test_the_rollup_counts_each_hour_s_results_and_outlives_retention(self, open_store):
+        store = open_store()
+        ids = []
+        for minutes, result, seconds in ((5, Result.SUCCESS, 2.0), (20, Result.FAILURE, 4.0),
+                                         (30, Result.SUCCESS, 6.0), (70, Result.SUCCESS, 1.0)):
+            at = T0 + timedelta(minutes=minutes)
+            run = store.begin_run("orders", Trigger.SCHEDULED, at, at)
+            store.finish_run(run.id, result, at + timedelta(seconds=seconds), seconds,
+                             exit_code=0 if result is Result.SUCCESS else 1)
+            ids.append(run.id)
+        store.record_skip("orders", T0 + timedelta(minutes=40), T0 + timedelta(minutes=40))
+        store.record_skip("orders", T0 + timedelta(hours=2), T0, "group full",
+                          result=Result.MISSED, count=6, last=T0 + timedelta(hours=4))
+        store.begin_run("orders", Trigger.MANUAL, T0, T0)  # running: not counted yet
+        store.apply_retention("orders", keep_runs=1, keep_log_bytes=10**9)
+        assert [run.result for run in store.runs("orders")] == [Result.RUNNING]
+        store.close()
+        rollup = open_store().rolled_up("orders", T0, T0 + timedelta(hours=5))
+        hours = {(h.hour - T0, h.result): (h.runs, h.duration_sum_s, h.duration_max_s)
+                 for h in rollup.hours}
+        hour = timedelta(hours=1)
+        assert hours == {
+            (0 * hour, Result.SUCCESS): (2, 8.0, 6.0), (0 * hour, Result.FAILURE): (1, 4.0, 4.0),
+            (0 * hour, Result.SKIPPED): (1, 0.0, None), (1 * hour, Result.SUCCESS): (1, 1.0, 1.0),
+            # six missed fire times over three hours: two an hour
+            (2 * hour, Result.MISSED): (2, 0.0, None), (3 * hour, Result.MISSED): (2, 0.0, None),
+            (4 * hour, Result.MISSED): (2, 0.0, None),
+        }
+        first = next(h for h in rollup.hours if h.result is Result.SUCCESS)
+        assert first.last_id == ids[2] and rollup.first_success == T0
+
+    def test_the_rollup_keeps_each_hour_s_longest_wait_between_successes(self, open_store):
+        store = open_store()
+        for minutes, result in ((0, Result.SUCCESS), (10, Result.SUCCESS), (20, Result.FAILURE),
+                                (40, Result.SUCCESS), (45, Result.SUCCESS),
+                                (130, Result.SUCCESS)):
+            at = T0 + timedelta(minutes=minutes)
+            run = store.begin_run("orders", Trigger.SCHEDULED, at, at)
+            store.finish_run(run.id, result, at + timedelta(seconds=1), 1.0)
+        rollup = store.rolled_up("orders", T0, T0 + timedelta(hours=3))
+        # In the first hour the waits were 10, 30 (the failure did not end it) and 5 minutes.
+        assert [(w.end - T0, w.seconds) for w in rollup.waits] == [
+            (timedelta(minutes=40), 1800.0), (timedelta(minutes=130), 85 * 60.0)]
+
+    def test_rollup_hours_before_the_cut_are_forgotten(self, open_store):
+        store = open_store()
+        for days in (0, 10, 20):
+            at = T0 + timedelta(days=days)
+            run = store.begin_run("orders", Trigger.SCHEDULED, at, at)
+            store.finish_run(run.id, Result.SUCCESS, at, 1.0)
+        store.apply_retention("orders", 100, 10**9, rollup_since=T0 + timedelta(days=5))
+        rollup = store.rolled_up("orders", T0, T0 + timedelta(days=30))
+        assert [h.hour - T0 for h in rollup.hours] == [timedelta(days=10), timedelta(days=20)]
+        assert rollup.first_success == T0 + timedelta(days=10)
+        assert rollup.runs_kept_from == T0  # the runs themselves go by keep_runs
+
+    def test_runs_between_come_oldest_first_and_the_newest_when_capped(self, open_store):
+        store = open_store()
+        ids = []
+        for minutes in range(6):
+            at = T0 + timedelta(minutes=minutes)
+            ids.append(store.begin_run("orders", Trigger.SCHEDULED, at, at).id)
+        store.begin_run("other", Trigger.SCHEDULED, T0, T0)
+        between = store.runs_between("orders", T0 + timedelta(minutes=1),
+                                     T0 + timedelta(minutes=5), 10)
+        assert [run.id for run in between] == ids[1:5]
+        capped = store.runs_between("orders", T0, T0 + timedelta(hours=1), 2)
+        assert [run.id for run in capped] == ids[4:]

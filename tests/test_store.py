@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 
 import pytest
 
@@ -190,3 +191,35 @@ def test_recovery_ends_a_run_whose_host_died_before_storing_its_session(store, t
         for process in (shell, stranger):
             process.kill()
             process.wait()
+
+
+def test_a_store_from_before_the_rollup_is_rolled_up_from_its_runs(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    old = sqlite3.connect(state / "synctui.db")
+    for migration in MIGRATIONS[:8]:
+        old.executescript(migration)
+    for minutes, result in ((0, "success"), (10, "failure"), (30, "success"), (95, "success")):
+        at = T0.timestamp() + minutes * 60
+        old.execute(
+            "INSERT INTO runs (job, trigger, result, started_at, finished_at, duration_s,"
+            " scheduled_at) VALUES ('orders', 'scheduled', ?, ?, ?, 2.0, ?)",
+            (result, at, at + 2, at),
+        )
+    old.execute(
+        "INSERT INTO runs (job, trigger, result, scheduled_at, started_at, finished_at,"
+        " skip_count) VALUES ('orders', 'scheduled', 'skipped', ?, ?, ?, 3)",
+        (T0.timestamp() + 120 * 60,) * 3,
+    )
+    old.execute("PRAGMA user_version = 8")
+    old.commit()
+    old.close()
+
+    store = Store(state)
+    rollup = store.rolled_up("orders", T0, T0 + timedelta(hours=3))
+    assert [(h.hour - T0, h.result, h.runs) for h in rollup.hours] == [
+        (timedelta(0), Result.FAILURE, 1), (timedelta(0), Result.SUCCESS, 2),
+        (timedelta(hours=1), Result.SUCCESS, 1), (timedelta(hours=2), Result.SKIPPED, 3),
+    ]
+    assert [(w.end - T0, w.seconds) for w in rollup.waits] == [
+        (timedelta(minutes=30), 1800.0), (timedelta(minutes=95), 65 * 60.0)]

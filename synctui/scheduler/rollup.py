@@ -128,7 +128,7 @@ class Rollup:
             HourCount(_dt(hour), Result(result), runs, total, longest, last_id)
             for hour, result, runs, total, longest, last_id in self._db.execute(
                 "SELECT hour, result, runs, duration_sum, duration_max, last_id FROM rollup"
-                " WHERE job = ? AND hour >= ? AND hour < ? ORDER BY hour",
+                " WHERE job = ? AND hour >= ? AND hour < ? ORDER BY hour, result",
                 (job, hour_of(since), until),
             )
         )

@@ -7,7 +7,7 @@ from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from synctui.config.model import Config
-from synctui.scheduler import timeline
+from synctui.scheduler import lanes
 from synctui.scheduler.clock import utc_now
 from synctui.scheduler.events import Change, EventBus, StateChanged, Subscription
 from synctui.scheduler.lifecycle import RunLifecycle
@@ -90,7 +90,7 @@ class RunsHere:
         self, window_s: float, cells: int, jobs: Iterable[str] | None = None
     ) -> Timeline:
         """The runs of `jobs` (default all) over the `window_s` before now."""
-        return timeline.build(self.store, self.config, self.status(), utc_now(), window_s,
+        return lanes.build(self.store, self.config, self.status(), utc_now(), window_s,
                               cells, jobs)
 
     def subscribe(

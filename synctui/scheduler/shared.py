@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from synctui.config.model import Config
-from synctui.scheduler import timeline
+from synctui.scheduler import lanes
 from synctui.scheduler.clock import utc_now
 from synctui.scheduler.control import ConsoleBackend, HostBusy, Mode, Refused
 from synctui.scheduler.control_client import HostUnreachable, RemoteControl
@@ -239,7 +239,7 @@ class SharedScheduler:
                 pass
         if self.store is None:
             raise Refused("the scheduler's host is gone: its timeline comes back with the next")
-        return timeline.build(self.store, self.config, self.status(), utc_now(), window_s,
+        return lanes.build(self.store, self.config, self.status(), utc_now(), window_s,
                               cells, jobs)
 
     def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
