@@ -11,6 +11,7 @@ import pytest
 
 from commandline import Host, isolated_env
 from installed import check_installed
+from month_of_runs import write_month
 from terminal import Terminal
 from synctui.scheduler.events import EventBus
 from synctui.scheduler.runner import Runner
@@ -22,6 +23,15 @@ def store(tmp_path):
     store = Store(tmp_path / "state")
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def month(tmp_path_factory) -> Path:
+    """The state directory of a month of runs (`month_of_runs`), written once a session:
+    tests read it and never write to it."""
+    state_dir = tmp_path_factory.mktemp("month") / "state"
+    write_month(state_dir).close()
+    return state_dir
 
 
 @pytest.fixture

@@ -102,3 +102,16 @@ class ControlContract:
         assert scheduler.status().running
         scheduler.restart()
         assert scheduler.status().running and scheduler.status().next_run is not None
+
+    def test_the_timeline_draws_a_finished_run_where_it_started(self, control):
+        scheduler = control({"quick": QUICK, "long": LONG})
+        events = scheduler.subscribe()
+        record = scheduler.run_now("quick")
+        finished(events, "quick")
+        timeline = scheduler.timeline(3600.0, 90, ["quick"])
+        [lane] = timeline.lanes
+        assert lane.job == "quick" and len(lane.cells) == 90
+        [cell] = [cell for cell in lane.cells if cell.counts]
+        assert dict(cell.counts) == {Result.SUCCESS: 1} and cell.run_id == record.id
+        assert timeline.cell_index(record.started_at) == lane.cells.index(cell)
+        assert timeline.start < record.started_at < timeline.now < timeline.end

@@ -6,7 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from synctui.scheduler.records import Result, Trigger
+from factories import config
+from synctui.config.crontab import parse_crontab
+from synctui.config.model import Config
+from synctui.scheduler.records import Fires, Result, Trigger
+from synctui.scheduler.status import SchedulerStatus, snapshot
 from synctui.scheduler.store import Store
 
 NOW = datetime(2026, 12, 3, 12, 0, 30, tzinfo=timezone.utc)
@@ -18,6 +22,25 @@ JOBS = {
     "nightly": {"cron": "30 2 * * *", "grace_s": 1800.0},
 }
 """The month's jobs and their settings (`factories.config` keywords but the cron)."""
+NEXT = {
+    "payments-reconciliation": NOW.replace(second=0) + timedelta(minutes=1),
+    "hourly-export": NOW.replace(minute=0, second=0) + timedelta(hours=1),
+    "nightly": (NOW + timedelta(days=1)).replace(hour=2, minute=30, second=0),
+}
+"""Each job's next fire time at `NOW`, as a host would have written it."""
+
+
+def month_config(state_dir: Path) -> Config:
+    """The month's jobs, in UTC, over `state_dir`."""
+    jobs = {name: {**settings, "cron": parse_crontab(settings["cron"])} if "cron" in settings
+            else settings for name, settings in JOBS.items()}
+    return config(state_dir.parent, jobs, state_dir=state_dir)
+
+
+def month_status(store: Store, month: Config) -> SchedulerStatus:
+    """The status at `NOW` of a host scheduling the month's jobs."""
+    fires = {name: Fires(next=next_run) for name, next_run in NEXT.items()}
+    return snapshot(store, month, running=True, host=None, fires=fires, paused={}, now=NOW)
 
 
 def _record(store: Store, job: str, at: datetime, seconds: float, result: Result) -> None:

@@ -87,6 +87,12 @@ def test_bad_requests_get_an_error_reply_and_the_connection_goes_on(host):
     refused = _ask(client, b'{"id": 5, "op": "run", "job": "ghost"}\n')
     assert refused["refused"] and "no job named 'ghost'" in refused["error"]
     assert _ask(client, b'{"id": 6, "op": "status"}\n')["ok"]
+    for bad, says in ((b'"cells": 100000, "window_s": 3600', "cells must be between 1 and"),
+                      (b'"cells": 60, "window_s": -1', "'window_s' must be a positive"),
+                      (b'"cells": 60, "window_s": 1e12', "at most ten years"),
+                      (b'"cells": 60, "window_s": 60, "jobs": "all"', "'jobs' must be a list")):
+        assert says in _ask(client, b'{"op": "timeline", ' + bad + b'}\n')["error"]
+    assert _ask(client, b'{"op": "timeline", "cells": 60, "window_s": 3600}\n')["ok"]
     client.close()
 
 

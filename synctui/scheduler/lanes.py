@@ -79,10 +79,12 @@ class _Frame:
         if window_s <= 86400 and sum(hour.runs for hour in rollup.hours) <= RUNS_DRAWN:
             kept = rollup.runs_kept_from
             if kept is not None:
-                drawn_from = max(self.start, kept)
-                rolled_until = drawn_from.replace(minute=0, second=0, microsecond=0)
-                for run in store.runs_between(job.name, drawn_from, self.end, RUNS_DRAWN):
-                    self._place(run, counts, newest, through)
+                hour = _hour_of(kept)
+                runs = store.runs_between(job.name, max(self.start, hour), self.end, RUNS_DRAWN)
+                rolled_until = _complete_from(hour, runs, rollup)
+                for run in runs:
+                    if _moment(run) >= max(rolled_until, self.start):
+                        self._place(run, counts, newest, through)
         elif shown is not None and shown.running and shown.last_run is not None:
             # A run going now is in no roll-up yet.
             first = self.index(max(shown.last_run, self.start))
@@ -119,9 +121,7 @@ class _Frame:
         self, run: RunRecord, counts: list[dict[Result, int]], newest: list[int | None],
         through: list[Result | None],
     ) -> None:
-        moment = run.scheduled_at if run.result in NOT_RUN else run.started_at
-        if moment is None:
-            return
+        moment = _moment(run)
         first = self.index(moment)
         counts[first][run.result] = counts[first].get(run.result, 0) + max(1, run.skip_count)
         if run.result in NOT_RUN:
@@ -150,6 +150,25 @@ class _Frame:
 _TICK = timedelta(microseconds=1)
 
 
+def _hour_of(moment: datetime) -> datetime:
+    """The start of the UTC hour holding `moment`."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _moment(run: RunRecord) -> datetime:
+    """Where a run is drawn: when it started, or for fire times not run, when they were due."""
+    return (run.scheduled_at or run.started_at) if run.result in NOT_RUN else run.started_at
+
+
+def _complete_from(hour: datetime, runs: list[RunRecord], rollup: JobRollup) -> datetime:
+    """From when the kept `runs` are the whole story: from `hour`, the hour of the oldest one
+    kept, if they hold every fire time the roll-up counted in it; else from the next hour
+    (the earlier hours come from the roll-up)."""
+    after = hour + timedelta(seconds=HOUR_S)
+    kept = sum(max(1, run.skip_count) for run in runs
+               if run.result is not Result.RUNNING and hour <= _moment(run) < after)
+    counted = sum(count.runs for count in rollup.hours if count.hour == hour)
+    return hour if kept == counted else after
 def period_s(job: JobConfig, zone: tzinfo, now: datetime) -> float | None:
     """How often the job is meant to run: its interval, or the gap between its cron's next
     two fire times; None for a job with no fire times of its own."""
