@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -151,6 +151,16 @@ class JobsTable(DataTable):
                     self.update_cell(name, column, cell)
             self._shown[name] = cells
 
+    def _when(self, moment: datetime, relative: str, now: datetime, width: int) -> str:
+        """`14:05 in 3m` in `width` columns: the time of day within a day of now (`relative`
+        says which day), else the date; `relative` alone where both do not fit."""
+        if abs(moment - now) < timedelta(days=1):
+            when = moment.astimezone(self._zone).strftime("%H:%M")
+        else:
+            when = text.time_of_day(moment, self._zone, now)
+        both = f"{when} {relative}"
+        return both if len(both) <= width else relative
+
     def _cells(self, job: JobStatus, scheduling: bool, now: datetime, theme) -> dict[str, Text]:
         if job.running:
             state = text.styled("running", "bold $accent", theme)
@@ -168,9 +178,9 @@ class JobsTable(DataTable):
         elif LAST_SHORT in columns:
             last = text.ago(job.last_run, now)
         else:
-            last = f"{text.time_of_day(job.last_run, self._zone, now)} {text.ago(job.last_run, now)}"
+            last = self._when(job.last_run, text.ago(job.last_run, now), now, LAST[2])
         upcoming = "-" if job.next_run is None else (
-            f"{text.time_of_day(job.next_run, self._zone, now)} {text.countdown(job.next_run, now)}"
+            self._when(job.next_run, text.countdown(job.next_run, now), now, NEXT[2])
         )
         cells = {
             "name": Text(text.shortened(job.name, name_width), style="bold"),
