@@ -5,12 +5,14 @@ times ahead, blackouts, and each lane's freshness."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
 
-from factories import config
+from commandline import history, synctui, write_config
+from factories import config, wait_until
 from month_of_runs import NOW, month_config, month_status
 from synctui.config.model import BlackoutSpan, RunWindow
 from synctui.scheduler import lanes
@@ -183,3 +185,71 @@ def test_a_timeline_crosses_the_control_socket_unchanged(drawn):
     cells = [cell for lane in timeline.lanes for cell in lane.cells]
     assert any(c.rolled_up for c in cells) and any(c.fire for c in cells)
     assert any(c.through for c in cells) and any(not c.counts for c in cells)
+
+
+# --- synctui timeline: the installed command ------------------------------------------
+
+MONTH_TOML = """
+    [jobs.payments-reconciliation]
+    command = "true"
+    interval = "1m"
+    grace_minutes = 2
+
+    [jobs.hourly-export]
+    command = "true"
+    interval = "1h"
+    grace_minutes = 10
+
+    [jobs.nightly]
+    command = "true"
+    cron = "30 2 * * *"
+    grace_minutes = 30
+"""
+
+
+def test_synctui_timeline_prints_the_month_for_a_shell(month, env):
+    config = write_config(month.parent, MONTH_TOML)
+    done = synctui("timeline", "--window", "30d", "--width", "90", "--config", str(config),
+                   env=env, cwd=month.parent)
+    assert done.returncode == 0, done.stderr
+    axis, payments, export, nightly, *legend = done.stdout.splitlines()
+    assert all(len(line) <= 90 for line in done.stdout.splitlines())
+    assert "▼" in axis and axis.rstrip().endswith("fresh")
+    assert payments.startswith("payments-reconciliation ") and "✗" in payments
+    assert export.startswith("hourly-export ") and set(export.split()[1]) <= {"✓", "·"}
+    # The nightly job's failures (every sixth night) and successes, in a month's cells.
+    assert {"✓", "✗"} <= set(nightly.split()[1])
+    assert re.search(r" \d+%$", nightly) and "✓ success" in legend[0]
+    only = synctui("timeline", "--job", "nightly", "--width", "60", "--config", str(config),
+                   env=env, cwd=month.parent)
+    assert only.returncode == 0 and len(only.stdout.splitlines()) == 2 + len(legend)
+
+
+@pytest.mark.parametrize("args, says", [
+    (("--window", "soon"), "expected 1h, 24h, 7d, 30d or a duration such as 90m, got 'soon'"),
+    (("--width", "20"), "expected a width of 40 columns or more, got '20'"),
+    (("--job", "ghost"), "no job named 'ghost'"),
+])
+def test_synctui_timeline_refuses_bad_arguments_in_one_line(tmp_path, env, args, says):
+    config = write_config(tmp_path, '[jobs.tick]\ncommand = "true"\ninterval = "1h"\n')
+    done = synctui("timeline", *args, "--config", str(config), env=env, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    # Argument errors follow argparse's usage line; all end in one line saying what is wrong.
+    assert says in done.stderr.splitlines()[-1] and "Traceback" not in done.stderr
+
+
+def test_synctui_timeline_asks_a_running_host(tmp_path, env, hosts):
+    config = write_config(tmp_path, """
+        [jobs.tick]
+        command = "echo tick"
+        interval = "200ms"
+    """)
+    host = hosts(config)
+    host.wait_ready()
+    assert wait_until(lambda: len(history(config, env)) >= 2)
+    done = synctui("timeline", "--window", "1h", "--width", "80", "--config", str(config),
+                   env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    axis, tick, *_ = done.stdout.splitlines()
+    # Runs five a second, now: the last cells before now hold them, a fire time ahead.
+    assert tick.startswith("tick ") and "✓" in tick and "◇" in tick

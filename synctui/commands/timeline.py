@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from synctui.commands import EXIT_OK, CommandError
 from synctui.commands.reaching import known_job, load, open_store, reach_host
 from synctui.scheduler.clock import utc_now
-from synctui.scheduler.status import stored_snapshot
 from synctui.scheduler.lanes import build
+from synctui.scheduler.status import stored_snapshot
 from synctui.scheduler.timeline import WINDOWS, window_seconds
 
 CLI_THEME = {"success": "green", "error": "red", "warning": "yellow", "accent": "cyan"}
