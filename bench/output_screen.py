@@ -38,9 +38,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from textual.app import App
-
 from _common import median, parse, percentile, table, verdict, write_results
+from _frames import Bench, drawn
 from synctui.scheduler.records import Result, RunRecord, Trigger
 from synctui.tui.screens.output import OutputScreen
 from synctui.tui.widgets.log_view import LogView
@@ -72,26 +71,6 @@ def drop_cache(path: Path) -> None:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
-
-
-class Bench(App[None]):
-    """An empty app the output screen is pushed on; it notes when each frame is written."""
-
-    frames = 0
-
-    def _display(self, screen, renderable) -> None:
-        # Textual's one place where a frame goes to the terminal (here the headless driver).
-        super()._display(screen, renderable)
-        self.frames += 1
-
-
-async def drawn(app: Bench, ready) -> None:
-    """Wait for `ready()`, then for the next frame written after it."""
-    while not ready():
-        await asyncio.sleep(0)
-    frames = app.frames
-    while app.frames == frames:
-        await asyncio.sleep(0)
 
 
 async def measure(path: Path, rounds: int, seed: int) -> dict:

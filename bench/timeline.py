@@ -34,10 +34,9 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from textual.app import App
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from _common import median, parse, percentile, table, verdict, write_results  # noqa: E402
+from _frames import Bench, drawn  # noqa: E402
 from month_of_runs import NOW, month_config, month_status, write_month  # noqa: E402
 from synctui.scheduler import lanes  # noqa: E402
 from synctui.scheduler.store import Store  # noqa: E402
@@ -46,6 +45,8 @@ from synctui.tui.screens.history import HistoryScreen  # noqa: E402
 from synctui.tui.screens.timeline import Lanes, TimelineScreen  # noqa: E402
 
 POLL_S = 0.001
+"""How often a screen's first frame is looked for: `TimelineScreen` fetches its lanes once
+Textual is idle after the first refresh, which a loop that never sleeps would put off."""
 MINUTELY, HOURLY = "payments-reconciliation", "hourly-export"
 ALONE = {MINUTELY: "timeline 30d minutely", HOURLY: "timeline 24h hourly"}
 """The arms of one lane alone: the minutely job's month, the hourly job's day."""
@@ -70,31 +71,10 @@ class MonthBackend:
         return lanes.build(self.store, self.config, self.status, NOW, window_s, cells, jobs)
 
 
-class Bench(App[None]):
-    """An empty app the screens are pushed on; it notes when each frame is written."""
-
-    frames = 0
-
-    def _display(self, screen, renderable) -> None:
-        super()._display(screen, renderable)
-        self.frames += 1
-
-
-async def drawn(app: Bench, ready) -> None:
-    """Wait for `ready()`, then for the next frame written after it, looking every
-    millisecond (a loop that never sleeps would keep Textual from ever being idle, and so
-    from refreshing)."""
-    while not ready():
-        await asyncio.sleep(POLL_S)
-    frames = app.frames
-    while app.frames == frames:
-        await asyncio.sleep(POLL_S)
-
-
 async def first_frame(app: Bench, pilot, screen, ready) -> float:
     began = time.perf_counter()
     app.push_screen(screen)
-    await drawn(app, ready)
+    await drawn(app, ready, POLL_S)
     elapsed = (time.perf_counter() - began) * 1000
     app.pop_screen()
     await pilot.pause()

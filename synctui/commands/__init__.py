@@ -58,15 +58,23 @@ SUBCOMMANDS = {
 """Every subcommand, in the order `synctui --help` lists them."""
 
 
-def positive(text: str) -> int:
-    """An argument type: a whole number from 1 up (`--limit`, `--run`)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
+def at_least(minimum: int, what: str) -> Callable[[str], int]:
+    """An argument type: a whole number from `minimum` up, else "expected `what`"."""
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return whole
+
+
+positive = at_least(1, "a positive whole number")
+"""`--limit`, `--run`."""
 
 
 def handler(command: str) -> Callable[[argparse.Namespace], int]:

@@ -6,7 +6,7 @@ import argparse
 import shutil
 from zoneinfo import ZoneInfo
 
-from synctui.commands import EXIT_OK, CommandError
+from synctui.commands import EXIT_OK, CommandError, at_least
 from synctui.commands.reaching import known_job, load, open_store, reach_host
 from synctui.scheduler.clock import utc_now
 from synctui.scheduler.lanes import build
@@ -25,21 +25,11 @@ def _window(text: str) -> float:
             f"expected {', '.join(WINDOWS)} or a duration such as 90m, got {text!r}") from None
 
 
-def _width(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 40:
-        raise argparse.ArgumentTypeError(f"expected a width of 40 columns or more, got {text!r}")
-    return value
-
-
 def timeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=_window, default=WINDOWS["24h"], metavar="SPAN",
                         help=f"{', '.join(WINDOWS)} or any duration (default: 24h)")
     parser.add_argument("--job", metavar="NAME", help="only this job")
-    parser.add_argument("--width", type=_width, metavar="COLUMNS",
+    parser.add_argument("--width", type=at_least(40, "a width of 40 columns or more"), metavar="COLUMNS",
                         help="default: the terminal's width")
 
 

@@ -91,7 +91,7 @@ class RunsHere:
     ) -> Timeline:
         """The runs of `jobs` (default all) over the `window_s` before now."""
         return lanes.build(self.store, self.config, self.status(), utc_now(), window_s,
-                              cells, jobs)
+                           cells, jobs)
 
     def subscribe(
         self, notify: Callable[[], None] | None = None, maxsize: int = 10_000

@@ -240,7 +240,7 @@ class SharedScheduler:
         if self.store is None:
             raise Refused("the scheduler's host is gone: its timeline comes back with the next")
         return lanes.build(self.store, self.config, self.status(), utc_now(), window_s,
-                              cells, jobs)
+                           cells, jobs)
 
     def run_now(self, name: str, scope: Scope = Scope(), *, force: bool = False) -> RunRecord:
         return self._current().run_now(name, scope, force=force)
