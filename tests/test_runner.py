@@ -303,7 +303,7 @@ def test_a_daemon_that_left_the_jobs_session_ends_with_the_run(runner, tmp_path,
 
 
 SUBREAPER_HOST = """
-import os, sys
+import os, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 from synctui.config.model import JobConfig
@@ -321,6 +321,10 @@ handle = runner.start(RunRequest(job, Trigger.MANUAL, datetime.now(timezone.utc)
 while not pidfile.exists() or not pidfile.read_text():
     pass
 daemon = int(pidfile.read_text())
+# Its parent is the `sh` that started it until that exits; then the daemon is adopted.
+deadline = time.monotonic() + 10
+while read_stat(daemon).ppid != os.getpid() and time.monotonic() < deadline:
+    time.sleep(0.01)
 print(read_stat(daemon).ppid == os.getpid(), flush=True)
 handle.wait(10)
 print(read_stat(daemon), flush=True)
