@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from commandline import synctui
 from factories import config, wait_until
 from installed import PYTHON, SYNCTUI
+from synctui.scheduler.control import Refused
 from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.protocol import MAX_REQUEST_BYTES, PROTOCOL_VERSION
 from synctui.scheduler.records import Trigger
@@ -93,6 +94,36 @@ def test_bad_requests_get_an_error_reply_and_the_connection_goes_on(host):
                       (b'"cells": 60, "window_s": 60, "jobs": "all"', "'jobs' must be a list")):
         assert says in _ask(client, b'{"op": "timeline", ' + bad + b'}\n')["error"]
     assert _ask(client, b'{"op": "timeline", "cells": 60, "window_s": 3600}\n')["ok"]
+    client.close()
+
+
+def test_a_read_only_connection_reads_everything_and_steers_nothing(host, caplog):
+    viewer = RemoteControl(host.server.path, client="guest", read_only=True)
+    try:
+        events = viewer.subscribe()
+        assert set(viewer.status().jobs) == {"tick"} and viewer.timeline(600.0, 10).lanes
+        assert wait_until(lambda: viewer.history("tick"))
+        before = len(host.history("tick", limit=1000))
+        steering = [lambda: viewer.run_now("tick"), lambda: viewer.cancel("tick"),
+                    viewer.pause, viewer.resume, lambda: viewer.skip_next("tick"),
+                    viewer.stop, viewer.start, viewer.restart, viewer.reload, viewer.handover]
+        for steer in steering:
+            with pytest.raises(Refused, match="read-only: it steers nothing"):
+                steer()
+        assert events.get(timeout=5)  # its event stream goes on
+        status = host.status()
+        assert status.running and not status.paused and not status.jobs["tick"].paused
+        assert not any(run.trigger is Trigger.MANUAL for run in host.history("tick", limit=1000))
+        assert len(host.history("tick", limit=1000)) >= before
+        refused = [r for r in caplog.records if getattr(r, "event", "") == "control_read_only"]
+        assert len(refused) == len(steering)
+    finally:
+        viewer.close()
+    # Read-only is the connection's for good: a later request cannot drop it.
+    client, _ = _connect(host.server.path)
+    assert _ask(client, b'{"op": "status", "read_only": true}\n')["ok"]
+    refused = _ask(client, b'{"id": 9, "op": "pause"}\n')
+    assert refused["refused"] and refused["id"] == 9 and not host.status().paused
     client.close()
 
 

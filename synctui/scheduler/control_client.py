@@ -60,8 +60,12 @@ def _connect(connection: socket.socket, path: Path) -> None:
 class _Connection:
     """One connection to the host: its greeting read, then lines both ways."""
 
-    def __init__(self, path: Path, client: str, timeout: float | None) -> None:
+    def __init__(
+        self, path: Path, client: str, timeout: float | None, read_only: bool = False
+    ) -> None:
         self.path = path
+        self._marks = {"client": client, **({"read_only": True} if read_only else {})}
+        """What every request carries: who asks, and whether the connection is read-only."""
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.socket.settimeout(timeout)
         try:
@@ -71,7 +75,6 @@ class _Connection:
             raise HostUnreachable(f"cannot reach the host at {path}: {error.strerror}",
                                   denied=error.errno in (errno.EACCES, errno.EPERM)) from None
         self._reader = self.socket.makefile("rb")
-        self.client = client
         self.greeting = self.read()
         if "protocol" not in self.greeting:
             self.close()
@@ -86,7 +89,7 @@ class _Connection:
 
     def send(self, message: dict) -> None:
         try:
-            self.socket.sendall(line({**message, "client": self.client}))
+            self.socket.sendall(line({**message, **self._marks}))
         except OSError as error:
             raise HostUnreachable(f"lost the host at {self.path}: {error}") from None
 
@@ -124,7 +127,7 @@ class RemoteControl:
     def __init__(
         self, path: Path, *, client: str = "cli", bus: EventBus | None = None,
         on_lost: Callable[[RemoteControl], None] | None = None,
-        timeout: float = REQUEST_TIMEOUT_S,
+        timeout: float = REQUEST_TIMEOUT_S, read_only: bool = False,
     ) -> None:
         """
         Args:
@@ -134,10 +137,13 @@ class RemoteControl:
             bus: Where events from the host are published (one of its own by default).
             on_lost: Called once with this control, from the event thread, when the host's
                 stream ends.
+            read_only: Open its connections read-only: the host then refuses every
+                request that steers, whatever this process asks later.
         """
         self.path = Path(path)
         self._client = client
-        self._requests = _Connection(self.path, client, timeout)
+        self._read_only = read_only
+        self._requests = _Connection(self.path, client, timeout, read_only)
         self.greeting = self._requests.greeting
         self._lock = threading.Lock()
         self._next_id = 0
@@ -233,7 +239,7 @@ class RemoteControl:
         with self._lock:
             if self._stream is not None:
                 return
-            stream = _Connection(self.path, self._client, timeout=REQUEST_TIMEOUT_S)
+            stream = _Connection(self.path, self._client, REQUEST_TIMEOUT_S, self._read_only)
             stream.send({"id": 0, "op": "subscribe"})
             reply = stream.read()
             if not reply.get("ok"):

@@ -26,6 +26,7 @@ from synctui import __version__
 from synctui.scheduler.events import EventsMissed, OutputLines, Subscription
 from synctui.scheduler.protocol import (
     MAX_HISTORY, MAX_REQUEST_BYTES, MAX_TIMELINE_CELLS, MAX_TIMELINE_WINDOW_S, OPERATIONS,
+    READ_OPERATIONS,
     PROTOCOL_VERSION, ProtocolError, event_to_wire, line, parse, run_to_wire, scope_from_wire,
     status_to_wire, timeline_to_wire,
 )
@@ -246,6 +247,7 @@ class ControlServer:
             return
         writer.write(line(self._greeting))
         await writer.drain()
+        read_only = False
         while True:
             try:
                 raw = await reader.readline()
@@ -266,6 +268,14 @@ class ControlServer:
                 continue
             if request.get("client") in ("console", "guest", "cli", "headless"):
                 self.clients[task] = (request["client"], peer_pid)
+            read_only = read_only or request.get("read_only") is True
+            if read_only and request.get("op") not in READ_OPERATIONS:
+                log.warning("control socket: refused %r on a read-only connection (pid %s)",
+                            request.get("op"), peer_pid, extra={"event": "control_read_only"})
+                writer.write(line({"id": request.get("id"), "ok": False, "refused": True,
+                                   "error": "this console is read-only: it steers nothing"}))
+                await writer.drain()
+                continue
             if request.get("op") == "subscribe":
                 await self._stream(request, reader, writer)
                 return

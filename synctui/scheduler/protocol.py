@@ -4,7 +4,9 @@ A connection starts with the host's greeting (`{"synctui": ..., "protocol": 1, .
 Each request is one line, `{"id": 7, "op": "status", ...arguments}`; its reply is
 one line, `{"id": 7, "ok": true, "result": ...}` or
 `{"id": 7, "ok": false, "error": "...", "refused": true}` (`refused` for an
-operation the scheduler declined, as opposed to a bad request). A peer the host
+operation the scheduler declined, as opposed to a bad request). A request carrying
+`"read_only": true` makes its connection read-only for as long as it lasts: from then on
+only `READ_OPERATIONS` are answered, every other one refused. A peer the host
 does not accept gets `{"ok": false, "error": "...", "denied": true}` instead of the
 greeting. After a
 `subscribe` request is answered, the connection carries only events,
@@ -45,6 +47,8 @@ OPERATIONS = (
     "status", "history", "timeline", "run", "cancel", "pause", "resume", "skip", "stop", "start",
     "restart", "reload", "subscribe", "handover",
 )
+READ_OPERATIONS = ("status", "history", "timeline", "subscribe")
+"""What a read-only connection may ask: nothing that steers."""
 
 
 def socket_path(state_dir: Path) -> Path:
