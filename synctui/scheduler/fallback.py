@@ -13,7 +13,6 @@ the next check runs a failed job again.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from datetime import datetime, timedelta
 from typing import Callable
@@ -87,6 +86,11 @@ class FallbackControl(RunsHere):
     def interval_s(self) -> float:
         """How often due jobs are looked for."""
         return self.config.autorefresh.interval_s
+
+    @property
+    def _step(self) -> timedelta:
+        """The time between checks, in whole microseconds so that steps add up exactly."""
+        return timedelta(seconds=self.interval_s)
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -209,7 +213,9 @@ class FallbackControl(RunsHere):
             with self._lock:
                 if now < self._next_check:
                     continue
-                self._next_check = now + timedelta(seconds=self.interval_s)
+                # On a grid from the start: a late check does not move the later ones.
+                step = self._step
+                self._next_check += step * ((now - self._next_check) // step + 1)
             self._run_due(now)
 
     def _signature(self) -> tuple:
@@ -258,8 +264,7 @@ class FallbackControl(RunsHere):
         check = self._next_check
         for _ in range(100):
             if due > check:
-                steps = math.ceil((due - check).total_seconds() / self.interval_s)
-                check += timedelta(seconds=steps * self.interval_s)
+                check += self._step * -((check - due) // self._step)
             allowed = next_allowed(job.window, check, self.zone)
             if allowed is None or allowed == check:
                 return allowed
