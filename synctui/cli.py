@@ -36,10 +36,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="headless log lines on stderr (default: text)")
     parser.add_argument("--no-passthrough", action="store_true",
                         help="headless: do not copy job output to stdout")
-    parser.add_argument("--metrics-port", type=_port, metavar="N",
+    parser.add_argument("--metrics-port", type=commands.port, metavar="N",
                         help="headless: serve Prometheus /metrics, /healthz and /livez on this port")
     parser.add_argument("--metrics-host", metavar="ADDR",
                         help="the address for --metrics-port (default: 127.0.0.1)")
+    parser.add_argument("--serve", type=commands.port, metavar="PORT",
+                        help="headless: also serve the console to browsers on this port"
+                             " (as `synctui serve`)")
+    parser.add_argument("--serve-host", metavar="ADDR",
+                        help="the address for --serve (default: 127.0.0.1)")
+    # The console of a browser tab, as `synctui serve` starts it: never hosts.
+    parser.add_argument("--served-as", choices=("operator", "viewer"), help=argparse.SUPPRESS)
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", action=_Subcommands)
     for name, subcommand in commands.SUBCOMMANDS.items():
         subcommands.add_parser(name, parents=[common] if subcommand.reads_config else [],
@@ -54,16 +61,6 @@ class _Subcommands(argparse._SubParsersAction):
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         commands.add_arguments(values[0], self._name_parser_map[values[0]])
         super().__call__(parser, namespace, values, option_string)
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if not args.headless and (args.metrics_port is not None or args.metrics_host is not None):
         raise commands.CommandError("--metrics-port and --metrics-host go with --headless")
+    if not args.headless and (args.serve is not None or args.serve_host is not None):
+        raise commands.CommandError("--serve and --serve-host go with --headless"
+                                    " (or use `synctui serve`)")
+    if args.served_as is not None and (args.headless or args.command is not None):
+        raise commands.CommandError("--served-as is for the consoles `synctui serve` starts")
     if args.command is None:
         if args.headless:
             from synctui.commands.headless import headless

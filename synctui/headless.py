@@ -30,6 +30,7 @@ from synctui.scheduler.sync_scheduler import SyncScheduler
 
 if TYPE_CHECKING:
     from synctui.scheduler.metrics import MetricsServer
+    from synctui.web.server import ConsoleServer
 
 log = logging.getLogger("synctui.headless")
 
@@ -100,15 +101,20 @@ class _Signals:
 def run_headless(
     config: Config, reload_config: Callable[[], Config], *, passthrough: bool = True,
     log_format: str = "text", metrics: MetricsServer | None = None,
+    web: ConsoleServer | None = None,
 ) -> int:
     """Host the scheduler until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit status.
+
+    `metrics` serves Prometheus metrics meanwhile, `web` the console to browsers.
 
     While another process hosts, wait as its standby and take over when it ends;
     a hosting console is asked to hand over (it does between runs).
     """
     scheduler = SyncScheduler(config, mode="headless", reload_config=reload_config)
     serving = metrics.serving(scheduler) if metrics else nullcontext()
-    with _Passthrough(scheduler.bus, passthrough, log_format), serving, _Signals() as signals:
+    browsers = web.running() if web else nullcontext()
+    with _Passthrough(scheduler.bus, passthrough, log_format), serving, browsers, \
+            _Signals() as signals:
         try:
             if not _become_host(scheduler, signals):
                 log.info("stopped while waiting to host", extra={"event": "stopped"})

@@ -54,6 +54,7 @@ SUBCOMMANDS = {
     "check": Subcommand("check", "validate the config and show the next fire times"),
     "init": Subcommand("init", "write a commented example config", reads_config=False),
     "health": Subcommand("health", "exit 0 when every job is healthy"),
+    "serve": Subcommand("serve", "serve the console to browsers, behind a token"),
 }
 """Every subcommand, in the order `synctui --help` lists them."""
 
@@ -75,6 +76,17 @@ def at_least(minimum: int, what: str) -> Callable[[str], int]:
 
 positive = at_least(1, "a positive whole number")
 """`--limit`, `--run`."""
+
+
+def port(text: str) -> int:
+    """An argument type: a TCP port (0: one the system picks)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return value
 
 
 def handler(command: str) -> Callable[[argparse.Namespace], int]:

@@ -18,27 +18,34 @@ from synctui.scheduler.store import DB_NAME, Store, StoreError
 
 
 def console(args: argparse.Namespace) -> int:
-    """`synctui`: the console, hosting the scheduler or attached to its host (the demo with no config)."""
+    """`synctui`: the console, hosting the scheduler or attached to its host (the demo with no
+    config); `--served-as ROLE`: a browser tab's, which only ever attaches (waiting for a host
+    if none runs), and as a viewer only watches."""
     config = load(args, demo_when_missing=True)
-    guest = _guest(config)
+    served = args.served_as
+    store = _readable_store(config) if served else None
+    guest = served is not None or _guest(config)
     from zoneinfo import ZoneInfo
 
     from synctui.scheduler.control import Refused
     from synctui.scheduler.shared import SharedScheduler
     from synctui.tui.app import SyncTuiApp
 
-    console_log = _console_log(config, guest)
+    console_log = _console_log(config, guest and store is None)
     become_subreaper()
     log_to_file(console_log)
+    read_only = served == "viewer"
     shared = SharedScheduler(
-        config, guest=guest, reload_config=(lambda: read_config(args)) if config.path else None
+        config, guest=guest, store=store, read_only=read_only,
+        reload_config=(lambda: read_config(args)) if config.path else None,
     )
     app = SyncTuiApp(
         shared, config=config, config_name=config.name, zone=ZoneInfo(config.scheduler.timezone),
-        demo=config.path is None, **_console_places(config, console_log),
+        demo=config.path is None, read_only=read_only, terminal=served is None,
+        **_console_places(config, console_log),
     )
     try:
-        shared.open()
+        shared.open(wait=served is not None)
     except Refused as refusal:
         raise CommandError(str(refusal), EXIT_FAILED) from None
     try:
@@ -76,9 +83,19 @@ def _guest(config: Config) -> bool:
     return False
 
 
-def _console_log(config: Config, guest: bool) -> Path:
-    """Where the console logs: its state directory, or a guest's own log directory."""
-    if not guest:
+def _readable_store(config: Config) -> Store | None:
+    """The store, for a console that never hosts to read between hosts; None if this user
+    cannot open it (it then shows what the host says, once there is one)."""
+    try:
+        return Store(config.scheduler.state_dir)
+    except (StoreError, OSError):
+        return None
+
+
+def _console_log(config: Config, elsewhere: bool) -> Path:
+    """Where the console logs: its state directory, or (`elsewhere`, for a guest that
+    cannot write there) its own log directory."""
+    if not elsewhere:
         return config.scheduler.state_dir / "console.log"
     from platformdirs import user_log_path
 

@@ -19,6 +19,8 @@ def headless(args: argparse.Namespace) -> int:
     config = load(args, log_warnings=True)
     if args.once and (args.metrics_port is not None or args.metrics_host is not None):
         raise CommandError("--metrics-port and --metrics-host go with --headless, not --once")
+    if args.once and (args.serve is not None or args.serve_host is not None):
+        raise CommandError("--serve and --serve-host go with --headless, not --once")
     if args.once:
         return _once(args, config)
     if args.job:
@@ -60,7 +62,8 @@ def _host(args: argparse.Namespace, config: Config) -> int:
     open_store(config.scheduler.state_dir).close()  # a clean error before anything starts
     become_subreaper()
     return run_headless(config, lambda: read_config(args), passthrough=not args.no_passthrough,
-                        log_format=args.log_format, metrics=_metrics_server(args))
+                        log_format=args.log_format, metrics=_metrics_server(args),
+                        web=_console_server(args, config))
 
 
 def _metrics_server(args: argparse.Namespace):
@@ -75,3 +78,14 @@ def _metrics_server(args: argparse.Namespace):
         return MetricsServer(args.metrics_host or "127.0.0.1", args.metrics_port)
     except MetricsError as error:
         raise CommandError(str(error)) from None
+
+
+def _console_server(args: argparse.Namespace, config: Config):
+    """The `--serve` server, bound now so that a taken port stops synctui at once."""
+    if args.serve is None:
+        if args.serve_host is not None:
+            raise CommandError("--serve-host goes with --serve")
+        return None
+    from synctui.commands.serve import console_server
+
+    return console_server(args, config, args.serve_host or "127.0.0.1", args.serve)

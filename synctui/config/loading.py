@@ -23,6 +23,7 @@ from synctui.config.model import (
     JobConfig,
     RunWindow,
     SchedulerSettings,
+    ServeSettings,
 )
 from synctui.config.report import Report, Table, key_path, one_line, shown, toml_type
 from synctui.config.schema import (
@@ -32,6 +33,7 @@ from synctui.config.schema import (
     JOB_KEYS,
     SCHEDULER_KEYS,
     SEED_KEYS,
+    SERVE_KEYS,
     TOP_KEYS,
     Settings,
 )
@@ -172,6 +174,7 @@ def load_config(
         scheduler=scheduler,
         autorefresh=AutorefreshSettings(**settings.autorefresh),
         control=ControlSettings(**settings.control),
+        serve=ServeSettings(**settings.serve),
         jobs=jobs,
         groups={name: GroupConfig(name, **group) for name, group in settings.groups.items()},
         path=absolute,
@@ -220,6 +223,11 @@ def _read_document(
     control = top.table("control")
     control.refuse_unknown(CONTROL_KEYS)
     control.take("group", values.group, settings.control, "group")
+
+    serve = top.table("serve")
+    serve.refuse_unknown(SERVE_KEYS)
+    serve.take("max_sessions", values.count(1, 10_000), settings.serve, "max_sessions")
+    serve.take("idle_timeout", values.duration, settings.serve, "idle_timeout_s")
 
     _read_groups(top.table("groups"), settings.groups)
 

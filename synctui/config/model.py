@@ -242,6 +242,16 @@ class ControlSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """The `[serve]` table: the console served to browsers (`synctui serve`)."""
+
+    max_sessions: int = 20
+    """Console processes at most, one per open tab; beyond, a page says the server is full."""
+    idle_timeout_s: float = 1800.0
+    """A tab with no key, click or resize for this long is ended (its process with it)."""
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole, valid configuration."""
 
@@ -250,6 +260,7 @@ class Config:
     control: ControlSettings
     jobs: Mapping[str, JobConfig]
     groups: Mapping[str, GroupConfig] = field(default_factory=dict)
+    serve: ServeSettings = ServeSettings()
     path: Path | None = None
     """The file it came from; None for the built-in demo."""
     warnings: tuple[str, ...] = ()

@@ -32,6 +32,7 @@ SCHEDULER_KEYS = (
 GROUP_KEYS = ("max_running",)
 AUTOREFRESH_KEYS = ("enabled", "interval", "interval_minutes")
 CONTROL_KEYS = ("group",)
+SERVE_KEYS = ("max_sessions", "idle_timeout")
 JOB_KEYS = (
     "command",
     "callable",
@@ -75,11 +76,12 @@ SEED_KEYS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "AUTOREFRESH_INTERVAL_MINUTES": ("autorefresh", "interval_s", ("interval", "interval_minutes")),
     "ENABLE_AUTOREFRESH_FALLBACK": ("autorefresh", "enabled", ("enabled",)),
 }
-TOP_KEYS = ("scheduler", "autorefresh", "control", "groups", "jobs", *SEED_KEYS)
+TOP_KEYS = ("scheduler", "autorefresh", "control", "serve", "groups", "jobs", *SEED_KEYS)
 # Where a key belongs, for a key written in the wrong table.
 HOMES = {
     **{key: "[jobs.NAME]" for key in JOB_KEYS},
     **{key: "[control]" for key in CONTROL_KEYS},
+    **{key: "[serve]" for key in SERVE_KEYS},
     **{key: "[autorefresh]" for key in AUTOREFRESH_KEYS},
     **{key: "[scheduler]" for key in SCHEDULER_KEYS},
 }
@@ -92,6 +94,7 @@ class Settings:
     scheduler: dict[str, Any] = field(default_factory=dict)
     autorefresh: dict[str, Any] = field(default_factory=dict)
     control: dict[str, Any] = field(default_factory=dict)
+    serve: dict[str, Any] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     hooks: dict[str, Any] = field(default_factory=dict)

@@ -10,8 +10,10 @@ scheduler it is on, through one bus, so the console subscribes once.
 
 It waits (`waiting`) instead: while a one-shot (`run`, `--once`) holds the lock
 (then it hosts); after its host was stopped on purpose (then it attaches to the next
-host, or hosts on `start`); and always as a guest (a `[control] group` member, who
-may steer the host but cannot use the state directory, and only ever attaches).
+host, or hosts on `start`); and always as a guest, which only ever attaches: a
+`[control] group` member, who may steer the host but cannot use the state directory,
+or a browser tab's console. A read-only one opens its connections to the host
+read-only: the host refuses it every steering request.
 """
 
 from __future__ import annotations
@@ -60,13 +62,15 @@ class SharedScheduler:
 
     def __init__(
         self, config: Config, *, store: Store | None = None, guest: bool = False,
-        reload_config: Callable[[], Config] | None = None,
+        read_only: bool = False, reload_config: Callable[[], Config] | None = None,
         takeover_wait_s: float = TAKEOVER_WAIT_S, tick_s: float | None = None,
     ) -> None:
         self.config = config
         self.guest = guest
-        """Attach only: this user cannot open the store (nor host)."""
-        self.store = None if guest else store or Store(config.scheduler.state_dir)
+        """Attach only, never host; a guest reads the store between hosts if given one."""
+        self.read_only = read_only
+        """Read and watch only: the host refuses this console every steering request."""
+        self.store = store if guest else store or Store(config.scheduler.state_dir)
         self._last_status: SchedulerStatus | None = None
         """A guest's last status from a host: between hosts, what it answers (stopped)."""
         self._refusal: str | None = None
@@ -128,9 +132,11 @@ class SharedScheduler:
         if self._stopped:
             return f"{self._stopped}; waiting for the next host (s hosts it here)"
         if self.guest:
-            return (f"the host refuses this user ({self._refusal}); trying again"
-                    if self._refusal else
-                    "its host is gone and this user cannot host it; waiting for the next host")
+            if self._refusal:
+                return f"the host refuses this user ({self._refusal}); trying again"
+            if self.store is not None:  # it could host, but never does
+                return "no scheduler runs, and this console only attaches; waiting for its host"
+            return "its host is gone and this user cannot host it; waiting for the next host"
         return None
 
     @property
@@ -141,12 +147,13 @@ class SharedScheduler:
 
     # --- coming and going ---------------------------------------------------------
 
-    def open(self) -> None:
+    def open(self, *, wait: bool = False) -> None:
         """Host the scheduler, or attach to its live host, or (neither possible) fall back
         to re-reading the store. While a process holds the lock without serving, it returns
         `waiting`, and hosts or attaches on a thread as soon as it can.
 
-        A guest attaches, or is `Refused` when no scheduler runs.
+        A guest attaches; when no scheduler runs it is `Refused`, or with `wait` it waits
+        for one (on a thread, as between two hosts).
         """
         if not self.guest:
             if not self._settle(host_after_s=0.0, taking_over=False, give_up=True):
@@ -159,6 +166,11 @@ class SharedScheduler:
             self._last_status = remote.status() if remote is not None else None
         except HostUnreachable:
             remote.close()
+        if wait and self._last_status is None:
+            log.info("no scheduler runs yet; waiting for its host", extra={"event": "wait_host"})
+            threading.Thread(target=self._settle, args=(0.0,), name="synctui-wait-host",
+                             daemon=True).start()
+            return
         if self._last_status is None or not self._use(remote, taking_over=False):
             self._closing = True  # and a `_host_lost` under way finds nothing to do
             raise Refused(self._refusal or
@@ -346,7 +358,8 @@ class SharedScheduler:
         try:
             # A guest is not counted among the consoles a host may hand over to.
             remote = RemoteControl(place, client="guest" if self.guest else "console",
-                                   bus=self.bus, on_lost=self._host_lost)
+                                   bus=self.bus, on_lost=self._host_lost,
+                                   read_only=self.read_only)
         except HostUnreachable as error:
             self._refusal = str(error) if error.denied else None
             return None

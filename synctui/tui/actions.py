@@ -28,28 +28,35 @@ class Action:
     """An action on the selected job or the scheduler, offered on the main screen only: the
     history and output screens have keys of their own."""
     in_palette: bool = True
+    steers: bool = False
+    """It changes what the scheduler does: a read-only console offers it nowhere."""
 
 
 # In the footer's order. Toggles are two actions on one key: `check_action` offers the one
 # that applies, and the palette the same one.
 ACTIONS: tuple[Action, ...] = (
-    Action("r", "run_now", "run-now", "Run", "Run now", "Run the selected job now"),
+    Action("r", "run_now", "run-now", "Run", "Run now", "Run the selected job now", steers=True),
     Action("w", "run_with", "run-with", "Run with", "Run with...",
-           "Run the selected job as a full re-sync, or since a time", shown=False),
+           "Run the selected job as a full re-sync, or since a time", shown=False,
+           steers=True),
     Action("c", "cancel_run", "cancel", "Cancel", "Cancel the run",
-           "Cancel the selected job's run (or drop its pending retry)"),
-    Action("p", "pause", "pause", "Pause", "Pause the job", "Pause the selected job"),
-    Action("p", "resume", "resume", "Resume", "Resume the job", "Resume the selected job"),
-    Action("P", "pause_all", "pause-all", "Pause all", "Pause every job", "Pause every job"),
-    Action("P", "resume_all", "resume-all", "Resume all", "Resume every job", "Resume every job"),
+           "Cancel the selected job's run (or drop its pending retry)", steers=True),
+    Action("p", "pause", "pause", "Pause", "Pause the job", "Pause the selected job", steers=True),
+    Action("p", "resume", "resume", "Resume", "Resume the job", "Resume the selected job",
+           steers=True),
+    Action("P", "pause_all", "pause-all", "Pause all", "Pause every job", "Pause every job",
+           steers=True),
+    Action("P", "resume_all", "resume-all", "Resume all", "Resume every job", "Resume every job",
+           steers=True),
     Action("n", "skip_next", "skip-next", "Skip", "Skip the next run",
-           "Skip the selected job's next run"),
+           "Skip the selected job's next run", steers=True),
     Action("s", "stop", "stop", "Stop", "Stop the scheduler",
-           "Stop the scheduler: no runs start on schedule; runs in progress go on"),
+           "Stop the scheduler: no runs start on schedule; runs in progress go on",
+           steers=True),
     Action("s", "start", "start", "Start", "Start the scheduler",
-           "Start the scheduler: the jobs are scheduled again"),
+           "Start the scheduler: the jobs are scheduled again", steers=True),
     Action("R", "restart", "restart", "Restart", "Restart the scheduler",
-           "Restart the scheduler: stop and start, catching up what is due"),
+           "Restart the scheduler: stop and start, catching up what is due", steers=True),
     Action("l", "toggle_log", "focus-log", "Log", "Focus the log",
            "Focus the selected job's log (again: the jobs)"),
     Action("q", "quit", "quit", "Quit", "Quit", "Quit (stops the scheduler this console hosts)",
@@ -67,7 +74,7 @@ ACTIONS: tuple[Action, ...] = (
            "Select the previous job", shown=False, in_palette=False),
     Action("ctrl+r", "reload_config", "reload-config", "Reload config", "Reload the config",
            "Read the config file again: jobs added, removed and changed", shown=False,
-           main_screen=False),
+           main_screen=False, steers=True),
     Action("ctrl+t", "change_theme", "change-theme", "Theme", "Switch theme",
            "Pick a theme (remembered)", shown=False, main_screen=False),
 )
@@ -79,3 +86,4 @@ BINDINGS = [
 ]
 PALETTE = tuple(action for action in ACTIONS if action.in_palette)
 MAIN_SCREEN_ACTIONS = frozenset(action.name for action in ACTIONS if action.main_screen)
+STEERING_ACTIONS = frozenset(action.name for action in ACTIONS if action.steers)

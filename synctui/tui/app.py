@@ -26,11 +26,11 @@ from textual.theme import Theme
 from textual.widgets import Button, DataTable, Footer
 
 from synctui.scheduler.clock import utc_now
-from synctui.scheduler.control import ConsoleBackend, Mode
+from synctui.scheduler.control import ConsoleBackend, Mode, Refused
 from synctui.scheduler.events import Change, OutputLines, RunFinished, RunStarted, StateChanged
 from synctui.scheduler.status import JobStatus, SchedulerStatus
 from synctui.tui import actions, themes
-from synctui.tui.actions import MAIN_SCREEN_ACTIONS
+from synctui.tui.actions import MAIN_SCREEN_ACTIONS, STEERING_ACTIONS
 from synctui.tui.driver import ConsoleDriver
 from synctui.tui.host_news import HOST_NEWS, badge, host_news, note
 from synctui.tui.messages import (
@@ -84,6 +84,8 @@ class SyncTuiApp(App[None]):
         clock: Callable[[], datetime] = utc_now,
         places: Places | None = None,
         theme_file: Path | None = None,
+        read_only: bool = False,
+        terminal: bool = True,
     ) -> None:
         """The console over `backend`.
 
@@ -97,8 +99,12 @@ class SyncTuiApp(App[None]):
             clock: The current time (tests fix it).
             places: Where the config and the state are, for the help screen.
             theme_file: Where the operator's theme is remembered; None: not remembered.
+            read_only: Watch only: no key, button or command that steers is offered.
+            terminal: Drawn in a terminal; False: in a browser tab (`synctui serve`), through
+                the driver its environment names.
         """
-        super().__init__(driver_class=ConsoleDriver)
+        super().__init__(driver_class=ConsoleDriver if terminal else None)
+        self.read_only = read_only
         self.control = backend
         self._config_source = config.source if config is not None else None
         self._config_name = config_name
@@ -138,7 +144,7 @@ class SyncTuiApp(App[None]):
                             id="header")
         yield JobsTable(self._zone, id="jobs")
         with Horizontal(id="lower"):
-            yield StatusPanel(self._zone, id="status-panel")
+            yield StatusPanel(self._zone, controls=not self.read_only, id="status-panel")
             yield LogTail(self.control, self._zone, id="log-tail")
         yield Footer(id="footer", show_command_palette=False)
 
@@ -219,7 +225,17 @@ class SyncTuiApp(App[None]):
 
     @work(thread=True, group="status")
     def _status_worker(self) -> None:
-        self.post_message(StatusFetched(self.snapshot()))
+        try:
+            snapshot = self.snapshot()
+        except Refused:  # a guest that has seen no host yet and has no store to read
+            self.call_from_thread(self._no_status)
+            return
+        self.post_message(StatusFetched(snapshot))
+
+    def _no_status(self) -> None:
+        """No status to show yet: say why (attaching brings one, through its event)."""
+        self._fetching = False
+        self.query_one(ConsoleHeader).show_note(note(self.control.reason))
 
     def snapshot(self) -> Snapshot:
         """The status now (called off the UI thread: it may wait on the scheduler's socket)."""
@@ -314,7 +330,10 @@ class SyncTuiApp(App[None]):
         return self.applies(action)
 
     def applies(self, action: str) -> bool:
-        """Whether `action` makes sense now (`resume` does for a paused job only)."""
+        """Whether `action` makes sense now (`resume` does for a paused job only; none that
+        steers does in a read-only console)."""
+        if self.read_only and action in STEERING_ACTIONS:
+            return False
         status, job = self._status, self.selected
         job_paused = job is not None and job.paused
         all_paused = status is not None and status.paused
@@ -391,7 +410,8 @@ class SyncTuiApp(App[None]):
             return
         host = self._status.host if self._status is not None else None
         places = replace(self._places, host=host)
-        keys = [(self.get_key_display(binding), binding.tooltip) for binding in actions.BINDINGS]
+        keys = [(self.get_key_display(binding), binding.tooltip) for binding in actions.BINDINGS
+                if not (self.read_only and binding.action in STEERING_ACTIONS)]
         self.push_screen(HelpScreen(keys, places))
 
     def keys_by_action(self) -> dict[str, str]:

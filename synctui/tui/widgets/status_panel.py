@@ -44,9 +44,11 @@ class StatusPanel(Vertical):
     }
     """
 
-    def __init__(self, zone: tzinfo, *, id: str | None = None) -> None:
+    def __init__(self, zone: tzinfo, *, controls: bool = True, id: str | None = None) -> None:
+        """The panel; `controls`: with its run, pause and stop buttons."""
         super().__init__(id=id)
         self._zone = zone
+        self._controls = controls
         self._details = Text()
         self._rows: list[Text] = []
         self._titles: tuple[str, str] | None = None
@@ -56,6 +58,8 @@ class StatusPanel(Vertical):
         with Horizontal(id="recent"):
             yield Label("Recent")
             yield RunSparkline(id="sparkline")
+        if not self._controls:
+            return
         with Horizontal(id="controls"):
             yield Button("Run now", id="run-now", compact=True, tooltip="Run the job now (r)")
             yield Button("Pause", id="pause", compact=True, tooltip="Pause or resume the job (p)")
@@ -74,8 +78,9 @@ class StatusPanel(Vertical):
         self._rows = self._describe(job, scheduling, now, fetched_at, host)
         self._lay_out()
         self.query_one(RunSparkline).runs = job.recent_durations
-        self._label("#pause", "Resume" if job.paused else "Pause")
-        self._label("#stop", "Stop" if scheduling else "Start")
+        if self._controls:
+            self._label("#pause", "Resume" if job.paused else "Pause")
+            self._label("#stop", "Stop" if scheduling else "Start")
 
     def on_resize(self) -> None:
         self._lay_out()

@@ -1,0 +1,98 @@
+"""The console served to browsers, at the HTTP layer: the installed `synctui --headless
+--serve 0` in a real process, asked over real HTTP and websockets (aiohttp's client)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import stat
+
+import aiohttp
+import pytest
+
+from commandline import write_config
+from factories import wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+JOBS = """
+[serve]
+max_sessions = 1
+
+[jobs.hello]
+command = "echo hello"
+interval = "1h"
+"""
+
+
+@pytest.fixture
+def served(tmp_path, hosts):
+    """A headless host serving its console; its address and its tokens."""
+    host = hosts(write_config(tmp_path, JOBS), "--serve", "0")
+    url = host.wait_for(r"serving the console on (http://\S+/);")[1]
+    operator = host.wait_for(r"operators, who steer: +\S+\?token=(\S+)")[1]
+    viewer = host.wait_for(r"viewers, who watch: +\S+\?token=(\S+)")[1]
+    host.wait_ready()
+    return host, url, operator, viewer
+
+
+def fetch(url: str, **headers: str) -> tuple[int, str]:
+    async def get() -> tuple[int, str]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url, headers=headers) as response:
+                return response.status, await response.text()
+
+    return asyncio.run(get())
+
+
+def sessions_started(host) -> list[int]:
+    return [int(pid) for pid in re.findall(r"console for \S+: pid (\d+)", host.stderr())]
+
+
+def test_the_tokens_are_kept_private_and_nobody_gets_in_without_one(served, tmp_path):
+    host, url, operator, viewer = served
+    tokens = tmp_path / "state" / "serve-tokens.json"
+    assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
+    assert operator != viewer and operator in tokens.read_text() and viewer in tokens.read_text()
+    assert fetch(url)[0] == 401
+    assert fetch(f"{url}?token=wrong")[0] == 401
+    origin = url.rstrip("/")
+    assert fetch(f"{url}ws", Origin=origin)[0] == 401
+    assert fetch(f"{url}ws?token=wrong", Origin=origin)[0] == 401
+    status, page = fetch(f"{url}?token={viewer}")
+    assert status == 200
+    assert f"/ws?token={viewer}" in page
+    assert sessions_started(host) == []
+
+
+def test_a_websocket_from_another_sites_page_is_refused(served):
+    host, url, operator, _ = served
+    status, page = fetch(f"{url}ws?token={operator}", Origin="http://evil.example")
+    assert status == 403 and "own page only" in page
+    assert fetch(f"{url}ws?token={operator}")[0] == 403  # no Origin at all
+    assert sessions_started(host) == []
+
+
+def test_a_session_runs_one_console_until_its_tab_closes_and_the_next_finds_it_full(served):
+    host, url, operator, _ = served
+    origin = url.rstrip("/")
+
+    async def session() -> tuple[bytes, int, str]:
+        async with aiohttp.ClientSession() as client:
+            async with client.ws_connect(f"{url}ws?token={operator}&width=100&height=30",
+                                         origin=origin) as websocket:
+                drawn = b""
+                while b"hello" not in drawn:  # the jobs table, drawn by the console
+                    message = await asyncio.wait_for(websocket.receive(), 20)
+                    assert message.type == aiohttp.WSMsgType.BINARY, message
+                    drawn += message.data
+                async with client.get(f"{url}?token={operator}") as full:
+                    page = await full.text()
+                return drawn, full.status, page
+
+    drawn, full_status, full_page = asyncio.run(session())
+    assert full_status == 503 and "at most 1 consoles" in full_page
+    [pid] = sessions_started(host)
+    host.wait_for(rf"the operator console of pid {pid} ended")
+    assert wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10)
