@@ -11,7 +11,7 @@ import stat
 import aiohttp
 import pytest
 
-from commandline import write_config
+from commandline import history, write_config
 from factories import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -96,3 +96,28 @@ def test_a_session_runs_one_console_until_its_tab_closes_and_the_next_finds_it_f
     [pid] = sessions_started(host)
     host.wait_for(rf"the operator console of pid {pid} ended")
     assert wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10)
+
+
+def test_a_viewers_console_steers_nothing(served, env):
+    host, url, _, viewer = served
+
+    async def session() -> bytes:
+        async with aiohttp.ClientSession() as client:
+            async with client.ws_connect(f"{url}ws?token={viewer}&width=100&height=30",
+                                         origin=url.rstrip("/")) as websocket:
+                drawn = b""
+                sent = False
+                while b"shows a run's output" not in drawn:  # the help, asked after `r`
+                    if b"hello" in drawn and not sent:
+                        await websocket.send_json(["stdin", "r"])
+                        await websocket.send_json(["stdin", "?"])
+                        sent = True
+                    message = await asyncio.wait_for(websocket.receive(), 20)
+                    assert message.type == aiohttp.WSMsgType.BINARY, message
+                    drawn += message.data
+                return drawn
+
+    drawn = asyncio.run(session())
+    assert b"Run the selected job now" not in drawn  # the help lists no steering key
+    assert history(host.config, env) == []  # `r` ran nothing
+    assert "on a read-only connection" not in host.stderr()  # nor was a request even sent

@@ -1,0 +1,1 @@
+"""The console served to browsers: `synctui serve` and `synctui --headless --serve`."""
