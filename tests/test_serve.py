@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import stat
+import subprocess
 
 import aiohttp
 import pytest
 
-from commandline import history, write_config
+from commandline import history, synctui, write_config
 from factories import wait_until
+from installed import SYNCTUI
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -121,3 +124,34 @@ def test_a_viewers_console_steers_nothing(served, env):
     assert b"Run the selected job now" not in drawn  # the help lists no steering key
     assert history(host.config, env) == []  # `r` ran nothing
     assert "on a read-only connection" not in host.stderr()  # nor was a request even sent
+
+
+def test_with_no_host_a_tab_waits_and_no_scheduler_starts(tmp_path, env):
+    config = write_config(tmp_path, JOBS)
+    err = tmp_path / "serve.err"
+    with err.open("wb") as log:
+        server = subprocess.Popen([SYNCTUI, "serve", "--config", str(config), "--port", "0"],
+                                  stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
+                                  cwd=tmp_path)
+    try:
+        assert wait_until(lambda: "operators, who steer" in err.read_text(), 20), err.read_text()
+        url, token = re.search(r"operators, who steer: +(\S+)\?token=(\S+)", err.read_text()).groups()
+
+        async def session() -> bytes:
+            async with aiohttp.ClientSession() as client:
+                async with client.ws_connect(f"{url}ws?token={token}&width=200&height=30",
+                                             origin=url.rstrip("/")) as websocket:
+                    drawn = b""
+                    while b"waiting for its host" not in drawn:
+                        message = await asyncio.wait_for(websocket.receive(), 20)
+                        assert message.type == aiohttp.WSMsgType.BINARY, message
+                        drawn += message.data
+                    return drawn
+
+        asyncio.run(session())
+        status = synctui("status", "--json", "--config", str(config), env=env, cwd=tmp_path)
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["host"] is None
+    finally:
+        server.terminate()
+        assert server.wait(20) == 0

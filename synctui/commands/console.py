@@ -22,7 +22,7 @@ def console(args: argparse.Namespace) -> int:
     config); `--served-as ROLE`: a browser tab's, which only ever attaches (waiting for a host
     if none runs), and as a viewer only watches."""
     config = load(args, demo_when_missing=True)
-    served = args.served_as
+    served = getattr(args, "served_as", None)
     store = _readable_store(config) if served else None
     guest = served is not None or _guest(config)
     from zoneinfo import ZoneInfo

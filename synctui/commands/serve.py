@@ -9,6 +9,7 @@ host itself.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from synctui.commands import EXIT_OK, CommandError, port
@@ -38,8 +39,8 @@ def serve(args: argparse.Namespace) -> int:
 
 def console_server(args: argparse.Namespace, config: Config, host: str, port: int, *,
                    renew: bool = False):
-    """The server of `config`'s console, bound; its addresses told on stderr (with the
-    tokens, when they are new: the only time they are shown)."""
+    """The server of `config`'s console, bound; its addresses logged (with the tokens, when
+    they are new: the only time they are shown)."""
     from synctui.web.server import ConsoleServer, ServeError
     from synctui.web.tokens import TokenFile, TokensError
 
@@ -50,15 +51,18 @@ def console_server(args: argparse.Namespace, config: Config, host: str, port: in
                                port=port, title=f"synctui: {config.name}")
     except (TokensError, ServeError) as error:
         raise CommandError(str(error)) from None
+    # Through the log, so that `--log-format json` stays one JSON object a line.
+    log = logging.getLogger("synctui.serve")
     if made is None:
-        print(f"synctui: serving the console on {server.url} (its tokens are in"
-              f" {tokens.path}; --new-token makes new ones)", file=sys.stderr)
+        log.info("serving the console on %s; its tokens are in %s (--new-token makes new"
+                 " ones)", server.url, tokens.path, extra={"event": "serve"})
     else:
-        print(f"synctui: serving the console on {server.url}; these addresses are shown"
-              f" only now (the tokens are kept in {tokens.path}):\n"
-              f"  operators, who steer:  {server.url}?token={made.operator}\n"
-              f"  viewers, who watch:    {server.url}?token={made.viewer}",
-              file=sys.stderr)
+        log.info("serving the console on %s; these addresses are shown only now (the tokens"
+                 " are kept in %s):", server.url, tokens.path, extra={"event": "serve"})
+        log.info("operators, who steer:  %s?token=%s", server.url, made.operator,
+                 extra={"event": "serve_token"})
+        log.info("viewers, who watch:    %s?token=%s", server.url, made.viewer,
+                 extra={"event": "serve_token"})
     return server
 
 

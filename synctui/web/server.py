@@ -138,7 +138,6 @@ class ConsoleServer(Server):
         runner = web.AppRunner(await self._make_app(), handle_signals=False)
         await runner.setup()
         await web.SockSite(runner, self._socket).start()
-        log.info("serving the console on %s", self.url, extra={"event": "serve"})
         try:
             await self._stop.wait()
         finally:
