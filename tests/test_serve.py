@@ -49,6 +49,16 @@ def fetch(url: str, **headers: str) -> tuple[int, str]:
     return asyncio.run(get())
 
 
+async def drawn_until(websocket, text: bytes) -> bytes:
+    """What the console draws until `text` shows."""
+    drawn = b""
+    while text not in drawn:
+        message = await asyncio.wait_for(websocket.receive(), 20)
+        assert message.type == aiohttp.WSMsgType.BINARY, message
+        drawn += message.data
+    return drawn
+
+
 def sessions_started(host) -> list[int]:
     return [int(pid) for pid in re.findall(r"console for \S+: pid (\d+)", host.stderr())]
 
@@ -85,11 +95,7 @@ def test_a_session_runs_one_console_until_its_tab_closes_and_the_next_finds_it_f
         async with aiohttp.ClientSession() as client:
             async with client.ws_connect(f"{url}ws?token={operator}&width=100&height=30",
                                          origin=origin) as websocket:
-                drawn = b""
-                while b"hello" not in drawn:  # the jobs table, drawn by the console
-                    message = await asyncio.wait_for(websocket.receive(), 20)
-                    assert message.type == aiohttp.WSMsgType.BINARY, message
-                    drawn += message.data
+                drawn = await drawn_until(websocket, b"hello")  # the jobs table
                 async with client.get(f"{url}?token={operator}") as full:
                     page = await full.text()
                 return drawn, full.status, page
@@ -108,17 +114,10 @@ def test_a_viewers_console_steers_nothing(served, env):
         async with aiohttp.ClientSession() as client:
             async with client.ws_connect(f"{url}ws?token={viewer}&width=100&height=30",
                                          origin=url.rstrip("/")) as websocket:
-                drawn = b""
-                sent = False
-                while b"shows a run's output" not in drawn:  # the help, asked after `r`
-                    if b"hello" in drawn and not sent:
-                        await websocket.send_json(["stdin", "r"])
-                        await websocket.send_json(["stdin", "?"])
-                        sent = True
-                    message = await asyncio.wait_for(websocket.receive(), 20)
-                    assert message.type == aiohttp.WSMsgType.BINARY, message
-                    drawn += message.data
-                return drawn
+                await drawn_until(websocket, b"hello")
+                await websocket.send_json(["stdin", "r"])
+                await websocket.send_json(["stdin", "?"])
+                return await drawn_until(websocket, b"shows a run's output")  # the help, after `r`
 
     drawn = asyncio.run(session())
     assert b"Run the selected job now" not in drawn  # the help lists no steering key
@@ -141,12 +140,7 @@ def test_with_no_host_a_tab_waits_and_no_scheduler_starts(tmp_path, env):
             async with aiohttp.ClientSession() as client:
                 async with client.ws_connect(f"{url}ws?token={token}&width=200&height=30",
                                              origin=url.rstrip("/")) as websocket:
-                    drawn = b""
-                    while b"waiting for its host" not in drawn:
-                        message = await asyncio.wait_for(websocket.receive(), 20)
-                        assert message.type == aiohttp.WSMsgType.BINARY, message
-                        drawn += message.data
-                    return drawn
+                    return await drawn_until(websocket, b"waiting for its host")
 
         asyncio.run(session())
         status = synctui("status", "--json", "--config", str(config), env=env, cwd=tmp_path)
