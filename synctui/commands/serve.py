@@ -45,10 +45,10 @@ def console_server(args: argparse.Namespace, config: Config, host: str, port: in
     from synctui.web.tokens import TokenFile, TokensError
 
     tokens = TokenFile(config.scheduler.state_dir)
-    try:
-        made = tokens.ensure(renew=renew)
+    try:  # bound first: an address in use changes no token
         server = ConsoleServer(_console(args, config), tokens, config.serve, host=host,
                                port=port, title=f"synctui: {config.name}")
+        made = tokens.ensure(renew=renew)
     except (TokensError, ServeError) as error:
         raise CommandError(str(error)) from None
     # Through the log, so that `--log-format json` stays one JSON object a line.

@@ -19,7 +19,7 @@ import socket
 import threading
 from contextlib import contextmanager
 from typing import Iterator, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -149,39 +149,44 @@ class ConsoleServer(Server):
         aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(self.templates_path))
         app.add_routes([
             web.get("/", self.handle_index, name="index"),
-            web.get("/ws", self.handle_websocket, name="websocket"),
+            web.get("/ws", self.handle_websocket),  # no token: refused
+            web.get("/ws/{token}", self.handle_websocket, name="websocket"),
             web.static("/static", self.statics_path, name="static"),
         ])
         return app
 
     # --- the guards ---------------------------------------------------------------
 
-    def _role(self, request: web.Request) -> str:
-        role = self.tokens.role(request.query.get("token"))
+    def _role(self, token: str | None) -> str:
+        role = self.tokens.role(token)
         if role is None:
             raise _page(web.HTTPUnauthorized, "A token is needed",
                         "Open the address <code>synctui serve</code> printed, token included.")
         return role
 
     def _full(self) -> None:
-        if len(self._sessions) >= self.settings.max_sessions:
+        most = self.settings.max_sessions
+        if len(self._sessions) >= most:
             raise _page(web.HTTPServiceUnavailable, "Every console is in use",
-                        f"This server runs at most {self.settings.max_sessions} consoles"
+                        f"This server runs at most {most} console{'s' if most != 1 else ''}"
                         " (<code>max_sessions</code> in <code>[serve]</code>). Close another"
                         " tab, or try again later.")
 
     # --- the page -----------------------------------------------------------------
 
     async def handle_index(self, request: web.Request) -> web.Response:
-        """The console's page (textual-serve's), its websocket address carrying the token."""
-        self._role(request)
+        """The console's page (textual-serve's), its websocket address carrying the token.
+
+        The token goes in the websocket's path: the page's script appends its own `?width=`
+        to that address."""
+        self._role(request.query.get("token"))
         self._full()
         secure = _forwarded(request, "X-Forwarded-Proto", request.scheme) == "https"
         base = f"{_forwarded(request, 'X-Forwarded-Host', request.host)}{_prefix(request)}"
         context = {
             "font_size": to_int(request.query.get("fontsize", "16"), 16),
-            "app_websocket_url": f"{'wss' if secure else 'ws'}://{base}/ws"
-                                 f"?token={request.query['token']}",
+            "app_websocket_url": f"{'wss' if secure else 'ws'}://{base}/ws/"
+                                 f"{quote(request.query['token'], safe='')}",
             "config": {"static": {"url": f"{_prefix(request)}/static/"}},
             "application": {"name": self.title},
         }
@@ -196,7 +201,7 @@ class ConsoleServer(Server):
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """A tab's console: started once every guard passed, ended when the tab closes,
         goes idle or the server stops."""
-        role = self._role(request)
+        role = self._role(request.match_info.get("token"))
         origin = request.headers.get("Origin")
         host = _forwarded(request, "X-Forwarded-Host", request.host)
         if origin is None or urlsplit(origin).netloc.lower() != host.lower():
