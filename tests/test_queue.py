@@ -130,6 +130,19 @@ def test_queued_runs_start_in_fire_time_order_then_config_order(lifecycle, tmp_p
     assert all(run.result is Result.SUCCESS for run in started)
 
 
+def test_fire_times_due_together_start_in_config_order_not_by_name(hosts):
+    names = ["zeta", "alpha", "mid", "beta", "omega", "delta"]
+    host = hosts({name: {"command": "true", "interval_s": 0.5} for name in names})
+    events = host.subscribe()
+    first = {}
+    while len(first) < len(names):
+        run = finished(events)
+        first.setdefault(run.job, run)
+    assert len({run.scheduled_at for run in first.values()}) == 1  # one burst, all due at once
+    started = sorted(first.values(), key=lambda run: run.id)
+    assert [run.job for run in started] == names
+
+
 def test_a_queued_run_past_its_start_deadline_is_missed_and_never_runs(lifecycle):
     runs = lifecycle({
         "orders": {"command": "sleep 5", "group": "warehouse"},

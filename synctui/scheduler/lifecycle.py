@@ -114,7 +114,7 @@ class RunLifecycle:
 
     def launch(
         self, slot: JobSlot, trigger: Trigger, scheduled_at: datetime, *, manual: bool = False,
-        scope: Scope = Scope(),
+        scope: Scope = Scope(), drain: bool = True,
     ) -> RunHandle | None:
         """Start a run of the slot's job, queue it, or say why not.
 
@@ -125,7 +125,8 @@ class RunLifecycle:
         one that meets a running one follows the job's overlap policy (`replace` ends the
         running one and starts after it, `skip` records the fire time skipped), except a
         fire time of a job that catches up `all`, which waits for it; the rest go through
-        the queue (`drain`). Returns the handle of the run started, None if none did now.
+        the queue (`drain`; with `drain` false, the caller drains once it has launched every
+        fire time due together). Returns the handle of the run started, None if none did now.
         """
         job = slot.job
         if not manual:
@@ -159,7 +160,8 @@ class RunLifecycle:
             if trigger in FIRES or trigger is Trigger.ONCE:
                 self._retries.cancel(slot)  # a run of the schedule stands for the retry
             self._enqueue(slot, Waiting.due(request, self._order[job.name]))
-        self.drain()
+        if drain:
+            self.drain()
         handle = slot.handle
         return handle if handle is not None and handle.request is request else None
 

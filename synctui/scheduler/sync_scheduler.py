@@ -62,6 +62,24 @@ class _HandOff(BaseExecutor):
         job.func(*job.args, run_times)
 
 
+class _Firing(BackgroundScheduler):
+    """APScheduler's loop, telling `after_fires` once it has handed over every fire time due
+    in a pass: runs due together then start in synctui's queue order (fire time, then
+    config order), not in APScheduler's (job id)."""
+
+    def __init__(self, after_fires: Callable[[], None], **options) -> None:
+        super().__init__(**options)
+        self._after_fires = after_fires
+
+    def _process_jobs(self):
+        wait_seconds = super()._process_jobs()
+        try:
+            self._after_fires()
+        except Exception:  # as APScheduler does for a failed hand-off: the loop goes on
+            log.exception("starting the runs due failed")
+        return wait_seconds
+
+
 class SyncScheduler(RunsHere):
     """Schedules the configured jobs and hosts them, in this process (a `ConsoleBackend`)."""
 
@@ -152,7 +170,8 @@ class SyncScheduler(RunsHere):
             try:
                 if began_hosting:
                     self._begin_hosting()
-                aps = BackgroundScheduler(
+                aps = _Firing(
+                    self.lifecycle.drain,
                     timezone=self.zone,
                     executors={"default": _HandOff()},
                     job_defaults={"misfire_grace_time": None, "coalesce": True,
@@ -387,7 +406,7 @@ class SyncScheduler(RunsHere):
             plain = self._plain[name]
             backlog = behind(slot.job, plain, run_times[0], fire, utc_now())
             self.lifecycle.catch_up(slot, backlog, _following(plain), BEHIND_REASON)
-        self.lifecycle.launch(slot, Trigger.SCHEDULED, fire)
+        self.lifecycle.launch(slot, Trigger.SCHEDULED, fire, drain=False)  # `_Firing` drains
 
     def _set_paused(self, name: str | None, paused: bool) -> None:
         names = [name] if name else list(self.lifecycle.slots)
