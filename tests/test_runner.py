@@ -7,12 +7,13 @@ import resource
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
 
 from factories import job, pid_alive, request, wait_until
-from synctui.scheduler.processes import read_stat
+from synctui.scheduler.processes import TOKEN_VARIABLE, end_carriers, new_token, read_stat
 from synctui.scheduler.events import EventsMissed, OutputLines, RunFinished, RunStarted
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.runner import READ_SIZE
@@ -277,6 +278,28 @@ def test_a_fault_before_the_spawn_still_records_a_result(runner, monkeypatch):
     record = runner.run(request(job(command=["true"])))
     assert record.result is Result.FAILURE
     assert record.error == "synctui internal error: ValueError('argv went wrong')"
+
+
+def test_runs_ending_together_each_end_their_own_carriers_only():
+    # Twenty ends at once share passes over /proc; each ends the two processes that
+    # carry its token, and a process carrying a token nobody asked for lives.
+    tokens = [new_token() for _ in range(21)]
+    carriers = {token: [subprocess.Popen(["sleep", "300"], env={**os.environ, TOKEN_VARIABLE: token},
+                                         start_new_session=True) for _ in range(2)]
+                for token in tokens}
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            ended = list(pool.map(end_carriers, tokens[:20]))
+        assert ended == [2] * 20
+        for token in tokens[:20]:
+            # Children of this process, as adopted orphans are of a host: reaped as well.
+            assert all(read_stat(process.pid) is None for process in carriers[token])
+        assert all(process.poll() is None for process in carriers[tokens[20]])
+    finally:
+        for processes in carriers.values():
+            for process in processes:
+                process.kill()
+                process.wait()
 
 
 @pytest.mark.parametrize("keep_daemons", [False, True])

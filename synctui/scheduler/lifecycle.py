@@ -331,13 +331,14 @@ class RunLifecycle:
     def _start_locked(self, slot: JobSlot, request: RunRequest, group: str | None) -> RunHandle:
         """Start the run (the slot's lock held, its room taken: `group` is what it counts
         against)."""
-        warn_after_s = warn_limit_s(self.store, request.job)  # a read: not under the lock
-        with self._active_lock:
-            handle = self.runner.start(
-                request, on_finish=lambda h: self._finished(slot, h),
-                warn_after_s=warn_after_s, on_overdue=self._overdue,
-            )
-            self._active[handle] = group
+        def going(handle: RunHandle) -> None:
+            with self._active_lock:
+                self._active[handle] = group
+
+        handle = self.runner.start(
+            request, on_finish=lambda h: self._finished(slot, h), on_record=going,
+            warn_after_s=warn_limit_s(self.store, request.job), on_overdue=self._overdue,
+        )
         slot.handle = handle
         slot.last_start = self._clock()
         self.alerts.started(request.job, handle.run)

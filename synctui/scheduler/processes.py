@@ -13,6 +13,7 @@ import ctypes
 import os
 import secrets
 import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,11 +124,72 @@ def end_carriers(token: str) -> int:
 
     Called once the run's own process is waited for, so a carrier that is a child of
     this process was adopted (a subreaper's orphan) and no `subprocess` waits for it:
-    it is reaped here. Returns how many were ended.
+    it is reaped here. Returns how many were ended. Runs ending together share one pass
+    over `/proc` (`_Sweeps`), so a burst of ends costs a few passes, not one each.
     """
+    return _SWEEPS.end(token)
+
+
+class _Sweeps:
+    """Passes over `/proc` that end the carriers of every token asked for: a caller
+    arriving during a pass waits for the next one, which takes all tokens asked for
+    meanwhile (a group commit, for processes)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._swept = threading.Condition(self._lock)
+        self._asked: set[str] = set()
+        self._ended: dict[str, int] = {}
+        self._sweeping = False
+
+    def end(self, token: str) -> int:
+        with self._lock:
+            self._asked.add(token)
+            while token not in self._ended:
+                if not self._sweeping:
+                    self._sweep_asked()
+                else:
+                    self._swept.wait()
+            return self._ended.pop(token)
+
+    def _sweep_asked(self) -> None:
+        """One pass for every token asked for (called, and returning, with the lock held)."""
+        tokens, self._asked, self._sweeping = self._asked, set(), True
+        ended: dict[str, int] = {}
+        self._lock.release()
+        try:
+            ended = _sweep(tokens)
+        finally:
+            self._lock.acquire()
+            self._sweeping = False
+            self._ended.update({token: ended.get(token, 0) for token in tokens})
+            self._swept.notify_all()
+
+
+_SWEEPS = _Sweeps()
+
+
+def _sweep(tokens: set[str]) -> dict[str, int]:
+    """SIGKILL every process carrying one of `tokens`; how many each had."""
     me = os.getpid()
-    carriers = [stat for stat in _living() if stat.pid != me and _carries(stat.pid, token)]
-    return _kill(carriers, reap_adopted=True)
+    carriers: dict[str, list[ProcessStat]] = {}
+    for stat in _living():
+        token = _token_of(stat.pid) if stat.pid != me else None
+        if token in tokens:
+            carriers.setdefault(token, []).append(stat)
+    return {token: _kill(found, reap_adopted=True) for token, found in carriers.items()}
+
+
+def _token_of(pid: int) -> str | None:
+    """The run token in the process's environment, if any."""
+    environ = _environ(pid)
+    key = f"\0{TOKEN_VARIABLE}=".encode()
+    at = environ.find(key)
+    if at < 0:
+        return None
+    start = at + len(key)
+    end = environ.find(b"\0", start)
+    return environ[start:end if end >= 0 else None].decode("ascii", "replace")
 
 
 def end_leftovers(

@@ -95,11 +95,13 @@ class Runner:
     def start(
         self, request: RunRequest, on_finish: Callable[[RunHandle], None] | None = None, *,
         warn_after_s: float | None = None, on_overdue: Callable[[RunHandle], None] | None = None,
+        on_record: Callable[[RunHandle], None] | None = None,
     ) -> RunHandle:
         """Record the run as `running` and start it in its own thread; returns at once.
 
-        `on_finish` is called from the run's thread once the result is recorded;
-        `on_overdue` from there too, once, if the run goes on past `warn_after_s`.
+        `on_record` is called here once the run is recorded, before its thread starts (so
+        before `on_finish` can be); `on_finish` from the run's thread once the result is
+        recorded; `on_overdue` from there too, once, if the run goes on past `warn_after_s`.
         """
         job, scope = request.job, request.scope
         watermark = self.store.job_state(job.name).watermark
@@ -118,6 +120,8 @@ class Runner:
         )
         handle = RunHandle(self, request, record, last_success, token, on_finish,
                            warn_after_s=warn_after_s, on_overdue=on_overdue)
+        if on_record is not None:
+            on_record(handle)
         handle._thread.start()
         return handle
 
