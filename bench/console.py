@@ -16,7 +16,7 @@ Three phases, in this order:
                alternating: spawn -> the output holds the jobs table (the header "Job"
                and the first job's row); the minimal app: spawn -> its clock label. Each
                console is quit with `q` and must exit 0.
-  idle         8 jobs every 1h (catch_up = false: nothing fires) and the minimal app,
+  idle         8 jobs (--jobs) every 1h (catch_up = false: nothing fires) and the minimal app,
                side by side; after the jobs table is up plus --settle (3 s), both are
                sampled once a second for --seconds (30): bytes written to the terminal
                per second, CPU % (utime+stime of /proc/<pid>/stat; schedstat too),
@@ -263,8 +263,11 @@ def child_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def config_text(state: Path, *, flood: bool) -> str:
-    jobs = [(name, '["true"]') for name in JOBS]
+def config_text(state: Path, *, flood: bool, jobs_at_least: int = len(JOBS)) -> str:
+    """The config: the idle benchmark's jobs, more `true` jobs after them up to
+    `jobs_at_least`, and with `flood` the flooding job first."""
+    names = [*JOBS, *(f"sync{n:04d}" for n in range(jobs_at_least - len(JOBS)))]
+    jobs = [(name, '["true"]') for name in names]
     if flood:
         jobs.insert(0, ("flood", _toml_list([sys.executable, "-c", FLOOD_CODE])))
     return CONFIG_HEAD.format(state=state) + "".join(
@@ -640,6 +643,11 @@ def main() -> int:
                         help="flood: give up on a press's frame after this (default 10 s)")
     parser.add_argument("--flood-limit", type=float, default=120.0,
                         help="flood: give up if the presses take longer (default 120 s)")
+    parser.add_argument("--jobs", type=int, default=len(JOBS),
+                        help=f"jobs in the config, at least (default {len(JOBS)}; more are"
+                             " `true` every 1h: the cost of jobs the console is not showing)")
+    parser.add_argument("--results-name", default="console",
+                        help="results/NAME.json (default console)")
     parser.add_argument("--only", choices=("first-frame", "idle", "flood"), action="append",
                         help="run only this phase (repeatable; default: all three)")
     args = _common.parse(parser, rounds=1, warmup=0, seconds=1.0, settle=0.5, presses=3,
@@ -653,7 +661,8 @@ def main() -> int:
         minimal = tmp / "minimal_clock.py"
         minimal.write_text(MINIMAL_APP)
         idle_config = _common.write_config(tmp / "console.toml",
-                                           config_text(tmp / "state", flood=False))
+                                           config_text(tmp / "state", flood=False,
+                                                       jobs_at_least=args.jobs))
         if "first-frame" in phases:
             out["first_frame"] = first_frames(args, tmp, env, idle_config, minimal)
         if "idle" in phases:
@@ -663,11 +672,12 @@ def main() -> int:
         if "flood" in phases:
             flood_state = tmp / "flood-state"
             flood_config = _common.write_config(tmp / "flood.toml",
-                                                config_text(flood_state, flood=True))
+                                                config_text(flood_state, flood=True,
+                                                            jobs_at_least=args.jobs))
             out["flood"] = flood_phase(args, tmp, env, flood_config, flood_state, minimal)
 
     report(out)
-    path = _common.write_results("console", out)
+    path = _common.write_results(args.results_name, out)
     print(f"results: {path}")
     return 0
 
@@ -697,7 +707,8 @@ def report(out: dict) -> None:
     if "idle" in out:
         idle = out["idle"]
         r = idle["results"]
-        print(f"\nidle ({r['console']['wall_s']:.1f}s window; 8 jobs every 1h, nothing fires):")
+        print(f"\nidle ({r['console']['wall_s']:.1f}s window; {out['args']['jobs']} jobs every 1h,"
+              " nothing fires):")
         print(_common.table(
             ["process", "B/s", "bursts", "CPU % (ticks)", "CPU % (schedstat)", "wake-ups/s",
              "RSS MB", "threads"],

@@ -13,15 +13,19 @@ interval is a burst of every job at once, and measures:
   for them (what spawning alone costs here, now);
 - SIGTERM to exit.
 
-The console's figures (first frame, idle CPU, key to frame) are `console.py`'s.
+Then, for each of `--console-sizes`, `console.py --jobs N` (the real console in a
+pseudo-terminal): its first frame (median), idle CPU and key-to-frame p95 while a job
+floods, so that what the console costs per job it is not showing is in one table.
 
 Targets (from the issue): `check` of 1,000 cron jobs < 1 s; a burst of 1,000 drained
-within 1.5x the bare loop; headless RSS with 1,000 jobs < 80 MB; SIGTERM to exit < 1 s.
+within 1.5x the bare loop; headless RSS with 1,000 jobs < 80 MB; SIGTERM to exit < 1 s;
+console idle CPU with 1,000 jobs < 1%.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
 import subprocess
 import sys
@@ -35,6 +39,8 @@ CHECK_TARGET_S = 1.0
 DRAIN_TARGET_RATIO = 1.5
 RSS_TARGET_MB = 80.0
 EXIT_TARGET_S = 1.0
+CONSOLE_IDLE_TARGET_PCT = 1.0
+CONSOLE_BENCH = Path(__file__).with_name("console.py")
 
 
 def config_text(state: Path, jobs: int, trigger: str) -> str:
@@ -133,6 +139,19 @@ def first_burst(db: Path, jobs: int, timeout: float) -> list[tuple[float, float,
     raise RuntimeError(f"the first burst of {jobs} jobs never all started")
 
 
+def console(jobs: int, quick: bool) -> dict:
+    """`console.py --jobs N`'s first frame, idle CPU and key-to-frame p95."""
+    done = subprocess.run(
+        [sys.executable, str(CONSOLE_BENCH), "--jobs", str(jobs), "--results-name",
+         f"scale-console-{jobs}", *(["--quick"] if quick else
+                                    ["--rounds", "3", "--seconds", "10", "--presses", "20"])],
+        capture_output=True, text=True, check=True)
+    out = json.loads(Path(done.stdout.rsplit("results: ", 1)[1].strip()).read_text())
+    return {"first_frame_ms": out["first_frame"]["summary"]["console_table_ms"],
+            "idle_cpu_pct": out["idle"]["results"]["console"]["cpu_pct"],
+            "key_p95_ms": out["flood"]["summary"]["frame_p95_ms"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000],
@@ -143,8 +162,10 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=5.0,
                         help="the jobs' interval, so the first burst's time (default 5 s)")
     parser.add_argument("--idle", type=float, default=2.0, help="idle window in s (default 2)")
+    parser.add_argument("--console-sizes", type=int, nargs="*", default=[10, 100, 1000],
+                        help="job counts of the console (default 10 100 1000)")
     args = _common.parse(parser, sizes=[10], check_sizes=[10], check_rounds=1, interval=2.0,
-                         idle=0.5)
+                         idle=0.5, console_sizes=[10])
     with tempfile.TemporaryDirectory(prefix="synctui-bench-scale-") as tmp_name:
         tmp = Path(tmp_name)
         env = _common.child_env(tmp / "pycache")
@@ -155,6 +176,7 @@ def main() -> int:
             measured = host(tmp, jobs, args.interval, args.idle, env)
             measured["bare_s"] = bare_burst(jobs)
             hosts[jobs] = measured
+    consoles = {jobs: console(jobs, args.quick) for jobs in args.console_sizes}
     print(f"scale: {_common.machine()['cpus']} CPUs, jobs `true`, interval {args.interval:g}s")
     print(_common.table(("jobs", "check s"), [(jobs, s) for jobs, s in checks.items()]))
     print()
@@ -164,6 +186,11 @@ def main() -> int:
         [(jobs, m["startup_s"], m["idle_cpu"] * 100, m["idle_rss_mb"], m["peak_rss_mb"],
           m["lag_p50_ms"], m["lag_p99_ms"], m["drain_s"], m["bare_s"],
           m["drain_s"] / m["bare_s"], m["exit_s"]) for jobs, m in hosts.items()]))
+    if consoles:
+        print()
+        print(_common.table(("console jobs", "first frame ms", "idle CPU %", "key p95 ms"),
+                            [(jobs, m["first_frame_ms"], m["idle_cpu_pct"], m["key_p95_ms"])
+                             for jobs, m in consoles.items()]))
     largest = max(hosts)
     big = hosts[largest]
     check_big = checks.get(1000)
@@ -177,8 +204,13 @@ def main() -> int:
           f" {big['peak_rss_mb']:.1f} MB -> {_common.verdict(big['peak_rss_mb'] < RSS_TARGET_MB)}")
     print(f"target: SIGTERM to exit < {EXIT_TARGET_S:g} s: {big['exit_s']:.2f} s ->"
           f" {_common.verdict(big['exit_s'] < EXIT_TARGET_S)}")
+    if consoles:
+        most = max(consoles)
+        idle = consoles[most]["idle_cpu_pct"]
+        print(f"target: console idle CPU with {most} jobs < {CONSOLE_IDLE_TARGET_PCT:g}%:"
+              f" {idle:.2f}% -> {_common.verdict(idle < CONSOLE_IDLE_TARGET_PCT)}")
     path = _common.write_results("scale", {"interval_s": args.interval, "check_s": checks,
-                                           "hosts": hosts})
+                                           "hosts": hosts, "consoles": consoles})
     print(f"results: {path}")
     return 0
 
