@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import socket
@@ -106,32 +105,6 @@ def test_a_viewers_console_steers_nothing(served, env):
     assert b"Run the selected job now" not in drawn  # the help lists no steering key
     assert history(host.config, env) == []  # `r` ran nothing
     assert "on a read-only connection" not in host.stderr()  # nor was a request even sent
-
-
-def test_with_no_host_a_tab_waits_and_no_scheduler_starts(tmp_path, env):
-    config = write_config(tmp_path, JOBS)
-    err = tmp_path / "serve.err"
-    with err.open("wb") as log:
-        server = subprocess.Popen([SYNCTUI, "serve", "--config", str(config), "--port", "0"],
-                                  stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
-                                  cwd=tmp_path)
-    try:
-        assert wait_until(lambda: "operators, who steer" in err.read_text(), 20), err.read_text()
-        url, token = re.search(r"operators, who steer: +(\S+)\?token=(\S+)", err.read_text()).groups()
-
-        async def session() -> bytes:
-            async with aiohttp.ClientSession() as client:
-                async with client.ws_connect(f"{url}ws/{token}?width=200&height=30",
-                                             origin=url.rstrip("/")) as websocket:
-                    return await drawn_until(websocket, b"waiting for its host")
-
-        asyncio.run(session())
-        status = synctui("status", "--json", "--config", str(config), env=env, cwd=tmp_path)
-        assert status.returncode == 0, status.stderr
-        assert json.loads(status.stdout)["host"] is None
-    finally:
-        server.terminate()
-        assert server.wait(20) == 0
 
 
 def test_a_tab_left_alone_past_idle_timeout_is_ended(tmp_path, hosts):
