@@ -11,6 +11,8 @@ interval is a burst of every job at once, and measures:
   p99, and the drain (the first fire time to the last run of the burst started),
   against a bare loop in this process that `Popen`s the same count of `true` and waits
   for them (what spawning alone costs here, now);
+- `status` asked over the control socket every 50 ms from the idle window to the
+  burst's end: its round trip p99 and max (does the burst starve the socket?);
 - SIGTERM to exit;
 
 and the largest size once more with its fire times spread over `--spread` seconds
@@ -30,14 +32,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import _common
+from control_socket import LineClient
 
 CHECK_TARGET_S = 1.0
 DRAIN_TARGET_RATIO = 1.5
@@ -109,8 +114,10 @@ def host(tmp: Path, jobs: int, interval: float, idle_s: float, env: dict) -> dic
         idle_cpu = ((after["utime"] + after["stime"]) - (before["utime"] + before["stime"])
                     ) / _common.CLK_TCK / elapsed
         rss_mb = _common.proc_status_kb(process.pid, "VmRSS") / 1024
+        asking = Asking(Path(re.search(r"control socket at (\S+)", err.read_text())[1]))
         runs = first_burst(state / "synctui.db", jobs, timeout=interval + 120)
         burst = _common.proc_times(process.pid)
+        status_ms = asking.stop()
         peak_mb = _common.proc_status_kb(process.pid, "VmHWM") / 1024
         stopping = time.perf_counter()
         process.terminate()
@@ -126,10 +133,40 @@ def host(tmp: Path, jobs: int, interval: float, idle_s: float, env: dict) -> dic
     burst_cpu_s = ((burst["utime"] + burst["stime"]) - (after["utime"] + after["stime"])
                    ) / _common.CLK_TCK
     return {"startup_s": startup_s, "idle_cpu": idle_cpu, "idle_rss_mb": rss_mb,
-            "burst_cpu_s": burst_cpu_s,
+            "burst_cpu_s": burst_cpu_s, "status_p99_ms": _common.percentile(status_ms, 99),
+            "status_max_ms": max(status_ms),
             "peak_rss_mb": peak_mb, "lag_p50_ms": _common.percentile(lags, 50) * 1e3,
             "lag_p99_ms": _common.percentile(lags, 99) * 1e3, "drain_s": drain_s,
             "exit_s": exit_s}
+
+
+class Asking:
+    """`status` asked over the control socket every `PACE_S` while the host works (as a
+    few consoles would): whether a burst starves its control socket."""
+
+    PACE_S = 0.05
+
+    def __init__(self, path: Path) -> None:
+        self.client = LineClient(path)
+        self.times_ms: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._ask, daemon=True)
+        self._thread.start()
+
+    def _ask(self) -> None:
+        number = 0
+        while not self._stop.is_set():
+            number += 1
+            took, _ = self.client.round_trip(b'{"id":%d,"op":"status"}\n' % number)
+            self.times_ms.append(took)
+            self._stop.wait(self.PACE_S)
+
+    def stop(self) -> list[float]:
+        """The round trips' times in ms."""
+        self._stop.set()
+        self._thread.join(60)
+        self.client.close()
+        return self.times_ms
 
 
 def spread(tmp: Path, jobs: int, seconds: float, env: dict) -> dict:
@@ -224,10 +261,12 @@ def main() -> int:
     print()
     print(_common.table(
         ("jobs", "start s", "idle CPU %", "idle RSS MB", "peak RSS MB", "lag p50 ms",
-         "lag p99 ms", "drain s", "bare s", "drain/bare", "burst CPU s", "exit s"),
+         "lag p99 ms", "drain s", "bare s", "drain/bare", "burst CPU s", "status p99 ms",
+         "status max ms", "exit s"),
         [(jobs, m["startup_s"], m["idle_cpu"] * 100, m["idle_rss_mb"], m["peak_rss_mb"],
           m["lag_p50_ms"], m["lag_p99_ms"], m["drain_s"], m["bare_s"],
-          m["drain_s"] / m["bare_s"], m["burst_cpu_s"], m["exit_s"]) for jobs, m in hosts.items()]))
+          m["drain_s"] / m["bare_s"], m["burst_cpu_s"], m["status_p99_ms"], m["status_max_ms"],
+          m["exit_s"]) for jobs, m in hosts.items()]))
     if spread_run is not None:
         print(f"spread: {max(args.sizes)} jobs over {args.spread:g}s: lag p50"
               f" {spread_run['lag_p50_ms']:.1f} ms, p99 {spread_run['lag_p99_ms']:.1f} ms; host"
