@@ -91,6 +91,19 @@ def wait_for_text(path: Path, text: str, timeout: float) -> bool:
     return False
 
 
+def start_host(config: Path, err: Path, env: dict) -> subprocess.Popen:
+    """`synctui --headless` on `config`, its stderr to `err`, once it says it runs."""
+    with err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [str(_common.SYNCTUI), "--headless", "--no-passthrough", "--config", str(config)],
+            env=env, stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL)
+    if not wait_for_text(err, "running headless", 120):
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"the host never started:\n{err.read_text()[-2000:]}")
+    return process
+
+
 def host(tmp: Path, jobs: int, interval: float, idle_s: float, env: dict) -> dict:
     """One headless host of `jobs` interval jobs: start-up, idle, the first burst, exit."""
     state = tmp / f"state-{jobs}"
@@ -98,13 +111,8 @@ def host(tmp: Path, jobs: int, interval: float, idle_s: float, env: dict) -> dic
                                 config_text(state, jobs, f'interval = "{interval:g}s"'))
     err = tmp / f"host-{jobs}.err"
     began = time.perf_counter()
-    with err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [str(_common.SYNCTUI), "--headless", "--no-passthrough", "--config", str(path)],
-            env=env, stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL)
+    process = start_host(path, err, env)
     try:
-        if not wait_for_text(err, "running headless", 120):
-            raise RuntimeError(f"the host never started:\n{err.read_text()[-2000:]}")
         startup_s = time.perf_counter() - began
         before = _common.proc_times(process.pid)
         window = time.monotonic()
@@ -176,14 +184,8 @@ def spread(tmp: Path, jobs: int, seconds: float, env: dict) -> dict:
     state = tmp / f"spread-{jobs}"
     trigger = f'interval = "{seconds:g}s"\njitter_seconds = {seconds:g}'
     path = _common.write_config(tmp / f"spread-{jobs}.toml", config_text(state, jobs, trigger))
-    err = tmp / f"spread-{jobs}.err"
-    with err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [str(_common.SYNCTUI), "--headless", "--no-passthrough", "--config", str(path)],
-            env=env, stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL)
+    process = start_host(path, tmp / f"spread-{jobs}.err", env)
     try:
-        if not wait_for_text(err, "running headless", 120):
-            raise RuntimeError(f"the host never started:\n{err.read_text()[-2000:]}")
         before, began = _common.proc_times(process.pid), time.monotonic()
         runs = first_burst(state / "synctui.db", jobs, timeout=2 * seconds + 120)
         after, elapsed = _common.proc_times(process.pid), time.monotonic() - began
