@@ -21,12 +21,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Tools the tests drive from outside Python: tmux (end-to-end), setpriv (util-linux), and
-# Chromium with its chromedriver (the served console in a real browser).
+# Tools the tests drive from outside Python: tmux (end-to-end), setpriv (util-linux),
+# Chromium with its chromedriver (the served console in a real browser) and nginx (the
+# README's reverse proxy in front of it).
 tools:
 	@command -v tmux >/dev/null && command -v setpriv >/dev/null && command -v chromium >/dev/null \
-	  && command -v chromedriver >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux util-linux chromium chromium-driver >/dev/null; }
+	  && command -v chromedriver >/dev/null && PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux util-linux \
+	      chromium chromium-driver nginx-light >/dev/null; }
 
 # Built afresh every time from a clean build directory (a stale build/lib can put files in
 # a wheel that the package data no longer names); synctui itself is reinstalled, its

@@ -7,10 +7,13 @@ import asyncio
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -27,6 +30,29 @@ JOBS = """
 [jobs.orders]
 command = "echo synced 42 rows"
 interval = "1h"
+"""
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+NGINX_BIN = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+
+NGINX = """
+daemon off;
+pid {here}/nginx.pid;
+error_log {here}/error.log;
+{user}
+events {{}}
+http {{
+    access_log off;
+    client_body_temp_path {here}/body;
+    proxy_temp_path {here}/proxy;
+    fastcgi_temp_path {here}/fastcgi;
+    uwsgi_temp_path {here}/uwsgi;
+    scgi_temp_path {here}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        {location}
+    }}
+}}
 """
 
 OPEN_WEBSOCKET = """
@@ -163,3 +189,40 @@ def test_with_no_host_a_tab_waits_and_no_scheduler_starts(tmp_path, browser, env
     finally:
         server.terminate()
         assert server.wait(20) == 0
+
+
+@pytest.mark.skipif(NGINX_BIN is None, reason="nginx is not installed (make tools installs it)")
+def test_behind_the_readmes_nginx_example_the_console_works_under_its_prefix(
+        served, browser, env, tmp_path):
+    host, url, operator, _ = served
+    location = re.search(r"```nginx\n(.*?)```", README.read_text(), re.S)[1]
+    location = location.replace("127.0.0.1:8080", url.removeprefix("http://").rstrip("/"))
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    here = tmp_path / "nginx"
+    here.mkdir()
+    (here / "nginx.conf").write_text(NGINX.format(
+        here=here, port=port, location=location,
+        user="user root;" if os.geteuid() == 0 else ""))
+    proxy = subprocess.Popen([NGINX_BIN, "-c", str(here / "nginx.conf"), "-p", str(here)],
+                             stderr=subprocess.PIPE)
+    try:
+        assert wait_until(lambda: _answers(port) or proxy.poll() is not None, 10)
+        assert proxy.poll() is None, proxy.stderr.read().decode()
+        browser.open_tab(f"http://127.0.0.1:{port}/synctui/?token={operator}")
+        assert browser.shows("orders"), browser.drawn()
+        browser.press("r")
+        assert browser.shows("synced 42 rows"), browser.drawn()
+        assert [run["result"] for run in runs_of(host.config, env, "orders")] == ["success"]
+        browser.close_tab()
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
