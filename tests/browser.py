@@ -48,7 +48,9 @@ class Browser:
         self._drawn: dict[str, bytes] = {}
 
     def open_tab(self, url: str) -> str:
-        """Open `url` in a new tab; its window handle."""
+        """Open `url` in a new tab; its window handle. What `drawn` tells starts afresh."""
+        self.drawn()  # takes what earlier tabs left in the log
+        self._drawn.clear()
         self.driver.switch_to.new_window("tab")
         self.driver.get(url)
         return self.driver.current_window_handle
@@ -62,7 +64,8 @@ class Browser:
         return self.driver.find_element(By.TAG_NAME, "body").text
 
     def drawn(self) -> str:
-        """Everything the console websockets have drawn so far, escape sequences removed."""
+        """Everything the console websockets have drawn since the tab opened, escape
+        sequences removed."""
         for entry in self.driver.get_log("performance"):
             message = json.loads(entry["message"])["message"]
             if message["method"] != "Network.webSocketFrameReceived":
