@@ -104,7 +104,8 @@ def small_store(state: Path, per_job: int = 5) -> None:
             scheduled = now - timedelta(seconds=interval * (per_job - n))
             run = store.begin_run(name, Trigger.SCHEDULED, scheduled,
                                   scheduled + timedelta(milliseconds=3), host=(4242, 1234567))
-            store.set_process(run.id, 50000 + run.id, 1234600 + run.id, "boot")
+            store.set_process(run.id, 50000 + run.id, 1234600 + run.id, "boot",
+                              scheduled + timedelta(milliseconds=3))
             failed = n == 2 and name == "images"
             store.finish_run(run.id, Result.FAILURE if failed else Result.SUCCESS,
                              scheduled + timedelta(seconds=duration), duration,

@@ -8,9 +8,9 @@ interval is a burst of every job at once, and measures:
 - start-up: from the process starting to "running headless" on its stderr;
 - idle: RSS and CPU share over `--idle` seconds before the first burst;
 - the first burst, from the store: dispatch lag (`started_at - scheduled_at`) p50 and
-  p99, and the drain (the first fire time to the last run of the burst started),
-  against a bare loop in this process that `Popen`s the same count of `true` and waits
-  for them (what spawning alone costs here, now);
+  p99, and the drain (the first fire time to the last run of the burst ended and
+  recorded), against a bare loop in this process that `Popen`s the same count of `true`
+  and waits for them all (what spawning alone costs here, now);
 - `status` asked over the control socket every 50 ms from the idle window to the
   burst's end: its round trip p99 and max (does the burst starve the socket?);
 - SIGTERM to exit;
@@ -137,7 +137,7 @@ def host(tmp: Path, jobs: int, interval: float, idle_s: float, env: dict) -> dic
             process.wait()
     lags = [lag for lag, _, _ in runs]
     first_fire = min(scheduled for _, scheduled, _ in runs)
-    drain_s = max(started for _, _, started in runs) - first_fire
+    drain_s = max(finished for _, _, finished in runs) - first_fire
     burst_cpu_s = ((burst["utime"] + burst["stime"]) - (after["utime"] + after["stime"])
                    ) / _common.CLK_TCK
     return {"startup_s": startup_s, "idle_cpu": idle_cpu, "idle_rss_mb": rss_mb,
@@ -201,19 +201,21 @@ def spread(tmp: Path, jobs: int, seconds: float, env: dict) -> dict:
 
 
 def first_burst(db: Path, jobs: int, timeout: float) -> list[tuple[float, float, float]]:
-    """(lag, scheduled_at, started_at) in seconds of each job's first scheduled run, once
-    every job has one."""
+    """(lag, scheduled_at, finished_at) in seconds of each job's first scheduled run, once
+    every job's has ended and is recorded."""
     deadline = time.monotonic() + timeout
-    query = ("SELECT job, MIN(scheduled_at), MIN(started_at) FROM runs"
-             " WHERE trigger = 'scheduled' GROUP BY job")
+    query = ("SELECT job, scheduled_at, started_at, finished_at FROM runs WHERE id IN"
+             " (SELECT MIN(id) FROM runs WHERE trigger = 'scheduled' GROUP BY job)")
     while time.monotonic() < deadline:
         if db.exists():
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as connection:
                 rows = connection.execute(query).fetchall()
-            if len(rows) == jobs:  # the store keeps instants as epoch seconds
-                return [(started - scheduled, scheduled, started) for _, scheduled, started in rows]
+            # The store keeps instants as epoch seconds.
+            if len(rows) == jobs and all(row[3] is not None for row in rows):
+                return [(started - scheduled, scheduled, finished)
+                        for _, scheduled, started, finished in rows]
         time.sleep(0.1)
-    raise RuntimeError(f"the first burst of {jobs} jobs never all started")
+    raise RuntimeError(f"the first burst of {jobs} jobs never all ended")
 
 
 def console(jobs: int, quick: bool) -> dict:

@@ -153,7 +153,7 @@ def test_recovery_never_kills_a_stranger_in_a_reused_session(store):
                                 env={**os.environ, "SYNCTUI_RUN_ID": "999"})
     try:
         run = store.begin_run("x", Trigger.MANUAL, T0, T0, host=(2**22 + 1, 0))
-        store.set_process(run.id, stranger.pid, 12345, boot_id())
+        store.set_process(run.id, stranger.pid, 12345, boot_id(), T0)
         (recovered,) = Runner(store, EventBus()).recover()
         assert recovered.result is Result.INTERRUPTED
         assert "left behind" not in recovered.error
@@ -223,3 +223,36 @@ def test_a_store_from_before_the_rollup_is_rolled_up_from_its_runs(tmp_path):
     ]
     assert [(w.end - T0, w.seconds) for w in rollup.waits] == [
         (timedelta(minutes=30), 1800.0), (timedelta(minutes=95), 65 * 60.0)]
+
+
+def test_a_store_from_before_the_log_total_trims_its_old_logs_to_the_limit(tmp_path):
+    """The logs' total is counted once at the migration, then kept by the store itself:
+    retention after a run reads it instead of adding up every run's log."""
+    state = tmp_path / "state"
+    state.mkdir()
+    old = sqlite3.connect(state / "synctui.db")
+    for migration in MIGRATIONS[:9]:
+        old.executescript(migration)
+    logs = []
+    for n in range(150):  # more than one batch of the oldest logs
+        path = state / f"{n}.log"
+        path.write_bytes(b"x" * 10)
+        logs.append(path)
+        old.execute(
+            "INSERT INTO runs (job, trigger, result, started_at, finished_at, log_path,"
+            " log_bytes) VALUES ('orders', 'scheduled', 'success', ?, ?, ?, 10)",
+            (T0.timestamp() + n, T0.timestamp() + n, str(path)),
+        )
+    old.execute("PRAGMA user_version = 9")
+    old.commit()
+    old.close()
+
+    store = Store(state)
+    assert store.apply_retention("orders", keep_runs=1000, keep_log_bytes=200) == 130
+    assert [path.exists() for path in logs] == [False] * 130 + [True] * 20
+    record = store.begin_run("orders", Trigger.MANUAL, T0, T0)
+    store.finish_run(record.id, Result.SUCCESS, T0, 1.0, log_bytes=5)
+    # 20 kept logs and the new one of 5 bytes: 205 > 200, so the oldest kept log goes.
+    assert store.apply_retention("orders", keep_runs=1000, keep_log_bytes=200) == 1
+    assert not logs[130].exists() and logs[131].exists()
+    assert store.run(record.id).log_path is not None

@@ -95,6 +95,7 @@ class RunLifecycle:
         self.closing = False
         self._order = {name: index for index, name in enumerate(config.jobs)}
         self._queue = RunQueue(config, on_deadline=self.drain)
+        self._draining = threading.Lock()
         self.fires = FireWatch()
         """The fire times handed to `launch`: what the liveness check asks about."""
 
@@ -246,15 +247,20 @@ class RunLifecycle:
 
     def drain(self) -> None:
         """Start the waiting runs that may start now, in queue order; record `missed` those
-        that never will (`RunQueue.next_ready`)."""
-        while not self.closing:
-            chosen, group, missed = self._queue.next_ready(self._why_waiting, self._clock())
-            for entry in missed:
-                self._miss(entry, entry.why)
-            if chosen is None:
-                break
-            self._start_waiting(self.slots[chosen.name], chosen, group)
-        self._queue.arm(self._clock())
+        that never will (`RunQueue.next_ready`).
+
+        One thread drains at a time, so runs are recorded (and get their ids) in queue
+        order; never called with a job's lock held.
+        """
+        with self._draining:
+            while not self.closing:
+                chosen, group, missed = self._queue.next_ready(self._why_waiting, self._clock())
+                for entry in missed:
+                    self._miss(entry, entry.why)
+                if chosen is None:
+                    break
+                self._start_waiting(self.slots[chosen.name], chosen, group)
+            self._queue.arm(self._clock())
 
     def _why_waiting(self, entry: Waiting) -> str | None:
         """Why the entry may not start now, its group's and the scheduler's room aside."""

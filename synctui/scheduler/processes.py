@@ -67,7 +67,8 @@ def new_token() -> str:
 
 def _environ(pid: int) -> bytes:
     try:
-        return b"\0" + (_PROC / str(pid) / "environ").read_bytes()
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            return b"\0" + environ.read()
     except OSError:
         return b""
 
@@ -173,10 +174,16 @@ def _sweep(tokens: set[str]) -> dict[str, int]:
     """SIGKILL every process carrying one of `tokens`; how many each had."""
     me = os.getpid()
     carriers: dict[str, list[ProcessStat]] = {}
-    for stat in _living():
-        token = _token_of(stat.pid) if stat.pid != me else None
+    # The environment first: it is one read, and a zombie's is empty; the stat (for the
+    # parent) only of a carrier.
+    for entry in os.scandir(_PROC):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        token = _token_of(int(entry.name))
         if token in tokens:
-            carriers.setdefault(token, []).append(stat)
+            stat = read_stat(int(entry.name))
+            if stat is not None and stat.state != "Z":
+                carriers.setdefault(token, []).append(stat)
     return {token: _kill(found, reap_adopted=True) for token, found in carriers.items()}
 
 

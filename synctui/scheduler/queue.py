@@ -124,8 +124,9 @@ class RunQueue:
         """Queue `entry`; with `replacing`, it stands for the job's fire times waiting (they
         are taken out and returned: they will never run)."""
         with self._lock:
-            replaced = [waiting for waiting in self._entries if replacing
-                        and waiting.name == entry.name and waiting.request.trigger in FIRES]
+            replaced = [waiting for waiting in self._entries if waiting.name == entry.name
+                        and waiting.request.trigger in FIRES] if (
+                replacing and self._count[entry.name]) else []
             for waiting in replaced:
                 self._remove(waiting)
             bisect.insort(self._entries, entry, key=lambda waiting: waiting.key)

@@ -43,6 +43,8 @@ log = logging.getLogger("synctui.scheduler")
 READ_SIZE = 1 << 16
 LONGEST_LINE = 1 << 16
 """A line longer than this (no newline in sight) is passed on in pieces, bounding memory."""
+BUSY_RUNS = 4
+"""How many runs at once take the steps of starting and of being recorded."""
 STRAY_PIPE_WAIT = 1.0
 """After the job's group is killed, how long to wait for a pipe held by a process outside it."""
 
@@ -88,6 +90,7 @@ class Runner:
         self._host = (host, stat.start_ticks if stat else None)
         self._boot_id = boot_id()
         self._log_dirs: set[tuple[str, int | None]] = set()
+        self._busy = threading.BoundedSemaphore(BUSY_RUNS)
         self.log_group: int | None = None
         """A group that may read the run logs: the `[control] group` while its members
         may steer (they already see every line live; the history stays private)."""
@@ -191,6 +194,16 @@ class _CannotStart(Exception):
     """The job cannot be spawned; the message is the run's error."""
 
 
+@dataclass(frozen=True)
+class _Ending:
+    """How a run ended, before it is recorded."""
+
+    result: Result
+    exit_code: int | None = None
+    signal: str | None = None
+    error: str | None = None
+
+
 def _file_size(path: Path | None) -> int:
     try:
         return path.stat().st_size if path else 0
@@ -268,12 +281,23 @@ class RunHandle:
     # --- the run's own thread -----------------------------------------------------
 
     def _execute(self) -> None:
-        job = self.request.job
-        begun = time.monotonic()
-        exit_code: int | None = None
-        signal_name: str | None = None
-        error: str | None = None
         self._runner.bus.publish(RunStarted(self.run))
+        # A burst's runs would all compete for the interpreter at once as they start and
+        # as they are recorded, and the dispatcher and the control socket with them: those
+        # steps are taken BUSY_RUNS at a time. Watching a job takes no turn.
+        with self._runner._busy:
+            begun = time.monotonic()
+            process, ending = self._spawn()
+        if process is not None:
+            ending = self._supervise(process)
+        with self._runner._busy:
+            self._record(ending, time.monotonic() - begun)
+        if self._on_finish is not None:
+            self._on_finish(self)
+
+    def _spawn(self) -> tuple[subprocess.Popen | None, _Ending | None]:
+        """The job's process, or why it could not start."""
+        job = self.request.job
         try:
             self._log = RunLog(self._runner._log_file(self.run.log_path),
                                job.log_max_bytes)
@@ -290,54 +314,71 @@ class RunHandle:
                 bufsize=0,
             )
         except (_CannotStart, OSError) as failure:
-            result = Result.FAILURE
             error = str(failure) if isinstance(failure, _CannotStart) else (
                 f"cannot start: {failure.strerror}"
                 + (f": {failure.filename}" if failure.filename else "")
             )
             self._log.note(error)
+            return None, _Ending(Result.FAILURE, error=error)
         except Exception as bug:
             log.exception("run %s of %s: internal error before its start", self.run.id, self.run.job)
-            result, error = Result.FAILURE, f"synctui internal error: {bug!r}"
-        else:
-            try:
-                self._pgid = process.pid
-                stat = read_stat(process.pid)
-                self._runner.store.set_process(
-                    self.run.id, process.pid, stat.start_ticks if stat else None,
-                    self._runner._boot_id,
-                )
-                self._watch(process)
-                returncode = process.returncode
-                if returncode < 0:
-                    signal_name = signal.Signals(-returncode).name
-                else:
-                    exit_code = returncode
-                result, error = self._judge(exit_code, signal_name)
-            except Exception as bug:
-                # A fault of synctui's own still ends the run with a result, and
-                # leaves no process behind.
-                log.exception("run %s of %s: internal error", self.run.id, self.run.job)
-                signal_group(process.pid, signal.SIGKILL)
-                process.wait()
-                result, error = Result.FAILURE, f"synctui internal error: {bug!r}"
+            return None, _Ending(Result.FAILURE, error=f"synctui internal error: {bug!r}")
+        self._pgid = process.pid
+        with self._lock:
+            self.run = replace(self.run, started_at=self._runner.clock())
+        try:
+            stat = read_stat(process.pid)
+            self._runner.store.set_process(
+                self.run.id, process.pid, stat.start_ticks if stat else None,
+                self._runner._boot_id, self.run.started_at,
+            )
+        except Exception as bug:
+            log.exception("run %s of %s: internal error", self.run.id, self.run.job)
+            signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+            return None, _Ending(Result.FAILURE, error=f"synctui internal error: {bug!r}")
+        return process, None
+
+    def _supervise(self, process: subprocess.Popen) -> _Ending:
+        """Watch the job to its end and judge it."""
+        try:
+            self._watch(process)
+            returncode = process.returncode
+            if returncode < 0:
+                signal_name, exit_code = signal.Signals(-returncode).name, None
+            else:
+                signal_name, exit_code = None, returncode
+            result, error = self._judge(exit_code, signal_name)
+            return _Ending(result, exit_code, signal_name, error)
+        except Exception as bug:
+            # A fault of synctui's own still ends the run with a result, and leaves no
+            # process behind (here and once its process is started).
+            log.exception("run %s of %s: internal error", self.run.id, self.run.job)
+            signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+            return _Ending(Result.FAILURE, error=f"synctui internal error: {bug!r}")
+
+    def _record(self, ending: _Ending, duration: float) -> None:
+        """Record the run's result, release its waiters and announce it (`on_finish`
+        follows, out of the turn: it may start the runs that were waiting)."""
+        error = ending.error
         log_problem = self._log.close()
         if log_problem:
             error = f"{error}; {log_problem}" if error else log_problem
-        duration = time.monotonic() - begun
         try:
             record = self._runner.store.finish_run(
-                self.run.id, result, self._runner.clock(), duration, exit_code=exit_code,
-                signal=signal_name, error=error, log_bytes=self._log.size,
+                self.run.id, ending.result, self._runner.clock(), duration,
+                exit_code=ending.exit_code, signal=ending.signal, error=error,
+                log_bytes=self._log.size,
             )
         except Exception:
             # The store failed (disk, a closed store): the record stays `running` and
             # the next start marks it interrupted. Waiters must still be released.
             log.exception("run %s of %s: its result (%s) could not be recorded",
-                          self.run.id, self.run.job, result.value)
-            record = replace(self.run, result=result, finished_at=self._runner.clock(),
-                             duration_s=duration, exit_code=exit_code, signal=signal_name,
-                             error=error, log_bytes=self._log.size)
+                          self.run.id, self.run.job, ending.result.value)
+            record = replace(self.run, result=ending.result, finished_at=self._runner.clock(),
+                             duration_s=duration, exit_code=ending.exit_code,
+                             signal=ending.signal, error=error, log_bytes=self._log.size)
         with self._lock:
             # Under the lock `_stop` checks `done`, so no wake-up is ever written to
             # these descriptors once closed (their numbers get reused).
@@ -347,8 +388,6 @@ class RunHandle:
             os.close(self._wake_w)
         # Announced once done: whoever acts on the news finds the run ended (not busy).
         self._runner.bus.publish(RunFinished(record))
-        if self._on_finish is not None:
-            self._on_finish(self)
 
     def _environment(self) -> dict[str, str]:
         zone = self._runner.zone

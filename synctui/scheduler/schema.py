@@ -125,5 +125,30 @@ MIGRATIONS: tuple[str, ...] = (
             FROM runs WHERE result = 'success' AND covers = 1 AND started_at IS NOT NULL
         ) WHERE gap_s > 0 GROUP BY job, hour;
     """,
+    # 10: the bytes of all kept logs, kept up to date by triggers, and the runs that have
+    # a log by age: retention after each run reads one row, not every run's.
+    """
+    CREATE TABLE log_total (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        bytes INTEGER NOT NULL
+    );
+    INSERT INTO log_total (id, bytes)
+        SELECT 1, coalesce(sum(log_bytes), 0) FROM runs WHERE log_path IS NOT NULL;
+    CREATE TRIGGER log_total_insert AFTER INSERT ON runs WHEN new.log_path IS NOT NULL
+    BEGIN
+        UPDATE log_total SET bytes = bytes + new.log_bytes;
+    END;
+    CREATE TRIGGER log_total_update AFTER UPDATE OF log_path, log_bytes ON runs
+    BEGIN
+        UPDATE log_total SET bytes = bytes
+            - CASE WHEN old.log_path IS NOT NULL THEN old.log_bytes ELSE 0 END
+            + CASE WHEN new.log_path IS NOT NULL THEN new.log_bytes ELSE 0 END;
+    END;
+    CREATE TRIGGER log_total_delete AFTER DELETE ON runs WHEN old.log_path IS NOT NULL
+    BEGIN
+        UPDATE log_total SET bytes = bytes - old.log_bytes;
+    END;
+    CREATE INDEX runs_with_log ON runs (id) WHERE log_path IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -39,8 +39,12 @@ class RunStore(Protocol):
         `token`); its id and log path. `covers`: whether its success moves the watermark;
         `window`: a backfill run's."""
 
-    def set_process(self, run_id: int, session: int, leader_start: int | None, boot: str) -> None:
-        """Remember which process session a run's job lives in (to end it if its host dies)."""
+    def set_process(
+        self, run_id: int, session: int, leader_start: int | None, boot: str,
+        started_at: datetime,
+    ) -> None:
+        """Remember which process session a run's job lives in (to end it if its host dies)
+        and when that process started."""
 
     def finish_run(
         self, run_id: int, result: Result, finished_at: datetime, duration_s: float | None,

@@ -67,7 +67,12 @@ def _record(row: tuple) -> RunRecord:
 
 
 class Store:
-    """One SQLite history file; safe to share between threads of one process."""
+    """One SQLite history file; safe to share between threads of one process.
+
+    Writes go through one connection, reads through a second: in WAL mode a reader
+    never waits for a writer, so a status asked during a burst of runs starting and
+    ending is not queued behind their records.
+    """
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir)
@@ -75,6 +80,7 @@ class Store:
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = self.state_dir / DB_NAME
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
         self._rollup: Rollup
         try:
             self._db = sqlite3.connect(
@@ -84,6 +90,10 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
             self._rollup = Rollup(self._db)
+            self._reader = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            self._reader.execute("PRAGMA query_only = 1")
         except sqlite3.Error as error:
             raise StoreError(f"{self.path}: cannot open the history store: {error}") from None
 
@@ -107,14 +117,19 @@ class Store:
 
     def close(self) -> None:
         """Close the file."""
-        with self._lock:
+        with self._lock, self._read_lock:
             self._db.close()
+            self._reader.close()
 
     def _write(self, sql: str, params: Iterable = ()) -> None:
         with self._lock:
             # Stepped to its end under the lock: a statement left active (a PRAGMA's result
             # row) would make another thread's COMMIT fail with "statements in progress".
             self._db.execute(sql, tuple(params)).fetchall()
+
+    def _read(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        with self._read_lock:
+            return self._reader.execute(sql, tuple(params)).fetchall()
 
     def checkpoint_on_demand(self) -> None:
         """Stop SQLite checkpointing inside commits; the owner calls `checkpoint()` instead.
@@ -178,11 +193,16 @@ class Store:
             scheduled_at=scheduled_at, started_at=started_at, log_path=log_path,
         )
 
-    def set_process(self, run_id: int, session: int, leader_start: int | None, boot: str) -> None:
-        """Remember which process session a run's job lives in."""
+    def set_process(
+        self, run_id: int, session: int, leader_start: int | None, boot: str,
+        started_at: datetime,
+    ) -> None:
+        """Remember which process session a run's job lives in, and when it started (in a
+        burst, a while after the run was recorded)."""
         self._write(
-            "UPDATE runs SET session = ?, leader_start = ?, boot_id = ? WHERE id = ?",
-            (session, leader_start, boot, run_id),
+            "UPDATE runs SET session = ?, leader_start = ?, boot_id = ?, started_at = ?"
+            " WHERE id = ?",
+            (session, leader_start, boot, _ts(started_at), run_id),
         )
 
     def finish_run(
@@ -280,11 +300,8 @@ class Store:
 
     def run(self, run_id: int) -> RunRecord | None:
         """One run by id."""
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
-            ).fetchone()
-        return None if row is None else _record(row)
+        rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        return _record(rows[0]) if rows else None
 
     def runs(
         self, job: str | None = None, limit: int = 100, before_id: int | None = None
@@ -298,11 +315,9 @@ class Store:
             clauses.append("id < ?")
             params.append(before_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY id DESC LIMIT ?",
-                (*params, limit),
-            ).fetchall()
+        rows = self._read(
+            f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY id DESC LIMIT ?", (*params, limit)
+        )
         return [_record(row) for row in rows]
 
     def runs_between(
@@ -310,18 +325,22 @@ class Store:
     ) -> list[RunRecord]:
         """The job's runs that started in [since, until), oldest first; at most `limit`,
         the newest ones when there are more."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? AND started_at >= ?"
-                " AND started_at < ? ORDER BY started_at DESC LIMIT ?",
-                (job, _ts(since), _ts(until), limit),
-            ).fetchall()
+        rows = self._read(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE job = ? AND started_at >= ?"
+            " AND started_at < ? ORDER BY started_at DESC LIMIT ?",
+            (job, _ts(since), _ts(until), limit),
+        )
         return [_record(row) for row in reversed(rows)]
 
     def rolled_up(self, job: str, since: datetime, until: datetime) -> JobRollup:
         """The job's roll-up over the hours that overlap [since, until)."""
-        with self._lock:
-            return self._rollup.of(job, _ts(since), _ts(until))
+        with self._read_lock:
+            # One read transaction: its several queries see one moment of the history.
+            self._reader.execute("BEGIN")
+            try:
+                return Rollup(self._reader).of(job, _ts(since), _ts(until))
+            finally:
+                self._reader.execute("COMMIT")
 
     def outcomes(self, job: str, results: Iterable[Result], limit: int) -> list[tuple[Result, float | None]]:
         """(result, duration) of the job's newest runs that ended in one of `results`.
@@ -329,21 +348,19 @@ class Store:
         Lighter than `runs()`: status reads a hundred of these per job.
         """
         wanted = [r.value for r in results]
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT result, duration_s FROM runs WHERE job = ? AND result IN"
-                f" ({', '.join('?' * len(wanted))}) ORDER BY id DESC LIMIT ?",
-                (job, *wanted, limit),
-            ).fetchall()
+        rows = self._read(
+            f"SELECT result, duration_s FROM runs WHERE job = ? AND result IN"
+            f" ({', '.join('?' * len(wanted))}) ORDER BY id DESC LIMIT ?",
+            (job, *wanted, limit),
+        )
         return [(Result(result), duration) for result, duration in rows]
 
     def orphans(self) -> list[Orphan]:
         """Runs still marked `running`, with what identifies their host and processes."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_RUN_COLUMNS}, session, leader_start, boot_id, host_pid, host_start, token"
-                " FROM runs WHERE result = 'running' ORDER BY id"
-            ).fetchall()
+        rows = self._read(
+            f"SELECT {_RUN_COLUMNS}, session, leader_start, boot_id, host_pid, host_start, token"
+            " FROM runs WHERE result = 'running' ORDER BY id"
+        )
         width = len(_RUN_COLUMNS.split(","))
         return [Orphan(_record(row[:width]), *row[width:]) for row in rows]
 
@@ -351,20 +368,21 @@ class Store:
 
     def job_state(self, job: str) -> JobState:
         """The job's remembered state (defaults for a job never seen)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT paused, last_success_started_at, watermark FROM job_state WHERE job = ?",
-                (job,),
-            ).fetchone()
-        return JobState() if row is None else JobState(bool(row[0]), _dt(row[1]), _dt(row[2]))
+        rows = self._read(
+            "SELECT paused, last_success_started_at, watermark FROM job_state WHERE job = ?",
+            (job,),
+        )
+        if not rows:
+            return JobState()
+        paused, last_success, watermark = rows[0]
+        return JobState(bool(paused), _dt(last_success), _dt(watermark))
 
     def backfilled(self, job: str) -> set[tuple[datetime, datetime]]:
         """The windows of the job's backfill runs (retries included) that succeeded."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT window_start, window_end FROM runs WHERE job = ? AND result = 'success'"
-                " AND window_start IS NOT NULL", (job,),
-            ).fetchall()
+        rows = self._read(
+            "SELECT window_start, window_end FROM runs WHERE job = ? AND result = 'success'"
+            " AND window_start IS NOT NULL", (job,),
+        )
         return {(_dt(start), _dt(end)) for start, end in rows}
 
     def set_paused(self, job: str, paused: bool) -> None:
@@ -416,13 +434,13 @@ class Store:
 
     def host(self) -> HostRecord | None:
         """The last host to claim this state directory (alive or not: check its pid)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT pid, start_ticks, mode, config, started_at, heartbeat_at, scheduling,"
-                " socket, wedged FROM host"
-            ).fetchone()
-        if row is None:
+        rows = self._read(
+            "SELECT pid, start_ticks, mode, config, started_at, heartbeat_at, scheduling,"
+            " socket, wedged FROM host"
+        )
+        if not rows:
             return None
+        row = rows[0]
         return HostRecord(
             row[0], row[1], row[2], row[3], _dt(row[4]), _dt(row[5]), bool(row[6]), row[7],
             row[8],
@@ -430,10 +448,7 @@ class Store:
 
     def fires(self) -> dict[str, Fires]:
         """Each job's fire times as the host last wrote them."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT job, next_fire, last_fire, before_last_fire FROM schedule"
-            ).fetchall()
+        rows = self._read("SELECT job, next_fire, last_fire, before_last_fire FROM schedule")
         return {job: Fires(_dt(n), _dt(last), _dt(before)) for job, n, last, before in rows}
 
     # --- retention --------------------------------------------------------------
@@ -461,14 +476,14 @@ class Store:
                 if rollup_since is not None:
                     self._rollup.forget(job, _ts(rollup_since))
                 paths = [r[1] for r in doomed if r[1]]
-                total = self._db.execute(
-                    "SELECT coalesce(sum(log_bytes), 0) FROM runs WHERE log_path IS NOT NULL"
-                ).fetchone()[0]
-                if total > keep_log_bytes:
-                    for run_id, log_path, size in self._db.execute(
+                total = self._db.execute("SELECT bytes FROM log_total").fetchone()[0]
+                after = 0
+                while total > keep_log_bytes:
+                    oldest = self._db.execute(
                         "SELECT id, log_path, log_bytes FROM runs WHERE log_path IS NOT NULL"
-                        " AND result != 'running' ORDER BY id"
-                    ).fetchall():
+                        " AND result != 'running' AND id > ? ORDER BY id LIMIT 64", (after,)
+                    ).fetchall()
+                    for run_id, log_path, size in oldest:
                         if total <= keep_log_bytes:
                             break
                         self._db.execute(
@@ -476,6 +491,9 @@ class Store:
                         )
                         paths.append(log_path)
                         total -= size
+                    if len(oldest) < 64:
+                        break  # what is left over the limit is the running runs' logs
+                    after = oldest[-1][0]
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
