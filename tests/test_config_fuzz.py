@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+import os
 import re
 import tempfile
 import tomllib
@@ -17,8 +18,11 @@ from hypothesis import strategies as st
 
 from synctui.config import Config, ConfigError, load_config
 
+FUZZ_EXAMPLES = int(os.environ.get("SYNCTUI_FUZZ_EXAMPLES", "200"))
+"""Examples per property: 200 in the suite; `bench/fuzz.py` runs them by the ten thousand."""
+
 SETTINGS = settings(
-    max_examples=200,
+    max_examples=FUZZ_EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

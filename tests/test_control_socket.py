@@ -21,7 +21,7 @@ from factories import config, wait_until
 from installed import PYTHON, SYNCTUI
 from synctui.scheduler.control import Refused
 from synctui.scheduler.control_client import RemoteControl
-from synctui.scheduler.protocol import MAX_REQUEST_BYTES, PROTOCOL_VERSION
+from synctui.scheduler.protocol import MAX_REQUEST_BYTES, PROTOCOL_VERSION, READ_OPERATIONS
 from synctui.scheduler.records import Trigger
 from synctui.scheduler.sync_scheduler import SyncScheduler
 from users import NOBODY, STRANGER, as_user, group_config, needs_other_users, user_home
@@ -85,6 +85,9 @@ def test_bad_requests_get_an_error_reply_and_the_connection_goes_on(host):
     assert unknown["id"] == 3 and "unknown op 'format-disk'" in unknown["error"]
     assert "needs 'job'" in _ask(client, b'{"id": 4, "op": "run"}\n')["error"]
     assert "'limit' must be int" in _ask(client, b'{"op": "history", "limit": "9"}\n')["error"]
+    # An argument given as null is one not given: its default, or "needs" when it has none.
+    assert _ask(client, b'{"op": "history", "limit": null, "before_id": null}\n')["ok"]
+    assert "needs 'job'" in _ask(client, b'{"op": "run", "job": null}\n')["error"]
     refused = _ask(client, b'{"id": 5, "op": "run", "job": "ghost"}\n')
     assert refused["refused"] and "no job named 'ghost'" in refused["error"]
     assert _ask(client, b'{"id": 6, "op": "status"}\n')["ok"]
@@ -124,6 +127,7 @@ def test_a_read_only_connection_reads_everything_and_steers_nothing(host, caplog
     assert _ask(client, b'{"op": "status", "read_only": true}\n')["ok"]
     refused = _ask(client, b'{"id": 9, "op": "pause"}\n')
     assert refused["refused"] and refused["id"] == 9 and not host.status().paused
+    assert "unknown op [1]" in _ask(client, b'{"op": [1]}\n')["error"]  # not "refused"
     client.close()
 
 
@@ -147,7 +151,13 @@ def test_an_oversized_request_is_refused_and_its_connection_closed(host):
     assert RemoteControl(host.server.path).status().running  # the server goes on
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ_EXAMPLES = int(os.environ.get("SYNCTUI_FUZZ_EXAMPLES", "60"))
+"""Examples per property: 60 in the suite; `bench/fuzz.py` runs them by the ten thousand."""
+FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
 @given(garbage=st.binary(max_size=4096), close_early=st.booleans())
 def test_random_bytes_never_stop_the_server(host, garbage, close_early):
     client, _ = _connect(host.server.path)
@@ -158,6 +168,37 @@ def test_random_bytes_never_stop_the_server(host, garbage, close_early):
         _read_line(client)
     client.close()
     assert RemoteControl(host.server.path).status().jobs["tick"].name == "tick"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.text(max_size=200),
+    lambda inner: st.lists(inner, max_size=8) | st.dictionaries(st.text(max_size=12), inner,
+                                                                 max_size=8),
+    max_leaves=40,
+)
+_FIELDS = ("id", "job", "limit", "before_id", "cells", "window_s", "jobs", "read_only", "client",
+           "full", "since", "window", "reason", "events")
+
+
+@FUZZ
+@given(op=st.sampled_from([op for op in READ_OPERATIONS if op != "subscribe"])
+          | st.text(max_size=20) | _JSON,
+       fields=st.dictionaries(st.sampled_from(_FIELDS) | st.text(max_size=12), _JSON,
+                              max_size=6))
+def test_requests_with_wrong_fields_each_get_one_reply_and_no_traceback(host, op, fields, caplog):
+    # Every operation that reads, with random fields of random types (a subscription
+    # aside: it answers with a stream); the connection is read-only, so whatever the
+    # fuzzer finds, nothing is steered.
+    client, _ = _connect(host.server.path)
+    try:
+        assert _ask(client, b'{"op": "status", "read_only": true}\n')["ok"]
+        reply = _ask(client, json.dumps({**fields, "op": op}).encode() + b"\n")
+        assert reply.get("ok") or reply.get("error")
+        assert _ask(client, b'{"op": "status"}\n')["ok"]  # the connection goes on
+    finally:
+        client.close()
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 def test_crowds_half_open_connections_and_a_stalled_subscriber_leave_the_scheduler_on_time(host):

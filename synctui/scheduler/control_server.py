@@ -269,9 +269,10 @@ class ControlServer:
             if request.get("client") in ("console", "guest", "cli", "headless"):
                 self.clients[task] = (request["client"], peer_pid)
             read_only = read_only or request.get("read_only") is True
-            if read_only and request.get("op") not in READ_OPERATIONS:
+            op = request.get("op")
+            if read_only and op in OPERATIONS and op not in READ_OPERATIONS:
                 log.warning("control socket: refused %r on a read-only connection (pid %s)",
-                            request.get("op"), peer_pid, extra={"event": "control_read_only"})
+                            op, peer_pid, extra={"event": "control_read_only"})
                 writer.write(line({"id": request.get("id"), "ok": False, "refused": True,
                                    "error": "this console is read-only: it steers nothing"}))
                 await writer.drain()
@@ -462,7 +463,9 @@ def _forget(task: asyncio.Future | None) -> None:
 
 
 def _argument(request: dict, name: str, kind: type, default=ProtocolError):
-    value = request.get(name, default)
+    value = request.get(name)
+    if value is None:  # null is not given
+        value = default
     if value is ProtocolError:
         raise ProtocolError(f"{request.get('op')} needs {name!r}")
     if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
