@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WHEELS := build/wheel
+LIBFAKETIME := /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
 
 # The end-to-end tests drive what a user gets: the wheel, installed (not editable) in a
 # venv of its own. That venv lives outside the checkout and is made from the system's
@@ -21,14 +22,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Tools the tests drive from outside Python: tmux (end-to-end), setpriv (util-linux),
-# Chromium with its chromedriver (the served console in a real browser) and nginx (the
-# README's reverse proxy in front of it).
+# Tools the tests drive from outside Python: tmux (end-to-end), setpriv and flock
+# (util-linux), Chromium with its chromedriver (the served console in a real browser),
+# nginx (the README's reverse proxy in front of it) and libfaketime (clock steps).
 tools:
 	@command -v tmux >/dev/null && command -v setpriv >/dev/null && command -v chromium >/dev/null \
-	  && command -v chromedriver >/dev/null && PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null || \
+	  && command -v chromedriver >/dev/null && PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null \
+	  && test -e $(LIBFAKETIME) || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux util-linux \
-	      chromium chromium-driver nginx-light >/dev/null; }
+	      chromium chromium-driver nginx-light faketime >/dev/null; }
 
 # Built afresh every time from a clean build directory (a stale build/lib can put files in
 # a wheel that the package data no longer names); synctui itself is reinstalled, its

@@ -68,14 +68,19 @@ def shared_dir():
 
 @pytest.fixture
 def hosts(env):
-    """Start `synctui --headless` processes; whatever is still running is stopped at the end."""
+    """Start `synctui --headless` processes (`hosts.with_env(config, environ)` in another
+    environment); whatever is still running is stopped at the end."""
     started: list[Host] = []
 
     def start(config: Path, *args: str) -> Host:
-        host = Host(config, env, args, len(started))
+        return with_env(config, env, *args)
+
+    def with_env(config: Path, environment: dict[str, str], *args: str) -> Host:
+        host = Host(config, environment, args, len(started))
         started.append(host)
         return host
 
+    start.with_env = with_env
     yield start
     for host in started:
         host.end()

@@ -24,7 +24,7 @@ from apscheduler.triggers.base import BaseTrigger
 from synctui.config import ConfigError
 from synctui.config.model import Config
 from synctui.scheduler.blackout import next_allowed_fire
-from synctui.scheduler.clock import utc_now
+from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged
 from synctui.scheduler.hosting import LocalSeat
@@ -42,6 +42,9 @@ log = logging.getLogger("synctui.scheduler")
 
 TICK_S = 5.0
 """How often the watchdog wakes APScheduler, checks its thread and writes the heartbeat."""
+CLOCK_STEP_S = 1.0
+"""A wall clock that falls this far behind the monotonic one between two ticks was stepped
+back (NTP slews far slower; a step is an operator, a VM restored, a bad RTC)."""
 HANDOVER_POLL_S = 0.05
 DOWN_REASON = "no host ran it (synctui was not running)"
 BEHIND_REASON = "synctui fell behind (the machine suspended, or the process stalled)"
@@ -351,10 +354,10 @@ class SyncScheduler(RunsHere):
         self._skipped.pop(slot.job.name, None)  # a skip was of the schedule this one replaces
         last = self.store.runs(slot.job.name, limit=1)
         anchor = last[0].started_at if last and last[0].started_at else now
-        trigger = job_trigger(slot.job, self.zone, anchor)
+        # A last start ahead of now: the clock went back while no host ran.
+        trigger = self._triggers(slot, min(anchor, now))
         if trigger is None:
             return  # it runs only after others: no fire times for APScheduler to keep
-        self._plain[slot.job.name] = job_trigger(slot.job, self.zone, anchor, jitter=False)
         aps.add_job(
             self._on_fire, Leaping(trigger), args=(slot.job.name,),
             id=slot.job.name, name=slot.job.name,
@@ -417,6 +420,29 @@ class SyncScheduler(RunsHere):
                 self._pause_jobs(names, paused)
             self._beat()
 
+    def _triggers(self, slot: JobSlot, anchor: datetime) -> BaseTrigger | None:
+        """The job's trigger from `anchor`, its plain (jitter-free) twin kept for status."""
+        trigger = job_trigger(slot.job, self.zone, anchor)
+        if trigger is not None:
+            self._plain[slot.job.name] = job_trigger(slot.job, self.zone, anchor, jitter=False)
+        return trigger
+
+    def _clock_went_back(self, seconds: float) -> None:
+        """The wall clock stepped back: interval jobs count their interval from now, or
+        each would wait the whole step out (its next fire time is in wall time). Cron
+        jobs keep theirs, as cron does: the wall times they ran at come round again."""
+        log.warning("the clock went back %s: interval jobs count their interval from now",
+                    seconds_text(round(seconds)), extra={"event": "clock_step"})
+        now = utc_now()
+        for slot in self.lifecycle.slots.values():
+            if slot.job.interval_s is None:
+                continue
+            trigger = Leaping(self._triggers(slot, now))
+            if slot.paused:
+                self._aps.modify_job(slot.job.name, trigger=trigger)  # no fire time while paused
+            else:
+                self._aps.reschedule_job(slot.job.name, trigger=trigger)
+
     def _follow_pause(self, slot: JobSlot) -> None:
         """Give APScheduler the slot's pause: no fire times while paused; a resumed job gets
         its next fire time, still without the one `skip_next` dropped."""
@@ -477,11 +503,16 @@ class SyncScheduler(RunsHere):
             self._watchdog.start()
 
     def _watch(self) -> None:
-        """Wake APScheduler (its wait stops during a suspend), revive its thread, beat."""
+        """Wake APScheduler (its wait stops during a suspend), revive its thread, follow a
+        clock stepped back, beat."""
+        wall_ahead = time.time() - time.monotonic()
         while not self._watchdog_stop.wait(self.tick_s):
             self.last_tick = time.monotonic()
+            before, wall_ahead = wall_ahead, time.time() - self.last_tick
             with self._lock:
                 aps = self._aps
+                if aps is not None and before - wall_ahead > CLOCK_STEP_S:
+                    self._clock_went_back(before - wall_ahead)
                 if aps is not None:
                     thread = getattr(aps, "_thread", None)
                     if aps.state != STATE_STOPPED and (thread is None or not thread.is_alive()):
