@@ -14,7 +14,7 @@ INSTALL_PYTHON ?= $(shell /usr/bin/python3 -c 'import sys; sys.exit(sys.version_
   2>/dev/null && echo /usr/bin/python3 || echo $(PYTHON))
 INSTALLED ?= /tmp/synctui-installed-$(shell id -u)-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench tools installed clean
+.PHONY: demo test bench soak fuzz tools installed clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,17 @@ test: installed tools
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# The fault campaign (an hour; MINUTES=, SEED= to change) and fuzzing by the ten thousand;
+# figures in RELIABILITY.md. The soak needs libfaketime (tools) and, for its full-disk
+# phase, root (it mounts a small tmpfs).
+MINUTES ?= 60
+SEED ?= 1
+soak: $(STAMP) tools
+	$(BIN)/python bench/soak.py --minutes $(MINUTES) --seed $(SEED)
+
+fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) $(INSTALLED) build *.egg-info .pytest_cache

@@ -4,6 +4,10 @@ A benchmark is any `bench/*.py` except this file and files whose name starts wit
 (shared helpers). Each prints its own table and writes `bench/results/<name>.json`
 (git-ignored). Missed targets are reported, not failures: the exit status is 0 when
 every script ran to the end, 1 when one crashed. `make bench` calls this.
+
+The campaigns (`CAMPAIGNS`: the hour-long soak, fuzzing by the ten thousand) run only
+when named (`--only soak`, `make soak`, `make fuzz`); their quick modes are in the suite
+like the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+CAMPAIGNS = ("soak", "fuzz")
 
 
 def scripts() -> list[Path]:
@@ -42,6 +47,8 @@ def main() -> int:
         if unknown:
             parser.error(f"no such benchmark: {', '.join(sorted(unknown))}")
         found = [path for path in found if path.stem in args.only]
+    elif not args.quick:
+        found = [path for path in found if path.stem not in CAMPAIGNS]
 
     failed = []
     for path in found:

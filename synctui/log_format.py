@@ -14,12 +14,24 @@ import sys
 import threading
 from datetime import datetime, timezone
 
+from synctui.scheduler.store import StoreError
+
 # Fields the core attaches with `extra=` that a JSON line carries by name.
 FIELDS = ("event", "job", "run_id", "trigger", "result", "duration")
 # sd-daemon(3) priorities: journald reads a line's level from this prefix.
 _JOURNAL_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
                      logging.CRITICAL: 2}
 _COLOURS = {logging.WARNING: "\x1b[33m", logging.ERROR: "\x1b[31;1m", logging.CRITICAL: "\x1b[31;1m"}
+
+
+def _exception_text(formatter: logging.Formatter, exc_info) -> str:
+    """What follows a line logged with an exception: its traceback, or for a store that
+    cannot be used (a full disk) the message alone, which says what and where: that is
+    the operator's to fix, not a fault of synctui's."""
+    error = exc_info[1]
+    if isinstance(error, StoreError):
+        return f": {error}"
+    return "\n" + formatter.formatException(exc_info)
 
 
 class TextFormatter(logging.Formatter):
@@ -39,7 +51,7 @@ class TextFormatter(logging.Formatter):
         if not record.name.startswith("synctui"):
             text += f" [{record.name}]"
         if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
+            text += _exception_text(self, record.exc_info)
         if self.journald:
             priority = _JOURNAL_PRIORITY.get(record.levelno, 6)
             return "\n".join(f"<{priority}>{line}" for line in text.splitlines())
@@ -65,7 +77,7 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 entry[name] = value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = _exception_text(self, record.exc_info).lstrip(":\n ")
         # `default=str`: a value of an unexpected type still yields a line, not a logging error.
         return json.dumps(entry, ensure_ascii=False, default=str)
 

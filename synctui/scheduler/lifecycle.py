@@ -40,6 +40,7 @@ from synctui.scheduler.runner import RunHandle, Runner, RunRequest
 from synctui.scheduler.seams import RunStore
 from synctui.scheduler.slot import JobSlot
 from synctui.scheduler.status import warn_limit_s
+from synctui.scheduler.store import StoreFull
 
 log = logging.getLogger("synctui.scheduler")
 
@@ -283,7 +284,14 @@ class RunLifecycle:
             if self.closing or slot.busy or self._outside_window(slot, request.scheduled_at):
                 self._queue.free_room(group)
                 return
-            self._start_locked(slot, request, group)
+            try:
+                self._start_locked(slot, request, group)
+            except StoreFull as full:  # nothing can be recorded, so nothing starts
+                self._queue.free_room(group)
+                log.error("%s: run of %s not started: %s", request.job.name,
+                          request.scheduled_at.isoformat(), full,
+                          extra={"event": "store_full", "job": request.job.name})
+                return
             following = entry.following and entry.following(request.scheduled_at)
             if following is not None:
                 self._enqueue(slot, Waiting.due(RunRequest(slot.job, request.trigger, following),
@@ -387,10 +395,13 @@ class RunLifecycle:
             retrying = slot.retry is not None
         self.alerts.ended(job, record, retrying=retrying)
         settings = self.config.scheduler
-        self.store.apply_retention(
-            record.job, settings.keep_runs, settings.keep_log_bytes,
-            utc_now() - timedelta(days=settings.keep_rollup_days),
-        )
+        try:
+            self.store.apply_retention(
+                record.job, settings.keep_runs, settings.keep_log_bytes,
+                utc_now() - timedelta(days=settings.keep_rollup_days),
+            )
+        except StoreFull as full:  # the next run's end applies it
+            log.warning("retention not applied: %s", full, extra={"event": "store_full"})
         self.drain()
         if self._runs_after and not self.closing:
             self.run_after(record.job)

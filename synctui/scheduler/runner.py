@@ -36,7 +36,7 @@ from synctui.scheduler.processes import (
 )
 from synctui.scheduler.records import Result, RunRecord, Scope, Trigger
 from synctui.scheduler.run_log import RunLog
-from synctui.scheduler.store import Store
+from synctui.scheduler.store import Store, StoreFull
 
 log = logging.getLogger("synctui.scheduler")
 
@@ -45,6 +45,8 @@ LONGEST_LINE = 1 << 16
 """A line longer than this (no newline in sight) is passed on in pieces, bounding memory."""
 BUSY_RUNS = 4
 """How many runs at once take the steps of starting and of being recorded."""
+RECORD_RETRY_S = 1.0
+"""How often a result that found the disk full is tried again."""
 STRAY_PIPE_WAIT = 1.0
 """After the job's group is killed, how long to wait for a pipe held by a process outside it."""
 
@@ -240,6 +242,8 @@ class RunHandle:
         self._log = RunLog(None, request.job.log_max_bytes)
         self._partial = b""
         self._last_line = ""
+        self._interrupting = threading.Event()
+        self._waiting_for_room = False
         self._thread = threading.Thread(
             target=self._execute, name=f"run-{record.job}-{record.id}", daemon=True
         )
@@ -263,7 +267,9 @@ class RunHandle:
         self._stop(Result.REPLACED, 0.0)
 
     def interrupt(self, after: float) -> None:
-        """Let the run finish for `after` seconds, then end it; result `interrupted` if ended."""
+        """Let the run finish for `after` seconds, then end it; result `interrupted` if ended.
+        A result waiting for room on the disk stops waiting (the next start records it)."""
+        self._interrupting.set()
         self._stop(Result.INTERRUPTED, after)
 
     def _stop(self, result: Result, after: float) -> None:
@@ -333,10 +339,12 @@ class RunHandle:
                 self._runner._boot_id, self.run.started_at,
             )
         except Exception as bug:
-            log.exception("run %s of %s: internal error", self.run.id, self.run.job)
+            if not isinstance(bug, StoreFull):
+                log.exception("run %s of %s: internal error", self.run.id, self.run.job)
             signal_group(process.pid, signal.SIGKILL)
             process.wait()
-            return None, _Ending(Result.FAILURE, error=f"synctui internal error: {bug!r}")
+            return None, _Ending(Result.FAILURE, error=str(bug) if isinstance(bug, StoreFull)
+                                 else f"synctui internal error: {bug!r}")
         return process, None
 
     def _supervise(self, process: subprocess.Popen) -> _Ending:
@@ -365,12 +373,28 @@ class RunHandle:
         log_problem = self._log.close()
         if log_problem:
             error = f"{error}; {log_problem}" if error else log_problem
+        finished_at = self._runner.clock()
         try:
-            record = self._runner.store.finish_run(
-                self.run.id, ending.result, self._runner.clock(), duration,
-                exit_code=ending.exit_code, signal=ending.signal, error=error,
-                log_bytes=self._log.size,
-            )
+            while True:
+                try:
+                    record = self._runner.store.finish_run(
+                        self.run.id, ending.result, finished_at, duration,
+                        exit_code=ending.exit_code, signal=ending.signal, error=error,
+                        log_bytes=self._log.size,
+                    )
+                    break
+                except StoreFull as full:
+                    if self._interrupting.is_set():  # the host stops: its next start records it
+                        raise
+                    if not self._waiting_for_room:
+                        log.warning("run %s of %s: its result (%s) waits for room: %s",
+                                    self.run.id, self.run.job, ending.result.value, full,
+                                    extra={"event": "store_full", "job": self.run.job})
+                    self._waiting_for_room = True
+                    self._interrupting.wait(RECORD_RETRY_S)
+            if self._waiting_for_room:
+                log.info("run %s of %s: its result recorded, the disk has room again",
+                         self.run.id, self.run.job, extra={"event": "store_full", "job": self.run.job})
         except Exception:
             # The store failed (disk, a closed store): the record stays `running` and
             # the next start marks it interrupted. Waiters must still be released.
@@ -525,7 +549,8 @@ class RunHandle:
                 signal_group(self._pgid, signal.SIGKILL)
                 self._log.note("SIGKILL sent to the processes the job left behind")
                 break
-            time.sleep(min(remaining, 0.02))
+            # Not time.sleep: under libfaketime 0.9 (the soak's clock steps) it fails, EINVAL.
+            self._interrupting.wait(min(remaining, 0.02))
         self._kill_at = None
 
     # --- output -----------------------------------------------------------------

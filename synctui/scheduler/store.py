@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from synctui.scheduler.records import (
     Fires, HostRecord, JobState, Orphan, Result, RunRecord, Trigger,
@@ -34,6 +35,11 @@ _RUN_COLUMNS = (
 
 class StoreError(Exception):
     """The store cannot be used (newer schema, unreadable file); the message says why."""
+
+
+class StoreFull(StoreError):
+    """A write found no room on the disk; nothing was written, and the store takes writes
+    again once there is room."""
 
 
 def _ts(moment: datetime | None) -> float | None:
@@ -122,10 +128,35 @@ class Store:
             self._reader.close()
 
     def _write(self, sql: str, params: Iterable = ()) -> None:
-        with self._lock:
+        with self._lock, self._failing():
             # Stepped to its end under the lock: a statement left active (a PRAGMA's result
             # row) would make another thread's COMMIT fail with "statements in progress".
             self._db.execute(sql, tuple(params)).fetchall()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, under the lock: committed whole, or rolled back."""
+        with self._lock, self._failing():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:  # a full disk rolls it back itself
+                    self._db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _failing(self) -> Iterator[None]:
+        """A full disk as the `StoreFull` it is: the store is intact and takes writes again
+        once there is room."""
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                raise
+            raise StoreFull(f"{self.path}: cannot write the history store: the disk is"
+                            " full") from None
 
     def _read(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._read_lock:
@@ -171,23 +202,17 @@ class Store:
         """
         window_start, window_end = window if window else (None, None)
         host_pid, host_start = host if host else (None, None)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                run_id = self._db.execute(
-                    "INSERT INTO runs (job, trigger, result, attempt, scheduled_at, started_at,"
-                    " host_pid, host_start, token, covers, window_start, window_end)"
-                    " VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (job, trigger.value, attempt, _ts(scheduled_at), _ts(started_at),
-                     host_pid, host_start, token, int(covers), _ts(window_start),
-                     _ts(window_end)),
-                ).lastrowid
-                log_path = self.log_path(job, run_id)
-                self._db.execute("UPDATE runs SET log_path = ? WHERE id = ?", (str(log_path), run_id))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            run_id = self._db.execute(
+                "INSERT INTO runs (job, trigger, result, attempt, scheduled_at, started_at,"
+                " host_pid, host_start, token, covers, window_start, window_end)"
+                " VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job, trigger.value, attempt, _ts(scheduled_at), _ts(started_at),
+                 host_pid, host_start, token, int(covers), _ts(window_start),
+                 _ts(window_end)),
+            ).lastrowid
+            log_path = self.log_path(job, run_id)
+            self._db.execute("UPDATE runs SET log_path = ? WHERE id = ?", (str(log_path), run_id))
         return RunRecord(
             id=run_id, job=job, trigger=trigger, result=Result.RUNNING, attempt=attempt,
             scheduled_at=scheduled_at, started_at=started_at, log_path=log_path,
@@ -218,39 +243,33 @@ class Store:
     ) -> RunRecord:
         """Give a running run its result; a success that covers everything since the
         watermark moves it, and becomes the job's last success."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "UPDATE runs SET result = ?, finished_at = ?, duration_s = ?, exit_code = ?,"
-                    " signal = ?, error = ?, log_bytes = ? WHERE id = ?",
-                    (result.value, _ts(finished_at), duration_s, exit_code, signal, error,
-                     log_bytes, run_id),
-                )
-                row = self._db.execute(
-                    f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
+        with self._transaction():
+            self._db.execute(
+                "UPDATE runs SET result = ?, finished_at = ?, duration_s = ?, exit_code = ?,"
+                " signal = ?, error = ?, log_bytes = ? WHERE id = ?",
+                (result.value, _ts(finished_at), duration_s, exit_code, signal, error,
+                 log_bytes, run_id),
+            )
+            row = self._db.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            covers = self._db.execute(
+                "SELECT covers FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+            if row[6] is not None:
+                self._rollup.count_run(row[1], result, row[6], duration_s, run_id)
+            if result is Result.SUCCESS and covers:
+                previous = self._db.execute(
+                    "SELECT last_success_started_at FROM job_state WHERE job = ?", (row[1],)
                 ).fetchone()
-                covers = self._db.execute(
-                    "SELECT covers FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
-                if row[6] is not None:
-                    self._rollup.count_run(row[1], result, row[6], duration_s, run_id)
-                if result is Result.SUCCESS and covers:
-                    previous = self._db.execute(
-                        "SELECT last_success_started_at FROM job_state WHERE job = ?", (row[1],)
-                    ).fetchone()
-                    self._rollup.count_wait(row[1], previous and previous[0], row[6])
-                    self._db.execute(
-                        "INSERT INTO job_state (job, last_success_started_at, watermark)"
-                        " VALUES (?, ?, ?) ON CONFLICT (job) DO UPDATE SET"
-                        " last_success_started_at = max(coalesce(last_success_started_at, 0),"
-                        " excluded.last_success_started_at),"
-                        " watermark = max(coalesce(watermark, 0), excluded.watermark)",
-                        (row[1], row[6], row[6]),
-                    )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                self._rollup.count_wait(row[1], previous and previous[0], row[6])
+                self._db.execute(
+                    "INSERT INTO job_state (job, last_success_started_at, watermark)"
+                    " VALUES (?, ?, ?) ON CONFLICT (job) DO UPDATE SET"
+                    " last_success_started_at = max(coalesce(last_success_started_at, 0),"
+                    " excluded.last_success_started_at),"
+                    " watermark = max(coalesce(watermark, 0), excluded.watermark)",
+                    (row[1], row[6], row[6]),
+                )
         return _record(row)
 
     def record_skip(
@@ -265,37 +284,31 @@ class Store:
         latest.
         """
         last = last or scheduled_at
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                newest = self._db.execute(
-                    "SELECT id, result, reason FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1",
-                    (job,),
-                ).fetchone()
-                if newest is not None and newest[1] == result.value and newest[2] == reason:
-                    run_id = newest[0]
-                    self._db.execute(
-                        "UPDATE runs SET skip_count = skip_count + ?, finished_at = ?,"
-                        " last_scheduled_at = MAX(COALESCE(last_scheduled_at, 0), ?) WHERE id = ?",
-                        (count, _ts(at), _ts(last), run_id),
-                    )
-                else:
-                    run_id = self._db.execute(
-                        "INSERT INTO runs (job, trigger, result, scheduled_at, started_at,"
-                        " finished_at, duration_s, skip_count, reason, last_scheduled_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
-                        (job, Trigger.SCHEDULED.value, result.value, _ts(scheduled_at),
-                         _ts(at), _ts(at), count, reason, _ts(last)),
-                    ).lastrowid
-                row = self._db.execute(
-                    f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
-                ).fetchone()
-                self._rollup.count_not_run(job, result, _ts(scheduled_at), _ts(last), count,
-                                           run_id)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            newest = self._db.execute(
+                "SELECT id, result, reason FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1",
+                (job,),
+            ).fetchone()
+            if newest is not None and newest[1] == result.value and newest[2] == reason:
+                run_id = newest[0]
+                self._db.execute(
+                    "UPDATE runs SET skip_count = skip_count + ?, finished_at = ?,"
+                    " last_scheduled_at = MAX(COALESCE(last_scheduled_at, 0), ?) WHERE id = ?",
+                    (count, _ts(at), _ts(last), run_id),
+                )
+            else:
+                run_id = self._db.execute(
+                    "INSERT INTO runs (job, trigger, result, scheduled_at, started_at,"
+                    " finished_at, duration_s, skip_count, reason, last_scheduled_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                    (job, Trigger.SCHEDULED.value, result.value, _ts(scheduled_at),
+                     _ts(at), _ts(at), count, reason, _ts(last)),
+                ).lastrowid
+            row = self._db.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            self._rollup.count_not_run(job, result, _ts(scheduled_at), _ts(last), count,
+                                       run_id)
         return _record(row)
 
     def run(self, run_id: int) -> RunRecord | None:
@@ -409,24 +422,18 @@ class Store:
         wedged: str | None = None,
     ) -> None:
         """The host is alive at `at`; `fires` holds each job's fire times around now."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "UPDATE host SET heartbeat_at = ?, scheduling = ?, wedged = ? WHERE pid = ?",
-                    (_ts(at), int(scheduling), wedged, pid),
-                )
-                self._db.execute("DELETE FROM schedule")
-                self._db.executemany(
-                    "INSERT INTO schedule (job, next_fire, last_fire, before_last_fire)"
-                    " VALUES (?, ?, ?, ?)",
-                    [(job, _ts(f.next), _ts(f.last), _ts(f.before_last))
-                     for job, f in fires.items()],
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            self._db.execute(
+                "UPDATE host SET heartbeat_at = ?, scheduling = ?, wedged = ? WHERE pid = ?",
+                (_ts(at), int(scheduling), wedged, pid),
+            )
+            self._db.execute("DELETE FROM schedule")
+            self._db.executemany(
+                "INSERT INTO schedule (job, next_fire, last_fire, before_last_fire)"
+                " VALUES (?, ?, ?, ?)",
+                [(job, _ts(f.next), _ts(f.last), _ts(f.before_last))
+                 for job, f in fires.items()],
+            )
 
     def release_host(self, pid: int) -> None:
         """The host `pid` has stopped (its last fire times stay, for health without a host)."""
@@ -463,41 +470,35 @@ class Store:
 
         Returns how many log files were deleted.
         """
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                doomed = self._db.execute(
-                    "SELECT id, log_path FROM runs WHERE job = ? AND result != 'running'"
-                    " AND id < (SELECT min(id) FROM (SELECT id FROM runs WHERE job = ?"
-                    " ORDER BY id DESC LIMIT ?))",
-                    (job, job, keep_runs),
+        with self._transaction():
+            doomed = self._db.execute(
+                "SELECT id, log_path FROM runs WHERE job = ? AND result != 'running'"
+                " AND id < (SELECT min(id) FROM (SELECT id FROM runs WHERE job = ?"
+                " ORDER BY id DESC LIMIT ?))",
+                (job, job, keep_runs),
+            ).fetchall()
+            self._db.executemany("DELETE FROM runs WHERE id = ?", [(r[0],) for r in doomed])
+            if rollup_since is not None:
+                self._rollup.forget(job, _ts(rollup_since))
+            paths = [r[1] for r in doomed if r[1]]
+            total = self._db.execute("SELECT bytes FROM log_total").fetchone()[0]
+            after = 0
+            while total > keep_log_bytes:
+                oldest = self._db.execute(
+                    "SELECT id, log_path, log_bytes FROM runs WHERE log_path IS NOT NULL"
+                    " AND result != 'running' AND id > ? ORDER BY id LIMIT 64", (after,)
                 ).fetchall()
-                self._db.executemany("DELETE FROM runs WHERE id = ?", [(r[0],) for r in doomed])
-                if rollup_since is not None:
-                    self._rollup.forget(job, _ts(rollup_since))
-                paths = [r[1] for r in doomed if r[1]]
-                total = self._db.execute("SELECT bytes FROM log_total").fetchone()[0]
-                after = 0
-                while total > keep_log_bytes:
-                    oldest = self._db.execute(
-                        "SELECT id, log_path, log_bytes FROM runs WHERE log_path IS NOT NULL"
-                        " AND result != 'running' AND id > ? ORDER BY id LIMIT 64", (after,)
-                    ).fetchall()
-                    for run_id, log_path, size in oldest:
-                        if total <= keep_log_bytes:
-                            break
-                        self._db.execute(
-                            "UPDATE runs SET log_path = NULL, log_bytes = 0 WHERE id = ?", (run_id,)
-                        )
-                        paths.append(log_path)
-                        total -= size
-                    if len(oldest) < 64:
-                        break  # what is left over the limit is the running runs' logs
-                    after = oldest[-1][0]
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                for run_id, log_path, size in oldest:
+                    if total <= keep_log_bytes:
+                        break
+                    self._db.execute(
+                        "UPDATE runs SET log_path = NULL, log_bytes = 0 WHERE id = ?", (run_id,)
+                    )
+                    paths.append(log_path)
+                    total -= size
+                if len(oldest) < 64:
+                    break  # what is left over the limit is the running runs' logs
+                after = oldest[-1][0]
         # Files go after the commit: a crash in between leaves a stray file, never a
         # record pointing at a missing log.
         for path in paths:

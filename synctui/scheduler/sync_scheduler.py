@@ -35,6 +35,7 @@ from synctui.scheduler.runs_here import RunsHere
 from synctui.scheduler.records import Fires, RunRecord, Trigger
 from synctui.scheduler.seams import HostSeat, RunStore
 from synctui.scheduler.status import HostInfo, SchedulerStatus, snapshot
+from synctui.scheduler.store import StoreFull
 from synctui.scheduler.missed import behind, decide
 from synctui.scheduler.triggers import Leaping, job_trigger, latest_fire
 
@@ -525,8 +526,11 @@ class SyncScheduler(RunsHere):
                         aps._thread.start()
                     aps.wakeup()
                 self._sync_paused()
-                self._beat()
-            self.store.checkpoint()
+                try:
+                    self._beat()
+                    self.store.checkpoint()
+                except StoreFull as full:
+                    log.warning("heartbeat not written: %s", full, extra={"event": "store_full"})
 
     def _sync_paused(self) -> None:
         """Take pauses made by `synctui pause` from another process."""
