@@ -16,7 +16,7 @@ from factories import job, pid_alive, request, wait_until
 from synctui.scheduler.processes import TOKEN_VARIABLE, end_carriers, new_token, read_stat
 from synctui.scheduler.events import EventsMissed, OutputLines, RunFinished, RunStarted
 from synctui.scheduler.records import Result, Trigger
-from synctui.scheduler.runner import READ_SIZE
+from synctui.scheduler.run_handle import READ_SIZE
 
 PY = sys.executable
 

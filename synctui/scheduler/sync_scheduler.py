@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.base import BaseTrigger
@@ -27,6 +26,7 @@ from synctui.scheduler.blackout import next_allowed_fire
 from synctui.scheduler.clock import seconds_text, utc_now
 from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.events import Change, EventBus, StateChanged
+from synctui.scheduler.firing import Firing, HandOff
 from synctui.scheduler.hosting import LocalSeat
 from synctui.scheduler.lifecycle import RunLifecycle
 from synctui.scheduler.liveness import wedged_words
@@ -50,38 +50,6 @@ HANDOVER_POLL_S = 0.05
 DOWN_REASON = "no host ran it (synctui was not running)"
 BEHIND_REASON = "synctui fell behind (the machine suspended, or the process stalled)"
 _MICROSECOND = timedelta(microseconds=1)
-
-
-class _HandOff(BaseExecutor):
-    """An executor that calls the job's function inline with the fire's run times.
-
-    The function only hands the fire to synctui and returns; instance counting
-    (and so APScheduler's silent `max_instances` drops) is bypassed on purpose.
-    """
-
-    def submit_job(self, job, run_times):
-        job.func(*job.args, run_times)
-
-    def _do_submit_job(self, job, run_times):  # pragma: no cover - submit_job replaces it
-        job.func(*job.args, run_times)
-
-
-class _Firing(BackgroundScheduler):
-    """APScheduler's loop, telling `after_fires` once it has handed over every fire time due
-    in a pass: runs due together then start in synctui's queue order (fire time, then
-    config order), not in APScheduler's (job id)."""
-
-    def __init__(self, after_fires: Callable[[], None], **options) -> None:
-        super().__init__(**options)
-        self._after_fires = after_fires
-
-    def _process_jobs(self):
-        wait_seconds = super()._process_jobs()
-        try:
-            self._after_fires()
-        except Exception:  # as APScheduler does for a failed hand-off: the loop goes on
-            log.exception("starting the runs due failed")
-        return wait_seconds
 
 
 class SyncScheduler(RunsHere):
@@ -174,10 +142,10 @@ class SyncScheduler(RunsHere):
             try:
                 if began_hosting:
                     self._begin_hosting()
-                aps = _Firing(
+                aps = Firing(
                     self.lifecycle.drain,
                     timezone=self.zone,
-                    executors={"default": _HandOff()},
+                    executors={"default": HandOff()},
                     job_defaults={"misfire_grace_time": None, "coalesce": True,
                                   "max_instances": 1},
                 )
@@ -400,7 +368,7 @@ class SyncScheduler(RunsHere):
         """APScheduler's hand-off: runs on its thread, must return at once.
 
         `run_times` has a default only because APScheduler checks a job's
-        function against its args; `_HandOff` always passes them.
+        function against its args; `HandOff` always passes them.
         """
         slot = self.lifecycle.slots.get(name)
         if slot is None or self.lifecycle.closing:
@@ -410,7 +378,7 @@ class SyncScheduler(RunsHere):
             plain = self._plain[name]
             backlog = behind(slot.job, plain, run_times[0], fire, utc_now())
             self.lifecycle.catch_up(slot, backlog, _following(plain), BEHIND_REASON)
-        self.lifecycle.launch(slot, Trigger.SCHEDULED, fire, drain=False)  # `_Firing` drains
+        self.lifecycle.launch(slot, Trigger.SCHEDULED, fire, drain=False)  # `Firing` drains
 
     def _set_paused(self, name: str | None, paused: bool) -> None:
         names = [name] if name else list(self.lifecycle.slots)
