@@ -88,6 +88,8 @@ def test_bad_requests_get_an_error_reply_and_the_connection_goes_on(host):
     # An argument given as null is one not given: its default, or "needs" when it has none.
     assert _ask(client, b'{"op": "history", "limit": null, "before_id": null}\n')["ok"]
     assert "needs 'job'" in _ask(client, b'{"op": "run", "job": null}\n')["error"]
+    assert "'before_id' must be a run id" in _ask(
+        client, b'{"op": "history", "before_id": 9223372036854775808}\n')["error"]
     refused = _ask(client, b'{"id": 5, "op": "run", "job": "ghost"}\n')
     assert refused["refused"] and "no job named 'ghost'" in refused["error"]
     assert _ask(client, b'{"id": 6, "op": "status"}\n')["ok"]

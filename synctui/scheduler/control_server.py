@@ -317,10 +317,11 @@ class ControlServer:
             limit = _argument(request, "limit", int, default=100)
             if not 1 <= limit <= MAX_HISTORY:
                 raise ProtocolError(f"limit must be between 1 and {MAX_HISTORY}")
-            runs = scheduler.history(
-                _argument(request, "job", str, default=None), limit,
-                _argument(request, "before_id", int, default=None),
-            )
+            before_id = _argument(request, "before_id", int, default=None)
+            if before_id is not None and not 0 < before_id < 2**63:  # SQLite's integers
+                raise ProtocolError("'before_id' must be a run id")
+            runs = scheduler.history(_argument(request, "job", str, default=None), limit,
+                                     before_id)
             return [run_to_wire(run) for run in runs]
         if op == "timeline":
             cells = _argument(request, "cells", int)
