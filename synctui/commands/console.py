@@ -13,7 +13,7 @@ from pathlib import Path
 from synctui.commands import EXIT_FAILED, EXIT_OK, CommandError
 from synctui.commands.reaching import load, reach_host, read_config, unusable
 from synctui.config import Config
-from synctui.scheduler.processes import become_subreaper
+from synctui.scheduler.processes import become_subreaper, cap_malloc_arenas
 from synctui.scheduler.store import DB_NAME, Store, StoreError
 
 
@@ -33,6 +33,7 @@ def console(args: argparse.Namespace) -> int:
 
     console_log = _console_log(config, guest and store is None)
     become_subreaper()
+    cap_malloc_arenas()
     log_to_file(console_log)
     read_only = served == "viewer"
     shared = SharedScheduler(

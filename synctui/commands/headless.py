@@ -8,7 +8,7 @@ import sys
 from synctui.commands import EXIT_FAILED, EXIT_OK, CommandError
 from synctui.commands.reaching import host_words, known_job, load, open_store, reach_host, read_config
 from synctui.config import Config
-from synctui.scheduler.processes import become_subreaper
+from synctui.scheduler.processes import become_subreaper, cap_malloc_arenas
 
 
 def headless(args: argparse.Namespace) -> int:
@@ -61,6 +61,7 @@ def _host(args: argparse.Namespace, config: Config) -> int:
 
     open_store(config.scheduler.state_dir).close()  # a clean error before anything starts
     become_subreaper()
+    cap_malloc_arenas()
     return run_headless(config, lambda: read_config(args), passthrough=not args.no_passthrough,
                         log_format=args.log_format, metrics=_metrics_server(args),
                         web=_console_server(args, config))
