@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import _common
-from control_socket import start_host, stop_host
+from control_socket import LineClient, start_host, stop_host
 from synctui.scheduler.protocol import MAX_REQUEST_BYTES
 
 REPO = _common.BENCH_DIR.parent
@@ -102,32 +102,24 @@ def requests(rng: random.Random, count: int):
             yield kind, b'{"op": "history", "limit": ' + str(number).encode(), False
 
 
-def _read_line(client: socket.socket) -> bytes:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = client.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def ask(path: Path, raw: bytes, reply_due: bool) -> str:
     """One connection, one read-only request: 'replied', 'closed' or 'no reply'."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-        client.settimeout(30)
-        client.connect(str(path))
-        _read_line(client)  # the greeting
-        client.sendall(b'{"op": "status", "read_only": true}\n')
-        _read_line(client)
+    client = LineClient(path)  # the greeting read
+    try:
+        client.round_trip(b'{"op": "status", "read_only": true}\n')
         try:
-            client.sendall(raw)
+            client.socket.sendall(raw)
         except (BrokenPipeError, ConnectionResetError):
             return "closed"  # refused mid-send (over the size limit)
-        client.shutdown(socket.SHUT_WR)
-        line = _read_line(client)
+        client.socket.shutdown(socket.SHUT_WR)
+        try:
+            line = client.readline()
+        except (RuntimeError, ConnectionResetError):  # hung up with no line
+            return "no reply" if reply_due else "closed"
+    finally:
+        client.close()
     if not reply_due:
-        return "closed" if not line else "replied"
+        return "replied"
     try:
         reply = json.loads(line)
     except ValueError:

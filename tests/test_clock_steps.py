@@ -14,6 +14,11 @@ from factories import wait_until
 
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 HOUR_BACK = "-3600\n"
+TICKING = """
+    [jobs.tick]
+    command = "true"
+    interval = "300ms"
+"""
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,11 +39,7 @@ def _starts(host) -> int:
 def test_an_interval_job_goes_on_when_the_clock_steps_back_under_its_host(
         tmp_path, stepped_env, hosts):
     offset, env = stepped_env
-    config = write_config(tmp_path, """
-        [jobs.tick]
-        command = "true"
-        interval = "300ms"
-    """)
+    config = write_config(tmp_path, TICKING)
     host = hosts.with_env(config, env)
     assert wait_until(lambda: _starts(host) >= 2)
     offset.write_text(HOUR_BACK)
@@ -51,11 +52,7 @@ def test_an_interval_job_goes_on_when_the_clock_steps_back_under_its_host(
 def test_a_host_started_after_the_clock_went_back_runs_interval_jobs_at_once(
         tmp_path, stepped_env, hosts):
     offset, env = stepped_env
-    config = write_config(tmp_path, """
-        [jobs.tick]
-        command = "true"
-        interval = "300ms"
-    """)
+    config = write_config(tmp_path, TICKING)
     first = hosts.with_env(config, env)
     assert wait_until(lambda: _starts(first) >= 2)
     first.end()
