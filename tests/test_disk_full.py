@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from factories import job, request
+from factories import job, request, wait_until
 from synctui.scheduler.events import EventBus
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.runner import Runner
@@ -80,6 +80,8 @@ def test_a_result_that_finds_the_disk_full_is_recorded_once_there_is_room(small_
     runner = Runner(store, EventBus())
     gate = small_disk.parent / "gate"
     handle = runner.start(request(job(command=f"while [ ! -e {gate} ]; do sleep 0.02; done")))
+    # Its process session stored: the run is going, with nothing left to write but its end.
+    assert wait_until(lambda: store.orphans()[0].session is not None)
     filler = _fill(small_disk)
     gate.touch()  # the job ends on a full disk
     assert not handle.wait(timeout=2.5).finished_at, "recorded with no room?"

@@ -67,7 +67,7 @@ def new_token() -> str:
 
 def _environ(pid: int) -> bytes:
     try:
-        with open(f"/proc/{pid}/environ", "rb") as environ:
+        with open(f"{_PROC}/{pid}/environ", "rb") as environ:
             return b"\0" + environ.read()
     except OSError:
         return b""

@@ -187,14 +187,16 @@ class RunHandle:
                 self.run.id, process.pid, stat.start_ticks if stat else None,
                 self._runner._boot_id, self.run.started_at,
             )
+        except StoreFull as full:
+            ending = _Ending(Result.FAILURE, error=str(full))
         except Exception as bug:
-            if not isinstance(bug, StoreFull):
-                log.exception("run %s of %s: internal error", self.run.id, self.run.job)
-            signal_group(process.pid, signal.SIGKILL)
-            process.wait()
-            return None, _Ending(Result.FAILURE, error=str(bug) if isinstance(bug, StoreFull)
-                                 else f"synctui internal error: {bug!r}")
-        return process, None
+            log.exception("run %s of %s: internal error", self.run.id, self.run.job)
+            ending = _Ending(Result.FAILURE, error=f"synctui internal error: {bug!r}")
+        else:
+            return process, None
+        signal_group(process.pid, signal.SIGKILL)  # nothing of a run it cannot hold goes on
+        process.wait()
+        return None, ending
 
     def _supervise(self, process: subprocess.Popen) -> _Ending:
         """Watch the job to its end and judge it."""
