@@ -295,12 +295,14 @@ class Campaign:
 
     # --- the faults ------------------------------------------------------------------
 
-    def running_runs(self) -> set[int]:
+    def running_runs(self, host: int) -> set[int]:
+        """The runs going in the process `host` (the console's go on when a standby
+        headless is killed)."""
         db = self.faulted_state / "synctui.db"
         try:
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as connection:
                 return {row[0] for row in connection.execute(
-                    "SELECT id FROM runs WHERE result = 'running'")}
+                    "SELECT id FROM runs WHERE result = 'running' AND host_pid = ?", (host,))}
         except sqlite3.Error:
             return set()
 
@@ -308,7 +310,7 @@ class Campaign:
         # Frozen first, so that no run ends between reading what runs and the kill.
         self.faulted.signal(signal.SIGSTOP)
         time.sleep(0.05)
-        self.at_kill |= self.running_runs()
+        self.at_kill |= self.running_runs(self.faulted.process.pid)
         self.faulted.signal(signal.SIGKILL)
         self.faulted.process.wait()
         self.counts["kills"] += 1

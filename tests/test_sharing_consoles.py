@@ -31,7 +31,7 @@ def _runs(config: Path) -> list[tuple[int, str, float, float | None, int]]:
     with sqlite3.connect(config.parent / "state" / "synctui.db") as db:
         return db.execute(
             "SELECT id, result, scheduled_at, started_at, host_pid FROM runs"
-            " WHERE result != 'skipped' ORDER BY id"
+            " WHERE result NOT IN ('skipped', 'missed') ORDER BY id"
         ).fetchall()
 
 
