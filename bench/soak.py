@@ -63,6 +63,8 @@ FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 KEEP_LOG_BYTES = 8_000_000
 TMPFS_BYTES = 48 << 20
 RSS_SETTLE_S = 600.0
+STOP_S = 30.0
+"""How long a host may take to stop on SIGTERM before the campaign calls it hung."""
 LOCK_TAKEN = 75
 """flock's exit status when the job's lock is held (no job exits so)."""
 RSS_GROWTH_LIMIT_MB = 5.0
@@ -138,7 +140,7 @@ class Host:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(number)
 
-    def stop(self, timeout: float = 30.0) -> int | None:
+    def stop(self, timeout: float = STOP_S) -> int | None:
         """SIGTERM and wait; the exit status (None if it had to be killed)."""
         if self.process is None:
             return 0
@@ -324,7 +326,8 @@ class Campaign:
         self.counts["stops"] += 1
 
     def term(self) -> None:
-        self.term_exits.append(self.faulted.stop(timeout=15))
+        # The grace (2 s), then the jobs' kill_grace_seconds (10 s by default), then SIGKILL.
+        self.term_exits.append(self.faulted.stop(timeout=STOP_S))
         self.counts["terms"] += 1
         self.faulted.start()
 

@@ -78,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         return failure.status
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        from synctui.scheduler.control_client import HostUnreachable
+
+        if not isinstance(error, HostUnreachable):
+            raise
+        # The host went away while it answered (killed, restarted): one line, as at connect.
+        print(f"synctui: {error}; try again", file=sys.stderr)
+        return commands.EXIT_FAILED
     except BrokenPipeError:
         # `synctui history | head`: the reader left; nothing more to say.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

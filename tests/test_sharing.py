@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from synctui.scheduler.control import Mode, Refused
 from synctui.scheduler.control_client import RemoteControl
 from synctui.scheduler.events import StateChanged
 from synctui.scheduler.host_lock import HostLock
+from synctui.scheduler.protocol import PROTOCOL_VERSION
 from synctui.scheduler.records import Result
 from synctui.scheduler.shared import SharedScheduler
 from synctui.scheduler.store import Store
@@ -432,3 +435,36 @@ def test_reload_through_the_socket_takes_the_new_config_and_refuses_a_broken_one
         assert set(remote.status().jobs) == {"first", "second"}
     finally:
         remote.close()
+
+
+def test_a_host_that_goes_away_in_the_middle_of_a_request_is_one_line(tmp_path, env):
+    """A host killed while it answers: the command says so in a line, never a traceback."""
+    config = write_config(tmp_path, """
+        [jobs.tick]
+        command = "true"
+        interval = "1h"
+    """)
+    state = tmp_path / "state"
+    state.mkdir()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(state / "control.sock"))
+    listener.listen(8)
+    greeting = {"synctui": "0", "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
+                "mode": "headless", "config": str(config), "state_dir": str(state)}
+
+    def greet_then_die() -> None:
+        for _ in range(4):  # the command's connection: greeted, its request read, then cut
+            connection, _ = listener.accept()
+            connection.sendall(json.dumps(greeting).encode() + b"\n")
+            connection.recv(65536)
+            connection.close()
+
+    server = threading.Thread(target=greet_then_die, daemon=True)
+    server.start()
+    try:
+        done = synctui("status", "--config", str(config), env=env, cwd=tmp_path)
+    finally:
+        listener.close()
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    assert "went away; try again" in done.stderr
