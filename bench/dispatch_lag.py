@@ -200,7 +200,7 @@ def host_headless(config: Path, tmp: Path, total: int, interval: float, control:
 
 def host_in_process(config_path: Path, tmp: Path, total: int, interval: float, control: bool) -> dict:
     from synctui.config import load_config
-    from synctui.scheduler import runner as runner_module
+    from synctui.scheduler import run_handle as runner_module
     from synctui.scheduler.sync_scheduler import SyncScheduler
 
     stamps = tmp / "stamps"
@@ -244,7 +244,7 @@ def host_in_process(config_path: Path, tmp: Path, total: int, interval: float, c
     scheduler._on_fire = timed_on_fire
     scheduler.store.begin_run = timed_begin_run
     scheduler.lifecycle.runner._log_file = timed_log_file
-    # Only the `subprocess` name the runner module sees is replaced (as in spawn_cost.py).
+    # Only the `subprocess` name the run-handle module sees is replaced (as in spawn_cost.py).
     fake = types.SimpleNamespace(**vars(subprocess))
     fake.Popen = timed_popen
     saved, runner_module.subprocess = runner_module.subprocess, fake

@@ -20,7 +20,7 @@ reports it. The helper is its own process, so its wake-up never waits for this p
 GIL; cat's start-up and the helper's wake-up are in every arm alike and cancel in the
 difference.
 
-A timing shim around `subprocess.Popen` (only the `subprocess` name the runner module
+A timing shim around `subprocess.Popen` (only the `subprocess` name the run-handle module
 sees is replaced; the bare arms call the real Popen) and around `Store.begin_run` splits
 the runner's path into: start() up to the SQLite insert committed; up to Popen entered
 (RunHandle, thread start, RunStarted, log file, environment, argv); the Popen call
@@ -50,7 +50,7 @@ from pathlib import Path
 
 import _common
 from synctui.config.model import JobConfig
-from synctui.scheduler import runner as runner_module
+from synctui.scheduler import run_handle as runner_module
 from synctui.scheduler.events import EventBus
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.runner import Runner, RunRequest
