@@ -102,6 +102,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise commands.CommandError("--served-as is for the consoles `synctui serve` starts")
     if args.command is None:
         if args.headless:
+            from synctui import signals
+
+            signals.catch()  # before the imports and the config: stopped cleanly from now on
             from synctui.commands.headless import headless
 
             return headless(args)

@@ -1,14 +1,13 @@
 """`synctui --headless`: the scheduler with no screen, for systemd, containers and cron.
 
-Signals arrive through a wake-up pipe and are handled on the main thread, so a
-signal never interrupts a lock held by the scheduler's own threads.
+Signals arrive through a wake-up pipe (`synctui.signals`) and are handled on the main
+thread, so a signal never interrupts a lock held by the scheduler's own threads.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import select
 import signal
 import sys
 import threading
@@ -27,6 +26,7 @@ from synctui.scheduler.events import (
 from synctui.scheduler.hosting import OneShot
 from synctui.scheduler.records import NOT_RUN, Result
 from synctui.scheduler.sync_scheduler import SyncScheduler
+from synctui.signals import Signals, caught
 
 if TYPE_CHECKING:
     from synctui.scheduler.metrics import MetricsServer
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("synctui.headless")
 
-_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 STANDBY_POLL_S = 0.1
 """How often a standby tries the hosting lock: it takes over within this of the host's end."""
 
@@ -71,33 +70,6 @@ def _pass_output(subscription: Subscription, log_format: str) -> None:
                 return
 
 
-class _Signals:
-    """Turn SIGTERM/SIGINT/SIGHUP into numbers read from a pipe on the main thread."""
-
-    def __enter__(self) -> _Signals:
-        self._read, write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-        os.set_blocking(self._read, True)
-        self._write = write
-        self._previous_fd = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
-        self._previous = {number: signal.signal(number, lambda *_: None) for number in _SIGNALS}
-        return self
-
-    def next(self, timeout: float | None = None) -> int | None:
-        """Wait for a signal (up to `timeout` seconds); returns its number, or None."""
-        while select.select([self._read], [], [], timeout)[0]:
-            data = os.read(self._read, 1)
-            if data and data[0] in _SIGNALS:
-                return data[0]
-        return None
-
-    def __exit__(self, *exc) -> None:
-        signal.set_wakeup_fd(self._previous_fd)
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)
-        os.close(self._read)
-        os.close(self._write)
-
-
 def run_headless(
     config: Config, reload_config: Callable[[], Config], *, passthrough: bool = True,
     log_format: str = "text", metrics: MetricsServer | None = None,
@@ -114,7 +86,7 @@ def run_headless(
     serving = metrics.serving(scheduler) if metrics else nullcontext()
     browsers = web.running() if web else nullcontext()
     with _Passthrough(scheduler.bus, passthrough, log_format), serving, browsers, \
-            _Signals() as signals:
+            caught() as signals:
         try:
             if not _become_host(scheduler, signals):
                 log.info("stopped while waiting to host", extra={"event": "stopped"})
@@ -145,7 +117,7 @@ def run_headless(
     return 0
 
 
-def _become_host(scheduler: SyncScheduler, signals: _Signals) -> bool:
+def _become_host(scheduler: SyncScheduler, signals: Signals) -> bool:
     """Start hosting, as standby first while another process hosts; False if told to stop."""
     asked: int | None = None
     while True:
@@ -209,7 +181,7 @@ class _Passthrough:
 
 
 def _wait_for(
-    work: threading.Thread, scheduler: SyncScheduler | OneShot, signals: _Signals, *,
+    work: threading.Thread, scheduler: SyncScheduler | OneShot, signals: Signals, *,
     stopping: bool = False,
 ) -> None:
     """Run `work` to its end. SIGTERM/SIGINT meanwhile stop the scheduler (its running
@@ -260,7 +232,7 @@ def run_once(
         except Refused as refusal:
             refusals.append(refusal)
 
-    with _Passthrough(shot.bus, passthrough, log_format), _Signals() as signals:
+    with _Passthrough(shot.bus, passthrough, log_format), caught() as signals:
         if names:
             _wait_for(threading.Thread(target=work, name="once"), shot, signals)
     for refusal in refusals:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import signal
 import subprocess
@@ -88,6 +89,50 @@ _A = """
     command = "sleep 1; echo A-done"
     interval = "300ms"
 """
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_while_the_host_is_still_starting_stops_it_cleanly_once_started(
+    tmp_path, env, hosts, signum
+):
+    """A service manager may stop synctui at any moment, its first ones too. The config is
+    a FIFO here, so the host is held at a known point of its start: reading its config."""
+    config = write_config(tmp_path, """
+        [jobs.job]
+        command = "true"
+        interval = "1h"
+    """)
+    text = config.read_text()
+    config.unlink()
+    os.mkfifo(config, 0o600)
+    host = hosts(config)
+    # Blocked opening the FIFO (the kernel's wait for a writer): past the interpreter's
+    # start, before the config is read, the heavy imports done and the scheduler started.
+    assert wait_until(lambda: Path(f"/proc/{host.pid}/wchan").read_text() == "wait_for_partner")
+    host.send(signum)
+    # The start goes on. The host's open is retried after the signal's handler, so a writer
+    # may find no reader for a moment (ENXIO); none for good if the host died of it.
+    writers: list[int] = []
+
+    def open_writer() -> bool:
+        try:
+            writers.append(os.open(config, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            return host.process.poll() is not None
+        return True
+
+    assert wait_until(open_writer)
+    if not writers:
+        pytest.fail(f"the host died of {signum.name} ({host.exit_status()})")
+    [writer] = writers
+    os.write(writer, text.encode())
+    os.close(writer)
+
+    assert host.exit_status() == 0
+    host.wait_for(rf"{signum.name} received: stopping")
+    assert "running headless" in host.stderr()  # it started before it stopped
+    assert host.stderr().rstrip().endswith("INFO stopped")
+    assert "Traceback" not in host.stderr()
 
 
 def _newest_id(config: Path, env: dict[str, str], job: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from synctui import signals
 from synctui.commands import EXIT_FAILED, EXIT_OK, CommandError
 from synctui.commands.reaching import host_words, known_job, load, open_store, reach_host, read_config
 from synctui.config import Config
@@ -37,6 +38,7 @@ def _once(args: argparse.Namespace, config: Config) -> int:
     name = known_job(config, args.job)
     remote = reach_host(config)
     if remote is not None:
+        signals.release()  # the host runs it: Ctrl-C stops this wait, as in `synctui run`
         if name is None:
             raise CommandError(
                 f"a scheduler already runs these jobs ({host_words(remote)});"
