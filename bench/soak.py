@@ -44,6 +44,7 @@ import os
 import fcntl
 import pty
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -456,12 +457,12 @@ class Campaign:
         overlaps = self.overlaps.read_text().split()
         texts = [path.read_text(errors="replace") for host in (self.faulted, self.steady)
                  for path in host.logs]
-        texts += [(self.tmp / "console.out").read_text(errors="replace"),
+        # The console's screen, its escapes left out: a crash's traceback is printed there.
+        texts += [ESCAPES.sub("", (self.tmp / "console.out").read_text(errors="replace")),
                   (self.tmp / "readers.err").read_text(errors="replace")]
         tracebacks = sum(text.count("Traceback") for text in texts)
-        samples = [text[max(0, at - 300):at + 3000] for text in texts
-                   for at in _find_all(text, "Traceback")][:5]
-        sizes = {name: _du(state) for name, state in
+        samples = [sample for text in texts for sample in _tracebacks(text)][:5]
+        sizes = {name: _parts(state) for name, state in
                  (("faulted", self.faulted_state), ("steady", self.steady_state))}
         rss = self._rss()
         invariants = {
@@ -473,7 +474,7 @@ class Campaign:
             "no traceback": tracebacks == 0,
             "integrity ok": all(value == "ok" for value in integrity.values()),
             "state dirs within keep_log_bytes + 4 MB": all(
-                size <= KEEP_LOG_BYTES + (4 << 20) for size in sizes.values()),
+                sum(parts.values()) <= KEEP_LOG_BYTES + (4 << 20) for parts in sizes.values()),
             "bad configs answered with exit 2, one line": not self.bad_answers,
             "SIGTERM exits 0": all(code == 0 for code in self.term_exits)
                                and all(code == 0 for code in self.final_exits.values()),
@@ -515,19 +516,44 @@ class Campaign:
 
     def cleanup(self) -> None:
         if self.tmpfs:
+            # The evidence outlives the tmpfs: kept with the campaign's directory (--keep).
+            shutil.copytree(self.faulted_state, self.tmp / "faulted-state", dirs_exist_ok=True)
             subprocess.run(["umount", "-l", str(self.faulted_state)], check=False)
 
 
-def _find_all(text: str, word: str) -> list[int]:
-    found, at = [], text.find(word)
-    while at >= 0:
-        found.append(at)
-        at = text.find(word, at + 1)
-    return found
+ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78])")
+TRACEBACK_FRAME = re.compile(r"\s|[│╭╰─]|Traceback|$")
+SAMPLE_BYTES = 4000
 
 
-def _du(path: Path) -> int:
-    return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file())
+def _tracebacks(text: str) -> list[str]:
+    """Each traceback in `text` from its first line to its exception's (Python's or Rich's
+    boxed one): its start and its end when longer than `SAMPLE_BYTES`."""
+    samples = []
+    for match in re.finditer("Traceback", text):
+        lines = text[match.start():].splitlines(keepends=True)
+        taken = lines[:1]
+        for line in lines[1:]:
+            taken.append(line)
+            if not TRACEBACK_FRAME.match(line):
+                break  # the exception's line
+        sample = "".join(taken)
+        if len(sample) > SAMPLE_BYTES:
+            sample = f"{sample[:1500]}\n[…]\n{sample[-(SAMPLE_BYTES - 1500):]}"
+        samples.append(sample)
+    return samples
+
+
+def _parts(state: Path) -> dict[str, int]:
+    """A state directory's bytes: the database, its write-ahead log, the run logs, the rest."""
+    parts = {"db": 0, "wal": 0, "logs": 0, "other": 0}
+    for entry in state.rglob("*"):
+        if entry.is_file():
+            part = ("logs" if "logs" in entry.relative_to(state).parts else
+                    "wal" if entry.name.endswith("-wal") else
+                    "db" if entry.name.endswith(".db") else "other")
+            parts[part] += entry.stat().st_size
+    return parts
 
 
 def report(found: dict) -> str:
@@ -551,8 +577,9 @@ def report(found: dict) -> str:
          f"{mb(rss['start_mb'])} / {mb(rss['at_settle_mb'])} / {mb(rss['peak_mb'])}"
          f" / {mb(rss['end_mb'])}"),
         ("RSS growth after 10 min MB", mb(rss["growth_mb"])),
-        ("state dir bytes (faulted, steady)",
-         f"{found['state_bytes']['faulted']:,}, {found['state_bytes']['steady']:,}"),
+        *((f"state dir bytes ({name}): db / wal / logs / other",
+           " / ".join(f"{size:,}" for size in parts.values()))
+          for name, parts in found["state_bytes"].items()),
         ("integrity check", ", ".join(f"{k} {v}" for k, v in found["integrity"].items())),
         ("bad configs misanswered", len(found["bad_answers"])),
         ("CLI reads (hung)", f"{found['readers_asked']} ({found['readers_hung']})"),
