@@ -20,7 +20,7 @@ from synctui.scheduler.processes import boot_id
 from synctui.scheduler.records import Result, Trigger
 from synctui.scheduler.runner import Runner
 from synctui.scheduler.schema import MIGRATIONS, SCHEMA_VERSION
-from synctui.scheduler.store import Store, StoreError
+from synctui.scheduler.store import WAL_KEPT_BYTES, Store, StoreError
 
 def test_wal_mode_and_schema_version(store):
     assert store.schema_version == SCHEMA_VERSION
@@ -223,6 +223,23 @@ def test_a_store_from_before_the_rollup_is_rolled_up_from_its_runs(tmp_path):
     ]
     assert [(w.end - T0, w.seconds) for w in rollup.waits] == [
         (timedelta(minutes=30), 1800.0), (timedelta(minutes=95), 65 * 60.0)]
+
+
+def test_the_write_ahead_log_shrinks_back_once_a_checkpoint_catches_up(tmp_path):
+    """The soak found a state directory 4.6 MB over its logs' limit: a write-ahead log that
+    grew while checkpoints lagged, and kept that size."""
+    store = Store(tmp_path / "state")
+    store.checkpoint_on_demand()  # as a scheduler has it: checkpoints only when asked
+    wal = store.path.with_name(store.path.name + "-wal")
+    for _ in range(2000):
+        record = store.begin_run("orders", Trigger.MANUAL, T0, T0)
+        store.finish_run(record.id, Result.SUCCESS, T0, 1.0, log_bytes=5)
+    grown = wal.stat().st_size
+    assert grown > 4 * WAL_KEPT_BYTES
+    store.checkpoint()
+    store.begin_run("orders", Trigger.MANUAL, T0, T0)  # the next write starts the log anew
+    assert wal.stat().st_size <= WAL_KEPT_BYTES
+    store.close()
 
 
 def test_a_store_from_before_the_log_total_trims_its_old_logs_to_the_limit(tmp_path):

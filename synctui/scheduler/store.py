@@ -33,6 +33,10 @@ _RUN_COLUMNS = (
 )
 
 
+WAL_KEPT_BYTES = 1 << 20
+"""The most of its write-ahead log a store leaves on disk once a checkpoint has caught up."""
+
+
 class StoreError(Exception):
     """The store cannot be used (newer schema, unreadable file); the message says why."""
 
@@ -94,6 +98,9 @@ class Store:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # A checkpoint that cannot keep up (readers, a host frozen, a burst) grows the
+            # write-ahead log; without a limit the file keeps its largest size for good.
+            self._db.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
             self._migrate()
             self._rollup = Rollup(self._db)
             self._reader = sqlite3.connect(
