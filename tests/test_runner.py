@@ -325,6 +325,43 @@ def test_a_daemon_that_left_the_jobs_session_ends_with_the_run(runner, tmp_path,
             os.kill(daemon, 9)
 
 
+@pytest.mark.parametrize("keep_daemons", [False, True])
+def test_a_daemon_still_holding_the_jobs_output_does_not_hold_its_run(
+    runner, tmp_path, keep_daemons
+):
+    # The daemon left the session with the job's stdout: no EOF comes while it lives.
+    marker = tmp_path / "marker"
+    command = f"setsid sh -c 'echo $$ > {marker}; exec sleep 30' & echo forked"
+    record = runner.run(request(job(command=command, keep_daemons=keep_daemons)))
+    daemon = int(marker.read_text())
+    try:
+        assert record.result is Result.SUCCESS
+        assert record.duration_s < 5  # not the daemon's 30 s
+        assert pid_alive(daemon) is keep_daemons
+    finally:
+        if pid_alive(daemon):
+            os.kill(daemon, 9)
+
+
+def test_a_run_whose_leftovers_died_of_sigterm_does_not_wait_out_the_kill_grace(
+    runner, tmp_path
+):
+    # A child in the group (ended by the SIGTERM at the job's exit) and a daemon outside it
+    # holding the output: once the group is gone, the kill grace has nothing left to wait for.
+    marker = tmp_path / "marker"
+    command = (f"setsid sh -c 'echo $$ > {marker}; exec sleep 30' & (sleep 30 &);"
+               " echo forked")
+    record = runner.run(request(job(command=command, kill_grace_s=20)))
+    daemon = int(marker.read_text())
+    try:
+        assert record.result is Result.SUCCESS
+        assert record.duration_s < 10  # not the 20 s kill grace
+        assert wait_until(lambda: not pid_alive(daemon), timeout=3)
+    finally:
+        if pid_alive(daemon):
+            os.kill(daemon, 9)
+
+
 SUBREAPER_HOST = """
 import os, sys, time
 from datetime import datetime, timezone

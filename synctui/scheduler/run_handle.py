@@ -38,7 +38,11 @@ LONGEST_LINE = 1 << 16
 RECORD_RETRY_S = 1.0
 """How often a result that found the disk full is tried again."""
 STRAY_PIPE_WAIT = 1.0
-"""After the job's group is killed, how long to wait for a pipe held by a process outside it."""
+"""Once the job's process group is gone, how long to wait for the end of its output that a
+process outside the group (a daemon that left the session) may still hold open."""
+GROUP_POLL_S = 0.1
+"""How often, once the job's main process has exited, its group is looked at (for a stop
+in which nothing closes the output)."""
 
 _STOP_REASONS = {
     Result.TIMEOUT: "timed out after {timeout}",
@@ -314,7 +318,10 @@ class RunHandle:
         timeout_at = begun + job.timeout_s if job.timeout_s else None
         warn_at = begun + self.warn_after_s if self.warn_after_s is not None else None
         exited = eof = False
-        killed_at: float | None = None
+        # Once the main process exited: when its group was found gone (the output maybe
+        # still held open by a daemon), and when to look at the group next.
+        group_gone_at: float | None = None
+        group_check_at = 0.0
         try:
             while not (exited and eof):
                 now = time.monotonic()
@@ -337,17 +344,23 @@ class RunHandle:
                     self._terminate(now, job.kill_grace_s, "SIGTERM sent to the job's processes")
                 if self._kill_at is not None and now >= self._kill_at:
                     self._kill_at = None
-                    killed_at = now
                     signal_group(self._pgid, signal.SIGKILL)
                     self._log.note("SIGKILL sent to the job's processes")
-                if exited and killed_at is not None and now - killed_at > STRAY_PIPE_WAIT:
-                    # Something outside the job's group still holds its output open.
+                if exited and group_gone_at is None and now >= group_check_at:
+                    if group_alive(self._pgid):
+                        group_check_at = now + GROUP_POLL_S
+                    else:
+                        group_gone_at = now
+                if group_gone_at is not None and now - group_gone_at > STRAY_PIPE_WAIT:
+                    # The group is gone; something outside it (a daemon that left the
+                    # session) holds the output open: the run does not wait for it.
                     break
                 deadlines = [
                     t for t in (timeout_at, warn_at, self._term_at, self._kill_at) if t is not None
                 ]
-                if exited and killed_at is not None:
-                    deadlines.append(killed_at + STRAY_PIPE_WAIT)
+                if exited:
+                    deadlines.append(group_check_at if group_gone_at is None
+                                     else group_gone_at + STRAY_PIPE_WAIT)
                 wait_ms = -1 if not deadlines else max(0, int((min(deadlines) - now) * 1000) + 1)
                 for fd, _ in poller.poll(wait_ms):
                     if fd == out:
@@ -361,12 +374,16 @@ class RunHandle:
                         exited = True
                         poller.unregister(pidfd)
                         process.wait()
+                        now = time.monotonic()
                         if group_alive(self._pgid):
                             # The job's main process is done; like systemd, end the rest.
                             self._terminate(
-                                time.monotonic(), job.kill_grace_s,
+                                now, job.kill_grace_s,
                                 "the job exited; SIGTERM sent to processes it left behind",
                             )
+                            group_check_at = now + GROUP_POLL_S
+                        else:
+                            group_gone_at = now
                     else:
                         os.read(self._wake_r, 512)
             self._finish_leftovers()
