@@ -44,29 +44,16 @@ flood.
 from __future__ import annotations
 
 import argparse
-import fcntl
-import os
 import re
-import signal
-import struct
-import subprocess
 import sys
 import tempfile
-import termios
-import threading
 import time
 from pathlib import Path
 
 import _common
+from _console_report import report
+from _pty_terminal import COLS, ROWS, Terminal, bursts, screen_text
 import idle as idle_bench  # sample(), usage(), thread_names(): same /proc figures as idle.py
-
-ROWS, COLS = 40, 120
-TARGET_IDLE_BPS = 400.0
-TARGET_IDLE_CPU_PCT = 0.5
-TARGET_IDLE_RSS_MB = 80.0
-TARGET_FIRST_FRAME_MS = 600.0
-TARGET_KEY_P95_MS = 150.0
-TARGET_FLOOD_RSS_MB = 150.0
 
 JOBS = idle_bench.JOBS  # orders, inventory, ... backups
 FLOOD_LINES = 1_000_000
@@ -117,13 +104,6 @@ class Clock(App):
 Clock().run()
 '''
 
-# What a terminal would interpret rather than show: CSI, OSC, DCS/APC/PM/SOS strings,
-# two-byte escapes. Applied to the whole byte stream, so a sequence split over two reads
-# is still removed.
-_ESCAPES = re.compile(
-    rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*\x1b\\|[@-Z\\-_])"
-)
-
 FIRST_HEADER = re.compile(r"\bJob\b")
 FIRST_ROW = re.compile(rf"\b{JOBS[0]}\s+idle\b")  # the first job's row: "orders   idle ..."
 MINIMAL_LABEL = re.compile(r"bench-clock \d\d:\d\d:\d\d")
@@ -133,113 +113,6 @@ TITLE_OF = {  # the status panel's border title once the job is selected
 }
 QUESTION = re.compile(r"Quitting stops the scheduler")
 FLOOD_LINE = re.compile(r"line \d+")
-
-
-def screen_text(data: bytes) -> str:
-    return _ESCAPES.sub(b"", data).decode("utf-8", "replace")
-
-
-def _controlling_tty() -> None:
-    # In the child, after setsid (start_new_session): the slave becomes its terminal, as
-    # a terminal emulator does it.
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
-class Terminal:
-    """A command running in a new pseudo-terminal; everything it writes is kept, stamped."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
-        master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-        self.master = master
-        self.chunks: list[tuple[float, bytes]] = []
-        self._arrived = threading.Condition()
-        self._eof = False
-        self.spawned_at = time.monotonic()
-        self.process = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
-            start_new_session=True, preexec_fn=_controlling_tty, close_fds=True,
-        )
-        os.close(slave)
-        self.pid = self.process.pid
-        self._reader = threading.Thread(target=self._read, name=f"pty-{self.pid}", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        # Only stamp and keep here: this thread's promptness is the measurement's error.
-        while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:  # EIO: no process has the slave open any more
-                data = b""
-            now = time.monotonic()
-            with self._arrived:
-                if data:
-                    self.chunks.append((now, data))
-                else:
-                    self._eof = True
-                self._arrived.notify_all()
-            if not data:
-                return
-
-    def press(self, key: bytes) -> tuple[float, int]:
-        """Write a key; returns when it was written and how many reads came before it."""
-        mark = len(self.chunks)
-        at = time.monotonic()
-        os.write(self.master, key)
-        return at, mark
-
-    def wait_for(self, *patterns: re.Pattern[str], start: int = 0,
-                 timeout: float = 10.0) -> float | None:
-        """When the output from read `start` on first held every pattern (the stamp of the
-        read that completed the last one), or None after `timeout`."""
-        deadline = time.monotonic() + timeout
-        checked = start
-        while True:
-            with self._arrived:
-                while len(self.chunks) <= checked and not self._eof:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return None
-                    self._arrived.wait(left)
-                count = len(self.chunks)
-            if count > checked:
-                text = screen_text(b"".join(c for _, c in self.chunks[start:count]))
-                if all(p.search(text) for p in patterns):
-                    # The earliest read that completes the match.
-                    for end in range(checked + 1, count + 1):
-                        text = screen_text(b"".join(c for _, c in self.chunks[start:end]))
-                        if all(p.search(text) for p in patterns):
-                            return self.chunks[end - 1][0]
-                checked = count
-            elif self._eof or time.monotonic() >= deadline:
-                return None
-
-    def first_read_after(self, mark: int, timeout: float = 2.0) -> float | None:
-        deadline = time.monotonic() + timeout
-        with self._arrived:
-            while len(self.chunks) <= mark and not self._eof:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._arrived.wait(left)
-            return self.chunks[mark][0] if len(self.chunks) > mark else None
-
-    def bytes_between(self, begin: float, end: float) -> list[tuple[float, bytes]]:
-        return [(t, c) for t, c in list(self.chunks) if begin <= t < end]
-
-    def finish(self, timeout: float = 20.0) -> dict:
-        """After the command was asked to quit: its exit status, or killed if it does not."""
-        try:
-            status = self.process.wait(timeout=timeout)
-            killed = False
-        except subprocess.TimeoutExpired:
-            os.killpg(self.pid, signal.SIGKILL)
-            status = self.process.wait()
-            killed = True
-        self._reader.join(timeout=5)
-        os.close(self.master)
-        return {"exit_status": status, "killed": killed}
 
 
 def child_env(tmp: Path) -> dict[str, str]:
@@ -387,13 +260,13 @@ def idle_phase(args, tmp: Path, env: dict, config: Path, minimal: Path) -> dict:
             first, last = series[who][0], series[who][-1]
             usage = idle_bench.usage(first, last, series[who], term.pid)
             written = term.bytes_between(first["t"], last["t"])
-            bursts = _bursts(written)
+            frames = bursts(written)
             usage.update(
                 bytes=sum(len(c) for _, c in written),
                 bytes_per_s=sum(len(c) for _, c in written) / usage["wall_s"],
-                bursts=len(bursts),
+                bursts=len(frames),
                 what=[{"t": round(t - first["t"], 3), "bytes": len(b),
-                       "text": " ".join(screen_text(b).split())[:160]} for t, b in bursts],
+                       "text": " ".join(screen_text(b).split())[:160]} for t, b in frames],
             )
             results[who] = usage
         names = idle_bench.thread_names(console.pid)
@@ -409,43 +282,6 @@ def idle_phase(args, tmp: Path, env: dict, config: Path, minimal: Path) -> dict:
     finally:
         exits = {"console": quit_console(console), "minimal": quit_minimal(clock)}
     return {"results": results, "threads": per_thread, "exits": exits}
-
-
-def _bursts(chunks: list[tuple[float, bytes]], gap: float = 0.02) -> list[tuple[float, bytes]]:
-    """Reads less than `gap` apart, joined: one burst is about one frame."""
-    out: list[tuple[float, list[bytes]]] = []
-    for t, c in chunks:
-        if out and t - out[-1][0] < gap:
-            out[-1][1].append(c)
-        else:
-            out.append((t, [c]))
-    return [(t, b"".join(cs)) for t, cs in out]
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return found
-
-
-class RssSampler(threading.Thread):
-    def __init__(self, pid: int, every: float = 0.02) -> None:
-        super().__init__(daemon=True, name="rss")
-        self.pid, self.every = pid, every
-        self.samples: list[tuple[float, int]] = []
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.samples.append((time.monotonic(), _common.proc_status_kb(self.pid, "VmRSS")))
-            except (OSError, KeyError):
-                return
-            self.stop.wait(self.every)
 
 
 def minimal_presses(args, tmp: Path, env: dict, minimal: Path) -> list[dict]:
@@ -465,22 +301,13 @@ def minimal_presses(args, tmp: Path, env: dict, minimal: Path) -> list[dict]:
             if shown is None:
                 raise RuntimeError(f"the minimal app showed no {key} press")
             presses.append({"key": key, "frame_ms": _ms(shown, at),
-                            "frame_bytes": _frame_bytes(term, mark, shown)})
+                            "frame_bytes": term.frame_bytes(mark, shown)})
             time.sleep(max(at + args.interval - time.monotonic(), 0))
         after = idle_bench.sample(term.pid)
     finally:
         outcome = quit_minimal(term)
     return {"presses": presses, "exit": outcome,
             "cpu_ms_per_press": _cpu_ms(before, after) / max(len(presses), 1)}
-
-
-def _frame_bytes(term: Terminal, mark: int, shown: float | None, settle: float = 0.02) -> int:
-    """Bytes of the burst that showed a press: reads from the press until `settle` after
-    the matching read (with a flood going, flood redraws are counted too)."""
-    if shown is None:
-        return 0
-    time.sleep(max(shown + settle - time.monotonic(), 0))
-    return sum(len(c) for t, c in term.chunks[mark:] if t <= shown + settle)
 
 
 def _cpu_ms(before: dict, after: dict) -> float:
@@ -505,16 +332,16 @@ def flood_phase(args, tmp: Path, env: dict, config: Path, state: Path, minimal: 
         def press_once(flooding_phase: bool) -> None:
             nonlocal selected
             key, target = (b"j", JOBS[0]) if selected == "flood" else (b"k", "flood")
-            busy_before = bool(_children(pid))
+            busy_before = bool(idle_bench.children(pid))
             at, mark = term.press(key)
             shown = term.wait_for(TITLE_OF[target], start=mark, timeout=args.key_timeout)
             next_read = term.first_read_after(mark, timeout=0.5)
             presses.append({
                 "key": key.decode(), "phase": "flood" if flooding_phase else "quiet",
                 "flood_running_at_press": busy_before,
-                "flood_running_at_frame": bool(_children(pid)),
+                "flood_running_at_frame": bool(idle_bench.children(pid)),
                 "frame_ms": _ms(shown, at), "next_read_ms": _ms(next_read, at),
-                "frame_bytes": _frame_bytes(term, mark, shown),
+                "frame_bytes": term.frame_bytes(mark, shown),
                 "t": at - term.spawned_at,
             })
             if shown is None:
@@ -532,7 +359,7 @@ def flood_phase(args, tmp: Path, env: dict, config: Path, state: Path, minimal: 
 
         rss_before_kb = _common.proc_status_kb(pid, "VmRSS")
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM := VmRSS from here on
-        sampler = RssSampler(pid)
+        sampler = idle_bench.RssSampler(pid)
         sampler.start()
         cpu_before = idle_bench.sample(pid)
         flood_began = time.monotonic()
@@ -542,11 +369,11 @@ def flood_phase(args, tmp: Path, env: dict, config: Path, state: Path, minimal: 
             if time.monotonic() - flood_began > args.flood_limit:
                 raise RuntimeError(f"flood: only {flood_presses()} presses during a flood"
                                    f" in {args.flood_limit:g}s")
-            if selected == "flood" and not _children(pid):
+            if selected == "flood" and not idle_bench.children(pid):
                 term.press(b"r")
                 runs_started += 1
                 began = time.monotonic()
-                while not _children(pid):
+                while not idle_bench.children(pid):
                     if time.monotonic() - began > 10:
                         raise RuntimeError("flood: `r` started no run within 10 s")
                     time.sleep(0.002)
@@ -608,7 +435,7 @@ def flood_phase(args, tmp: Path, env: dict, config: Path, state: Path, minimal: 
                                     / _common.CLK_TCK / wall,
             "wall_s": wall,
             "bytes_per_s": sum(len(c) for _, c in written) / wall,
-            "frames_per_s": len(_bursts(written)) / wall,
+            "frames_per_s": len(bursts(written)) / wall,
             "runs_started": runs_started,
             "dropped_events_note_shown": dropped_note,
             "runs": [{"id": r.id, "result": r.result.value, "duration_s": r.duration_s,
@@ -680,104 +507,6 @@ def main() -> int:
     path = _common.write_results(args.results_name, out)
     print(f"results: {path}")
     return 0
-
-
-def report(out: dict) -> None:
-    targets = {}
-    print(f"console: `synctui --config FILE` in a {out['terminal']} pseudo-terminal"
-          f" ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f})")
-    if "first_frame" in out:
-        ff = out["first_frame"]
-        s = ff["summary"]
-        print(f"\nfirst frame (ms from spawn; {len(ff['rounds'])} rounds):")
-        rows = [[f"console #{i + 1}", r["console"]["first_byte_ms"], r["console"]["header_ms"],
-                 r["console"]["table_ms"], r["minimal"]["first_byte_ms"], r["minimal"]["label_ms"]]
-                for i, r in enumerate(ff["rounds"])]
-        rows.append(["median", s["console_first_byte_ms"], s["console_header_ms"],
-                     s["console_table_ms"], s["minimal_first_byte_ms"], s["minimal_label_ms"]])
-        print(_common.table(["round", "console 1st byte", "'Job' header", "jobs table",
-                             "minimal 1st byte", "minimal label"], rows))
-        met = s["console_table_ms"] < TARGET_FIRST_FRAME_MS
-        targets["first_frame"] = met
-        print(f"target: first frame < {TARGET_FIRST_FRAME_MS:g} ms: median"
-              f" {s['console_table_ms']:.0f} ms ({s['ratio']:.2f}x the minimal app's"
-              f" {s['minimal_label_ms']:.0f} ms) -> {_common.verdict(met)}")
-        if ff["bad_exits"]:
-            print(f"WARNING: consoles that did not exit 0 on q: {ff['bad_exits']}")
-    if "idle" in out:
-        idle = out["idle"]
-        r = idle["results"]
-        print(f"\nidle ({r['console']['wall_s']:.1f}s window; {out['args']['jobs']} jobs every 1h,"
-              " nothing fires):")
-        print(_common.table(
-            ["process", "B/s", "bursts", "CPU % (ticks)", "CPU % (schedstat)", "wake-ups/s",
-             "RSS MB", "threads"],
-            [[who, x["bytes_per_s"], x["bursts"], x["cpu_pct"], x["cpu_pct_schedstat"],
-              x["wakeups_per_s"], x["rss_mb"], x["threads"]] for who, x in r.items()]))
-        c, m = r["console"], r["minimal"]
-        print("what the console wrote during the window:"
-              + ("" if c["what"] else " nothing (the clock and the countdowns change once a"
-                 " minute: a 30 s window may miss both; try --seconds 60)"))
-        for w in c["what"]:
-            print(f"  +{w['t']:6.2f}s {w['bytes']:5d} B  {w['text'][:90]}")
-        print("console threads over the window:")
-        print(_common.table(["thread", "tid", "CPU ms", "wake-ups/s"],
-                            [[t["name"], t["tid"], t["cpu_ms"], t["wakeups_per_s"]]
-                             for t in idle["threads"]]))
-        for key, value, target, unit, base in (
-                ("idle_bytes", c["bytes_per_s"], TARGET_IDLE_BPS, "B/s", m["bytes_per_s"]),
-                ("idle_cpu", c["cpu_pct"], TARGET_IDLE_CPU_PCT, "%", m["cpu_pct"]),
-                ("idle_rss", c["rss_mb"], TARGET_IDLE_RSS_MB, "MB", m["rss_mb"])):
-            targets[key] = value < target
-            ratio = f"{value / base:.2f}x" if base else "-"
-            print(f"target: idle {key[5:]} < {target:g} {unit}: {value:.3f} (minimal app"
-                  f" {base:.3f}, {ratio}) -> {_common.verdict(value < target)}")
-        for who, e in idle["exits"].items():
-            if e["exit_status"] != 0 or e["killed"]:
-                print(f"WARNING: {who} did not exit 0 on q: {e}")
-    if "flood" in out:
-        f = out["flood"]
-        s = f["summary"]
-        print(f"\nflood (1,000,000 lines per run, {s['runs_started']} runs started with r;"
-              f" median run {s['run_duration_median_s']:.2f}s):")
-        print(_common.table(
-            ["presses", "n", "p50 ms", "p95 ms", "max ms"],
-            [["minimal app (j/k relabel)", len(f["minimal"]["presses"]), s["minimal_frame_p50_ms"],
-              s["minimal_frame_p95_ms"], s["minimal_frame_max_ms"]],
-             ["console, nothing running", sum(p["phase"] == "quiet" for p in f["presses"]),
-              s["quiet_frame_p50_ms"], s["quiet_frame_p95_ms"], s["quiet_frame_max_ms"]],
-             ["console, during a flood", s["presses_counted"], s["frame_p50_ms"], s["frame_p95_ms"],
-              s["frame_max_ms"]]]))
-        print(f"  per quiet press: console {s['quiet_cpu_ms_per_press']:.1f} CPU ms and a"
-              f" {s['quiet_frame_bytes_median'] / 1024:.1f} KiB frame; minimal app"
-              f" {s['minimal_cpu_ms_per_press']:.1f} CPU ms, {s['minimal_frame_bytes_median']:.0f} B."
-              f" During the flood, p50 after j {s['j_frame_p50_ms']:.1f} ms, after k"
-              f" {s['k_frame_p50_ms']:.1f} ms")
-        print(f"  (of those, the flood still ran when the frame came: "
-              f"{s['presses_flood_still_running_at_frame']}; key -> next read of any kind p50"
-              f" {s['next_read_p50_ms']:.1f} ms; presses between runs, not counted:"
-              f" {s['presses_between_runs']})")
-        results = sorted({r["result"] for r in s["runs"]})
-        print(f"  flood runs: {len(s['runs'])} recorded, results {', '.join(results)};"
-              f" the console {'SHOWED' if s['dropped_events_note_shown'] else 'did not show'}"
-              f" its 'events were dropped' note")
-        print(f"  console during the flood: {s['cpu_pct_during_flood']:.0f}% CPU,"
-              f" {s['bytes_per_s'] / 1024:.0f} KiB/s to the terminal,"
-              f" {s['frames_per_s']:.1f} bursts/s; RSS {s['rss_before_mb']:.1f} MB before,"
-              f" peak {s['vmhwm_during_flood_mb']:.1f} MB (VmHWM; sampled max"
-              f" {s['rss_peak_sampled_mb']:.1f})")
-        met = s["frame_p95_ms"] < TARGET_KEY_P95_MS
-        targets["key_p95"] = met
-        print(f"target: key -> frame p95 < {TARGET_KEY_P95_MS:g} ms while flooding:"
-              f" {s['frame_p95_ms']:.1f} ms -> {_common.verdict(met)}")
-        met = s["vmhwm_during_flood_mb"] < TARGET_FLOOD_RSS_MB
-        targets["flood_rss"] = met
-        print(f"target: RSS < {TARGET_FLOOD_RSS_MB:g} MB during the flood:"
-              f" {s['vmhwm_during_flood_mb']:.1f} MB -> {_common.verdict(met)}")
-        e = f["exit"]
-        print(f"quit: q{' + c (it asked)' if e['asked'] else ''} -> exit status"
-              f" {e['exit_status']}{' (KILLED: it did not exit within 20 s)' if e['killed'] else ''}")
-    out["targets_met"] = targets
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -104,6 +105,35 @@ def thread_names(pid: int) -> dict[int, str]:
         return {}
     return {int(tid, 0): name for tid, name in
             re.findall(r'^Thread (0x[0-9A-Fa-f]+|\d+) \([^)]*\): "([^"]*)"', dump, re.M)}
+
+
+def children(pid: int) -> list[int]:
+    """The pids of the process's children (of all its threads)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+class RssSampler(threading.Thread):
+    """VmRSS of a process every `every` seconds, stamped, until `stop` is set."""
+
+    def __init__(self, pid: int, every: float = 0.02) -> None:
+        super().__init__(daemon=True, name="rss")
+        self.pid, self.every = pid, every
+        self.samples: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.samples.append((time.monotonic(), _common.proc_status_kb(self.pid, "VmRSS")))
+            except (OSError, KeyError):
+                return
+            self.stop.wait(self.every)
 
 
 def wait_started(process: subprocess.Popen, log: Path, limit_s: float = 30) -> float:

@@ -41,24 +41,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import fcntl
-import pty
 import random
 import re
 import shutil
 import signal
 import sqlite3
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import threading
 import time
 import uuid
 from pathlib import Path
 
 import _common
+from _pty_terminal import Terminal, screen_text
 
 FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 KEEP_LOG_BYTES = 8_000_000
@@ -161,47 +158,6 @@ class Host:
             return None
 
 
-class Console:
-    """The real console in a pseudo-terminal, its screen output kept."""
-
-    def __init__(self, config: Path, out: Path, env: dict) -> None:
-        self.out = out
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:
-            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-            os.execve(str(_common.SYNCTUI), [str(_common.SYNCTUI), "--config", str(config)],
-                      {**env, "TERM": "xterm-256color"})
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        with self.out.open("wb") as out:
-            while True:
-                try:
-                    data = os.read(self.fd, 65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                out.write(data)
-
-    def stop(self) -> None:
-        try:
-            os.kill(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if os.waitpid(self.pid, os.WNOHANG)[0]:
-                break
-            time.sleep(0.05)
-        else:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        self._reader.join(5)
-        os.close(self.fd)
-
-
 class Readers:
     """`status`, `history` and `logs` asked of each config in turn, as scripts would."""
 
@@ -252,6 +208,8 @@ class Campaign:
         self.at_kill: set[int] = set()  # runs going when the faulted host was killed
         self.bad_answers: list[str] = []
         self.term_exits: list[int | None] = []
+        self.console_exit: dict = {}
+        self.console_text = ""
         self.offset_s = 0
         self.relived: list[tuple[float, float]] = []
         self.faulted_state = tmp / "faulted"
@@ -395,7 +353,8 @@ class Campaign:
         time.sleep(2)
         # On the real clock: libfaketime 0.9 breaks time.sleep (EINVAL from clock_nanosleep
         # when the monotonic clock is left alone), which the console's polls use.
-        console = Console(self.faulted_config, self.tmp / "console.out", self.env)
+        console = Terminal([str(_common.SYNCTUI), "--config", str(self.faulted_config)],
+                           {**self.env, "TERM": "xterm-256color"}, self.tmp)
         readers = Readers([self.faulted_config, self.steady_config], self.env, self.tmp)
         sampler_stop = threading.Event()
 
@@ -416,7 +375,11 @@ class Campaign:
                 self.rng.choices(actions, weights)[0]()
         finally:
             readers.stop()
-            console.stop()
+            console.process.send_signal(signal.SIGTERM)
+            self.console_exit = console.finish(timeout=STOP_S)
+            # The console's screen, its escapes left out: a crash's traceback is printed there.
+            self.console_text = screen_text(b"".join(chunk for _, chunk in console.chunks))
+            (self.tmp / "console.out").write_text(self.console_text)
             sampler_stop.set()
             sampler.join(5)
             if "clock steps" not in self.skipped:
@@ -457,9 +420,7 @@ class Campaign:
         overlaps = self.overlaps.read_text().split()
         texts = [path.read_text(errors="replace") for host in (self.faulted, self.steady)
                  for path in host.logs]
-        # The console's screen, its escapes left out: a crash's traceback is printed there.
-        texts += [ESCAPES.sub("", (self.tmp / "console.out").read_text(errors="replace")),
-                  (self.tmp / "readers.err").read_text(errors="replace")]
+        texts += [self.console_text, (self.tmp / "readers.err").read_text(errors="replace")]
         tracebacks = sum(text.count("Traceback") for text in texts)
         samples = [sample for text in texts for sample in _tracebacks(text)][:5]
         sizes = {name: _parts(state) for name, state in
@@ -479,6 +440,8 @@ class Campaign:
             "SIGTERM exits 0": all(code == 0 for code in self.term_exits)
                                and all(code == 0 for code in self.final_exits.values()),
             "readers never hung": self.readers_hung == 0,
+            "the console lived to the end and exits 0 on SIGTERM":
+                self.console_exit == {"exit_status": 0, "killed": False},
         }
         if rss["growth_mb"] is not None:
             invariants[f"RSS growth after {RSS_SETTLE_S / 60:g} min < {RSS_GROWTH_LIMIT_MB:g} MB"] = (
@@ -490,7 +453,8 @@ class Campaign:
                 "traceback_samples": samples,
                 "integrity": integrity, "state_bytes": sizes, "rss": rss,
                 "bad_answers": self.bad_answers, "term_exits": self.term_exits,
-                "final_exits": self.final_exits, "readers_asked": self.readers_asked,
+                "final_exits": self.final_exits, "console_exit": self.console_exit,
+                "readers_asked": self.readers_asked,
                 "readers_hung": self.readers_hung, "invariants": invariants}
 
     def _leftovers(self) -> int:
@@ -521,7 +485,6 @@ class Campaign:
             subprocess.run(["umount", "-l", str(self.faulted_state)], check=False)
 
 
-ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78])")
 TRACEBACK_FRAME = re.compile(r"\s|[│╭╰─]|Traceback|$")
 SAMPLE_BYTES = 4000
 
@@ -583,6 +546,8 @@ def report(found: dict) -> str:
         ("integrity check", ", ".join(f"{k} {v}" for k, v in found["integrity"].items())),
         ("bad configs misanswered", len(found["bad_answers"])),
         ("CLI reads (hung)", f"{found['readers_asked']} ({found['readers_hung']})"),
+        ("console at SIGTERM", f"exit {found['console_exit']['exit_status']}"
+                               f"{' (killed)' if found['console_exit']['killed'] else ''}"),
     ]
     lines = [_common.table(("what", "found"), rows), ""]
     for what, why in found["skipped"].items():
