@@ -99,6 +99,9 @@ class StoreContract:
         assert reopened.job_state("orders").paused is True
         assert reopened.job_state("never-ran").last_success_started_at is None
         assert reopened.job_state("never-ran").paused is False
+        assert reopened.paused_jobs() == {"orders"}
+        reopened.set_paused("orders", False)
+        assert reopened.paused_jobs() == set()
 
     def test_the_host_record_beats_and_is_released(self, open_store):
         store = open_store()

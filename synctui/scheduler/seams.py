@@ -103,6 +103,9 @@ class RunStore(Protocol):
     def job_state(self, job: str) -> JobState:
         """A job's paused flag, last success and watermark (defaults for a job never seen)."""
 
+    def paused_jobs(self) -> set[str]:
+        """The names of the jobs paused."""
+
     def backfilled(self, job: str) -> set[tuple[datetime, datetime]]:
         """The windows of the job's backfill runs that succeeded."""
 

@@ -503,8 +503,9 @@ class SyncScheduler(RunsHere):
     def _sync_paused(self) -> None:
         """Take pauses made by `synctui pause` from another process."""
         changed = []
+        paused = self.store.paused_jobs()
         for name, slot in self.lifecycle.slots.items():
-            stored = self.store.job_state(name).paused
+            stored = name in paused
             if stored != slot.paused:
                 slot.paused = stored
                 if self._aps is not None:
