@@ -3,11 +3,14 @@ crowds of clients and slow subscribers. The server must stay up and the schedule
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import os
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -231,6 +234,40 @@ def test_crowds_half_open_connections_and_a_stalled_subscriber_leave_the_schedul
     for connection in (*half_open, stalled):
         connection.close()
     assert RemoteControl(host.server.path).status().running
+
+
+def test_connections_coming_while_the_server_closes_are_ended_with_it(tmp_path, monkeypatch,
+                                                                      caplog):
+    """The hour-long soak found a stop that left a connection's task to die with its loop
+    ("Task was destroyed but it is pending!", "Event loop is closed"): one accepted just
+    before the close, not yet counted among the connections. The race is narrow: before
+    the fix this found it in 6 of 30 stops on a loaded machine, in none on an idle one."""
+    left: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda hook: left.append(repr(hook.exc_value)))
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    for n in range(30):  # each stop has a few connections in flight
+        scheduler = SyncScheduler(config(tmp_path / str(n), {"tick": TICKING}), tick_s=0.1)
+        scheduler.start()
+        path, closing = scheduler.server.path, threading.Event()
+
+        def knock() -> None:
+            while not closing.is_set():
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+                    try:
+                        client.connect(str(path))
+                    except OSError:
+                        pass  # the socket is gone: the stop is over
+
+        knockers = [threading.Thread(target=knock) for _ in range(4)]
+        for thread in knockers:
+            thread.start()
+        scheduler.shutdown(grace=0)
+        closing.set()
+        for thread in knockers:
+            thread.join()
+        gc.collect()  # a task left pending is destroyed, and says so, when collected
+    assert not left
+    assert not [r.getMessage() for r in caplog.records if r.name == "asyncio"]
 
 
 _GREETING = """

@@ -213,10 +213,18 @@ class ControlServer:
         server.close()
         fan_out.cancel()
         await self._flush()
-        for task in [*self._connections, fan_out]:
-            task.cancel()
-        await asyncio.gather(*self._connections, fan_out, return_exceptions=True)
-        await asyncio.sleep(0)  # let the cancelled helpers of each connection finish
+        # A connection accepted just before the close gets its task a loop turn later and
+        # counts itself in `_connections` once it runs; left pending, it would die with the
+        # loop, its writer closed on no loop. So until no task is left: cancel the
+        # connections that run (one cancelled before it starts ends `cancelled`, which its
+        # stream logs as an error), then give the others a turn to start.
+        here = asyncio.current_task()
+        while asyncio.all_tasks() - {here}:
+            running = list(self._connections)
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, fan_out, return_exceptions=True)
+            await asyncio.sleep(0)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
