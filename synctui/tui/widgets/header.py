@@ -54,18 +54,20 @@ class ConsoleHeader(Horizontal):
         if self._demo:
             yield Static("◇ demo", id="demo")
             yield Static("no config found: `synctui init` writes one", id="demo-note")
-        if self._note:
-            yield Static(self._note, id="note", markup=False)
+        # Always there, shown only with a note: one removed and another mounted in one
+        # turn would meet (the removal lands a turn later) and clash over their id.
+        note = Static(self._note or "", id="note", markup=False)
+        note.display = bool(self._note)
+        yield note
         yield Static("", id="clock")
 
     def show_note(self, note: str | None) -> None:
         """Say why no scheduler runs (None: one does)."""
         if note == self._note:
             return
-        if self._note:
-            self.query_one("#note", Static).remove()
-        if note:
-            self.mount(Static(note, id="note", markup=False), before="#clock")
+        shown = self.query_one("#note", Static)
+        shown.update(note or "")
+        shown.display = bool(note)
         self._note = note
 
     def show_badge(self, word: str) -> None:
